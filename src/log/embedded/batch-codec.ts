@@ -1,0 +1,261 @@
+/**
+ * The on-disk record batch. One LMDB value holds one batch, so the per-record cost of an
+ * append is a copy into this buffer, and the per-batch cost (checksum, B-tree insert) is
+ * shared by all of its records.
+ *
+ *   batch    := header record*
+ *   header   := magic:u8=1 attributes:u8 reserved:u16 crc:u32 length:u32 count:u32
+ *               baseOffset:f64 maxTimestamp:f64 minTimestamp:f64
+ *               producerId:u32 baseSequence:i32                              (48 bytes)
+ *   record   := offsetDelta:u32 timestamp:f64 keyLength:i32 key valueLength:i32 value
+ *               headerCount:u16 (nameLength:u16 name valueLength:u32 value)*
+ *
+ * Little-endian throughout; a length of -1 means null. `crc` is CRC-32 of every byte after
+ * the crc field, so any flipped bit in the lengths, offsets or payload is caught on read.
+ * Offsets are stored as deltas so compaction can drop records and keep the survivors' offsets.
+ */
+import { crc32 } from 'node:zlib'
+import { SluiceError } from '../../errors.ts'
+import type { Headers, LogRecord, ProducerRecord } from '../types.ts'
+
+export const BATCH_MAGIC = 1
+export const HEADER_BYTES = 48
+const RECORD_FIXED_BYTES = 4 + 8 + 4 + 4 + 2
+const NO_HEADERS: Headers = Object.freeze({}) as Headers
+const utf8 = new TextDecoder()
+
+export interface BatchInfo {
+  baseOffset: number
+  count: number
+  /** Offset delta of the last record (`count - 1` until compaction removes records). */
+  lastOffsetDelta: number
+  minTimestamp: number
+  maxTimestamp: number
+  producerId: number
+  baseSequence: number
+  bytes: number
+}
+
+/** Bytes a record takes in a batch; also what the max-record-size limit is checked against. */
+export function recordSize(record: ProducerRecord): number {
+  let size = RECORD_FIXED_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  const headers = record.headers
+  if (headers) {
+    for (const name in headers) size += 6 + Buffer.byteLength(name) + Buffer.byteLength(headers[name]!)
+  }
+  return size
+}
+
+/**
+ * Encodes records with consecutive offsets from `baseOffset`. `sizes[i]` must be
+ * `recordSize(records[i])` (the caller has computed it already to check limits).
+ */
+export function encodeBatch(
+  records: readonly ProducerRecord[],
+  sizes: ArrayLike<number>,
+  baseOffset: number,
+  now: number,
+  producerId = 0,
+  baseSequence = -1,
+  offsetDeltas?: ArrayLike<number>,
+): Buffer {
+  let total = HEADER_BYTES
+  for (let i = 0; i < records.length; i++) total += sizes[i]!
+  const buf = Buffer.allocUnsafe(total)
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  let minTs = Number.POSITIVE_INFINITY
+  let maxTs = Number.NEGATIVE_INFINITY
+  let pos = HEADER_BYTES
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    const ts = r.timestamp ?? now
+    if (ts < minTs) minTs = ts
+    if (ts > maxTs) maxTs = ts
+    view.setUint32(pos, offsetDeltas ? offsetDeltas[i]! : i, true)
+    view.setFloat64(pos + 4, ts, true)
+    pos += 12
+    pos = writeBytes(buf, view, pos, r.key ?? null)
+    pos = writeBytes(buf, view, pos, r.value)
+    const headers = r.headers
+    if (headers === undefined) {
+      view.setUint16(pos, 0, true)
+      pos += 2
+    } else {
+      const countAt = pos
+      let n = 0
+      pos += 2
+      for (const name in headers) {
+        const nameLength = buf.write(name, pos + 2, 'utf8')
+        view.setUint16(pos, nameLength, true)
+        pos += 2 + nameLength
+        const valueLength = buf.write(headers[name]!, pos + 4, 'utf8')
+        view.setUint32(pos, valueLength, true)
+        pos += 4 + valueLength
+        n++
+      }
+      view.setUint16(countAt, n, true)
+    }
+  }
+  buf[0] = BATCH_MAGIC
+  buf[1] = 0
+  view.setUint16(2, 0, true)
+  view.setUint32(8, total, true)
+  view.setUint32(12, records.length, true)
+  view.setFloat64(16, baseOffset, true)
+  view.setFloat64(24, records.length ? maxTs : now, true)
+  view.setFloat64(32, records.length ? minTs : now, true)
+  view.setUint32(40, producerId, true)
+  view.setInt32(44, baseSequence, true)
+  view.setUint32(4, crc32(buf.subarray(8)), true)
+  return buf
+}
+
+function writeBytes(buf: Buffer, view: DataView, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) {
+    view.setInt32(pos, -1, true)
+    return pos + 4
+  }
+  view.setInt32(pos, bytes.length, true)
+  buf.set(bytes, pos + 4)
+  return pos + 4 + bytes.length
+}
+
+/** Where a batch came from, for error messages that name the damaged place. */
+export interface BatchOrigin {
+  topic: string
+  partition: number
+}
+
+function corrupt(origin: BatchOrigin, baseOffset: number, why: string): SluiceError {
+  return new SluiceError(
+    'SLUICE_CORRUPT_BATCH',
+    `corrupt record batch in topic "${origin.topic}" partition ${origin.partition} at offset ${baseOffset}: ${why}. ` +
+      'The stored bytes were damaged on disk; restore the data directory from a backup or delete the topic.',
+  )
+}
+
+/** Verifies the checksum and header of a stored batch and returns its summary. */
+export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBaseOffset: number): BatchInfo {
+  if (buf.length < HEADER_BYTES) throw corrupt(origin, expectedBaseOffset, `only ${buf.length} bytes stored`)
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  if (buf[0] !== BATCH_MAGIC) throw corrupt(origin, expectedBaseOffset, `unknown batch format ${buf[0]}`)
+  const length = view.getUint32(8, true)
+  if (length !== buf.length)
+    throw corrupt(origin, expectedBaseOffset, `length field ${length} ≠ stored ${buf.length}`)
+  const stored = view.getUint32(4, true)
+  const actual = crc32(buf.subarray(8))
+  if (stored !== actual)
+    throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
+  const baseOffset = view.getFloat64(16, true)
+  if (baseOffset !== expectedBaseOffset) {
+    throw corrupt(origin, expectedBaseOffset, `batch says base offset ${baseOffset}`)
+  }
+  const count = view.getUint32(12, true)
+  let lastOffsetDelta = 0
+  if (count > 0) {
+    // Walk to the last record: the records are variable-length.
+    let pos = HEADER_BYTES
+    for (let i = 0; i < count; i++) {
+      if (i === count - 1) lastOffsetDelta = view.getUint32(pos, true)
+      pos = skipRecord(view, pos)
+    }
+  }
+  return {
+    baseOffset,
+    count,
+    lastOffsetDelta,
+    maxTimestamp: view.getFloat64(24, true),
+    minTimestamp: view.getFloat64(32, true),
+    producerId: view.getUint32(40, true),
+    baseSequence: view.getInt32(44, true),
+    bytes: length,
+  }
+}
+
+function skipRecord(view: DataView, pos: number): number {
+  pos += 12
+  const keyLength = view.getInt32(pos, true)
+  pos += 4 + Math.max(keyLength, 0)
+  const valueLength = view.getInt32(pos, true)
+  pos += 4 + Math.max(valueLength, 0)
+  const headerCount = view.getUint16(pos, true)
+  pos += 2
+  for (let h = 0; h < headerCount; h++) {
+    pos += 2 + view.getUint16(pos, true)
+    pos += 4 + view.getUint32(pos, true)
+  }
+  return pos
+}
+
+/**
+ * Decodes the records of a batch whose offset is at least `fromOffset`, pushing them to
+ * `out`. Verifies the checksum first: damaged bytes raise an error, never wrong data.
+ * Keys and values are views into `buf`; callers must pass a buffer they own.
+ */
+export function decodeBatch(
+  buf: Buffer,
+  origin: BatchOrigin,
+  expectedBaseOffset: number,
+  fromOffset: number,
+  out: LogRecord[],
+  maxRecords: number,
+): void {
+  if (buf.length < HEADER_BYTES) throw corrupt(origin, expectedBaseOffset, `only ${buf.length} bytes stored`)
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  if (buf[0] !== BATCH_MAGIC) throw corrupt(origin, expectedBaseOffset, `unknown batch format ${buf[0]}`)
+  if (view.getUint32(8, true) !== buf.length)
+    throw corrupt(origin, expectedBaseOffset, 'length field mismatch')
+  const stored = view.getUint32(4, true)
+  const actual = crc32(buf.subarray(8))
+  if (stored !== actual)
+    throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
+  const baseOffset = view.getFloat64(16, true)
+  if (baseOffset !== expectedBaseOffset)
+    throw corrupt(origin, expectedBaseOffset, `batch says base offset ${baseOffset}`)
+  const count = view.getUint32(12, true)
+  const topic = origin.topic
+  const partition = origin.partition
+  let pos = HEADER_BYTES
+  for (let i = 0; i < count && out.length < maxRecords; i++) {
+    const offset = baseOffset + view.getUint32(pos, true)
+    if (offset < fromOffset) {
+      pos = skipRecord(view, pos)
+      continue
+    }
+    const timestamp = view.getFloat64(pos + 4, true)
+    pos += 12
+    let key: Uint8Array | null = null
+    const keyLength = view.getInt32(pos, true)
+    pos += 4
+    if (keyLength >= 0) {
+      key = buf.subarray(pos, pos + keyLength)
+      pos += keyLength
+    }
+    let value: Uint8Array | null = null
+    const valueLength = view.getInt32(pos, true)
+    pos += 4
+    if (valueLength >= 0) {
+      value = buf.subarray(pos, pos + valueLength)
+      pos += valueLength
+    }
+    const headerCount = view.getUint16(pos, true)
+    pos += 2
+    let headers = NO_HEADERS
+    if (headerCount > 0) {
+      headers = {}
+      for (let h = 0; h < headerCount; h++) {
+        const nameLength = view.getUint16(pos, true)
+        const name = utf8.decode(buf.subarray(pos + 2, pos + 2 + nameLength))
+        pos += 2 + nameLength
+        const valueLength = view.getUint32(pos, true)
+        headers[name] = utf8.decode(buf.subarray(pos + 4, pos + 4 + valueLength))
+        pos += 4 + valueLength
+      }
+    }
+    out.push({ topic, partition, offset, timestamp, key, value, headers })
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`
+}

@@ -1,0 +1,713 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { SluiceError } from '../../errors.ts'
+import { validateTopicName } from '../topic-name.ts'
+import type {
+  ConsumerOptions,
+  FetchOptions,
+  Log,
+  LogRecord,
+  OffsetSpec,
+  Producer,
+  ProducerOptions,
+  ProducerRecord,
+  TopicConfig,
+  TopicDescription,
+  TopicPartition,
+  TopicPartitionOffset,
+  Transaction,
+  TransactionOptions,
+} from '../types.ts'
+import { decodeBatch, encodeBatch, recordSize } from './batch-codec.ts'
+import { runCleanup } from './cleaner.ts'
+import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
+import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
+import { acquireDataDirLock } from './lock.ts'
+import { PartitionState, waitForAppend } from './partition-state.ts'
+import { EmbeddedProducer } from './producer.ts'
+import {
+  baseOffsetOfKey,
+  batchKey,
+  type Durability,
+  decodeIndexEntry,
+  decodePartitionMeta,
+  encodeIndexEntry,
+  encodePartitionMeta,
+  offsetsKey,
+  openStorage,
+  partitionKey,
+  type Storage,
+  type TopicRecord,
+} from './storage.ts'
+import { EmbeddedTransaction } from './transaction.ts'
+
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+/** Appends are cut into batches of about this size: big enough to amortise, small enough to read. */
+const MAX_BATCH_BYTES = 1024 * 1024
+
+export interface EmbeddedLogOptions {
+  /** Where the log lives. Default: `$SLUICE_DATA_DIR` or `./.sluice`. */
+  dataDir?: string
+  /**
+   * `sync` (default): an append is acknowledged after its commit is fsynced; nothing
+   * acknowledged is lost, even on power loss. `interval`: acknowledged at commit, fsynced
+   * every `syncIntervalMs`; a process crash loses nothing, an OS crash or power loss can lose
+   * the acknowledged appends of the last interval.
+   */
+  durability?: Durability
+  syncIntervalMs?: number
+  /** Most bytes of staged-but-uncommitted batches; appends wait beyond it (default 64 MiB). */
+  maxInflightBytes?: number
+  /** How often retention and compaction run (default 30 s; 0 turns the timer off). */
+  cleanupIntervalMs?: number
+}
+
+/** One append staged in a commit: the encoded batch and where it goes. */
+export interface StagedAppend {
+  part: PartitionState
+  key: Buffer
+  batch: Buffer
+  index: Buffer
+  baseOffset: number
+  count: number
+  producer?: { key: string; state: ProducerPartitionState }
+}
+
+/** Everything one LMDB write transaction commits. */
+export interface StagedCommit {
+  appends: StagedAppend[]
+  offsets?: Array<{ group: string } & TopicPartitionOffset>
+  /** Extra writes in the same transaction (the engine's state stores); run on the JS thread. */
+  writes?: Array<() => void>
+}
+
+export interface AppendBatchOptions {
+  producerId: number
+  epoch: number
+  baseSequence: number
+}
+
+export interface AppendBatchResult {
+  baseOffset: number
+  count: number
+  /** True when the batch was a retry of one already appended: nothing was written. */
+  duplicate: boolean
+}
+
+/**
+ * The embedded backend of the `Log` interface: a durable, partitioned log in one LMDB
+ * environment. One instance per data directory per process (a lock file enforces it).
+ */
+export class EmbeddedLog implements Log {
+  readonly backend = 'embedded' as const
+  readonly dataDir: string
+  readonly durability: Durability
+  readonly storage: Storage
+  readonly groups = new GroupCoordinator()
+  #topics = new Map<string, { record: TopicRecord; parts: PartitionState[] }>()
+  #producers = new Map<string, ProducerPartitionState>()
+  #releaseLock: () => void
+  #inflightBytes = 0
+  #maxInflightBytes: number
+  #drainWaiters: Array<() => void> = []
+  #pending = new Set<Promise<unknown>>()
+  #timers: NodeJS.Timeout[] = []
+  #failure: Error | null = null
+  #closed = false
+
+  static async open(options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
+    return new EmbeddedLog(options)
+  }
+
+  private constructor(options: EmbeddedLogOptions) {
+    this.dataDir = resolve(options.dataDir ?? process.env.SLUICE_DATA_DIR ?? '.sluice')
+    this.durability = options.durability ?? 'sync'
+    this.#maxInflightBytes = options.maxInflightBytes ?? 64 * 1024 * 1024
+    mkdirSync(this.dataDir, { recursive: true })
+    this.#releaseLock = acquireDataDirLock(this.dataDir)
+    try {
+      this.storage = openStorage({ dataDir: this.dataDir, durability: this.durability })
+    } catch (error) {
+      this.#releaseLock()
+      throw error
+    }
+    try {
+      this.#loadTopics()
+    } catch (error) {
+      this.#releaseLock()
+      this.storage.env.close()
+      throw error
+    }
+    if (this.durability === 'interval') {
+      const every = options.syncIntervalMs ?? 100
+      this.#timers.push(setInterval(() => this.#syncToDisk(), every).unref())
+    }
+    const cleanupEvery = options.cleanupIntervalMs ?? 30_000
+    if (cleanupEvery > 0) {
+      this.#timers.push(setInterval(() => void this.cleanup().catch(() => {}), cleanupEvery).unref())
+    }
+  }
+
+  #loadTopics(): void {
+    const { topics, partitions, index } = this.storage
+    for (const { value: record } of topics.getRange()) {
+      const parts: PartitionState[] = []
+      for (let p = 0; p < record.partitions; p++) {
+        const meta = partitions.get(partitionKey(record.id, p))
+        const { nextOffset, startOffset } = meta
+          ? decodePartitionMeta(meta)
+          : { nextOffset: 0, startOffset: 0 }
+        const part = new PartitionState(record, p, nextOffset, startOffset)
+        for (const { value } of index.getRange({
+          start: batchKey(record.id, p, 0),
+          end: batchKey(record.id, p + 1, 0),
+        })) {
+          part.bytes += decodeIndexEntry(value).bytes
+          part.batches++
+        }
+        parts.push(part)
+      }
+      this.#topics.set(record.name, { record, parts })
+    }
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  async createTopic(name: string, config: TopicConfig): Promise<TopicDescription> {
+    this.#assertOpen()
+    validateTopicName(name)
+    const partitions = config.partitions
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `topic "${name}": partitions must be a whole number from 1 to 10000, got ${partitions}`,
+      )
+    }
+    if (this.#topics.has(name)) {
+      throw new SluiceError(
+        'SLUICE_TOPIC_EXISTS',
+        `topic "${name}" already exists; describe it or delete it first`,
+      )
+    }
+    const record: TopicRecord = {
+      id: 0,
+      name,
+      partitions,
+      retentionMs: positiveOrNull(config.retentionMs, name, 'retentionMs'),
+      retentionBytes: positiveOrNull(config.retentionBytes, name, 'retentionBytes'),
+      compact: config.compact ?? false,
+      maxRecordBytes: config.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      createdAt: Date.now(),
+    }
+    const { env, meta, topics, partitions: partitionsDb } = this.storage
+    await env.transaction(() => {
+      record.id = (meta.get('nextTopicId') ?? 0) + 1
+      meta.put('nextTopicId', record.id)
+      topics.put(name, record)
+      for (let p = 0; p < partitions; p++)
+        partitionsDb.put(partitionKey(record.id, p), encodePartitionMeta(0, 0))
+    })
+    const parts = Array.from({ length: partitions }, (_, p) => new PartitionState(record, p, 0, 0))
+    this.#topics.set(name, { record, parts })
+    return this.describeTopicSync(name)
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.#assertOpen()
+    const topic = this.#topic(name)
+    this.#topics.delete(name)
+    await Promise.allSettled([...this.#pending])
+    const { env, topics, batches, index, partitions, offsets } = this.storage
+    const id = topic.record.id
+    await env.transaction(() => {
+      topics.remove(name)
+      const range = { start: batchKey(id, 0, 0), end: batchKey(id + 1, 0, 0) }
+      for (const key of batches.getKeys(range)) batches.remove(key)
+      for (const key of index.getKeys(range)) index.remove(key)
+      for (let p = 0; p < topic.record.partitions; p++) partitions.remove(partitionKey(id, p))
+      for (const key of offsets.getKeys()) {
+        if (key.split('\0')[1] === name) offsets.remove(key)
+      }
+    })
+    for (const part of topic.parts) part.notify()
+  }
+
+  async listTopics(): Promise<string[]> {
+    return [...this.#topics.keys()].sort()
+  }
+
+  async hasTopic(name: string): Promise<boolean> {
+    return this.#topics.has(name)
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    return this.describeTopicSync(name)
+  }
+
+  describeTopicSync(name: string): TopicDescription {
+    const { record, parts } = this.#topic(name)
+    return {
+      name,
+      partitions: record.partitions,
+      retentionMs: record.retentionMs,
+      retentionBytes: record.retentionBytes,
+      compact: record.compact,
+      maxRecordBytes: record.maxRecordBytes,
+      partitionDetails: parts.map((p) => ({
+        partition: p.partition,
+        startOffset: p.startOffset,
+        endOffset: p.highWatermark,
+        bytes: p.bytes,
+        batches: p.batches,
+      })),
+    }
+  }
+
+  /** The partitions of a topic; throws a clear error for an unknown topic. */
+  partitionsOf(name: string): PartitionState[] {
+    return this.#topic(name).parts
+  }
+
+  partition(tp: TopicPartition): PartitionState {
+    const { parts, record } = this.#topic(tp.topic)
+    const part = parts[tp.partition]
+    if (!part) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `topic "${tp.topic}" has partitions 0..${record.partitions - 1}; there is no partition ${tp.partition}`,
+      )
+    }
+    return part
+  }
+
+  #topic(name: string): { record: TopicRecord; parts: PartitionState[] } {
+    const topic = this.#topics.get(name)
+    if (!topic) {
+      throw new SluiceError(
+        'SLUICE_UNKNOWN_TOPIC',
+        `unknown topic "${name}": create it first (sluice topics create ${name} --partitions N)`,
+      )
+    }
+    return topic
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  producer(options: ProducerOptions = {}): Producer {
+    this.#assertOpen()
+    return new EmbeddedProducer(this, options)
+  }
+
+  transaction(options: TransactionOptions): Transaction {
+    this.#assertOpen()
+    return new EmbeddedTransaction(this, options.id)
+  }
+
+  /**
+   * Checks records against the topic's limits and returns their encoded sizes. Throws before
+   * anything is staged, so a rejected append writes nothing.
+   */
+  measure(part: PartitionState, records: readonly ProducerRecord[]): Uint32Array {
+    const sizes = new Uint32Array(records.length)
+    const max = part.topic.maxRecordBytes
+    const compact = part.topic.compact
+    for (let i = 0; i < records.length; i++) {
+      if (compact && !records[i]!.key) {
+        throw new SluiceError(
+          'SLUICE_INVALID_INPUT',
+          `record ${i} for compacted topic "${part.topic.name}" has no key; compaction keeps the latest value per key, so every record needs one`,
+        )
+      }
+      const size = recordSize(records[i]!)
+      if (size > max) {
+        throw new SluiceError(
+          'SLUICE_RECORD_TOO_LARGE',
+          `record ${i} for topic "${part.topic.name}" is ${size} bytes; the topic accepts at most ${max}. ` +
+            'Make the record smaller, or create the topic with a larger --max-record-bytes.',
+        )
+      }
+      sizes[i] = size
+    }
+    return sizes
+  }
+
+  /**
+   * Assigns offsets to records and encodes them into batches, without writing. The offsets
+   * are taken now, in call order; the caller must commit the result (or the log fails).
+   */
+  stage(
+    part: PartitionState,
+    records: readonly ProducerRecord[],
+    sizes: Uint32Array,
+    out: StagedAppend[],
+    producerId = 0,
+    baseSequence = -1,
+  ): void {
+    const now = Date.now()
+    let start = 0
+    while (start < records.length) {
+      let end = start
+      let bytes = 0
+      while (end < records.length && (end === start || bytes + sizes[end]! <= MAX_BATCH_BYTES)) {
+        bytes += sizes[end]!
+        end++
+      }
+      const chunk = start === 0 && end === records.length ? records : records.slice(start, end)
+      const chunkSizes = start === 0 && end === records.length ? sizes : sizes.subarray(start, end)
+      const baseOffset = part.nextOffset
+      const sequence = baseSequence < 0 ? -1 : baseSequence + start
+      const batch = encodeBatch(chunk, chunkSizes, baseOffset, now, producerId, sequence)
+      let maxTimestamp = batch.readDoubleLE(24)
+      if (!(maxTimestamp >= 0)) maxTimestamp = now
+      const count = end - start
+      part.nextOffset += count
+      out.push({
+        part,
+        key: batchKey(part.topic.id, part.partition, baseOffset),
+        batch,
+        index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
+        baseOffset,
+        count,
+      })
+      start = end
+    }
+  }
+
+  /**
+   * The idempotent append: the primitive every producer path ends in. With producer
+   * options, a retried batch (same producer, epoch and sequence) is acknowledged with its
+   * original offsets and not written again.
+   */
+  async appendBatch(
+    tp: TopicPartition,
+    records: readonly ProducerRecord[],
+    idempotence?: AppendBatchOptions,
+  ): Promise<AppendBatchResult> {
+    this.#assertOpen()
+    const part = this.partition(tp)
+    const sizes = this.measure(part, records)
+    if (records.length === 0) return { baseOffset: part.nextOffset, count: 0, duplicate: false }
+    await this.waitForCapacity()
+    const staged: StagedAppend[] = []
+    if (!idempotence) {
+      this.stage(part, records, sizes, staged)
+    } else {
+      const { producerId, epoch, baseSequence } = idempotence
+      const key = `p:${producerId}:${part.topic.id}:${part.partition}`
+      const state = this.#producerState(key)
+      const where = `topic "${tp.topic}" partition ${tp.partition}`
+      const check = checkSequence(state, epoch, baseSequence, records.length, where)
+      if (check.kind === 'duplicate') {
+        // The original may still be in flight; acknowledge the retry only once it is durable.
+        await Promise.allSettled([...this.#pending])
+        return { baseOffset: check.baseOffset, count: records.length, duplicate: true }
+      }
+      const first = part.nextOffset
+      this.stage(part, records, sizes, staged, producerId, baseSequence)
+      recordSequence(state, epoch, baseSequence, records.length, first)
+      // A snapshot: later batches mutate `state` before this commit's callback runs, and what
+      // is persisted must describe exactly the batches in this transaction.
+      const snapshot = { epoch: state.epoch, lastSequence: state.lastSequence, recent: [...state.recent] }
+      staged[staged.length - 1]!.producer = { key, state: snapshot }
+    }
+    await this.commit({ appends: staged })
+    return { baseOffset: staged[0]!.baseOffset, count: records.length, duplicate: false }
+  }
+
+  #producerState(key: string): ProducerPartitionState {
+    let state = this.#producers.get(key)
+    if (!state) {
+      state = (this.storage.producers.get(key) as ProducerPartitionState | undefined) ?? {
+        epoch: 0,
+        lastSequence: -1,
+        recent: [],
+      }
+      this.#producers.set(key, state)
+    }
+    return state
+  }
+
+  /**
+   * Registers a named producer (or transactional id) and returns its numeric id with a new
+   * epoch: batches from the previous epoch are rejected from now on (zombie fencing).
+   */
+  async initProducerId(name?: string): Promise<{ producerId: number; epoch: number }> {
+    this.#assertOpen()
+    const { env, producers, meta } = this.storage
+    return env.transaction(() => {
+      const idKey = name === undefined ? undefined : `id:${name}`
+      const known = idKey
+        ? (producers.get(idKey) as { producerId: number; epoch: number } | undefined)
+        : undefined
+      const producerId = known?.producerId ?? (meta.get('nextProducerId') ?? 0) + 1
+      if (!known) meta.put('nextProducerId', producerId)
+      const identity = { producerId, epoch: (known?.epoch ?? -1) + 1 }
+      if (idKey) producers.put(idKey, identity)
+      return identity
+    })
+  }
+
+  /** The last sequence a producer appended to a partition (-1 if none): where it resumes. */
+  lastSequence(producerId: number, tp: TopicPartition): number {
+    const part = this.partition(tp)
+    return this.#producerState(`p:${producerId}:${part.topic.id}:${part.partition}`).lastSequence
+  }
+
+  /**
+   * Commits staged appends, offsets and extra writes in ONE LMDB write transaction.
+   *
+   * 1. The caller has waited for capacity (backpressure: memory stays bounded) and staged
+   *    the batches; from staging to here there is no await, so commits queue in offset order.
+   * 2. Queue the transaction; lmdb-js runs the callback on this thread when the writer is
+   *    free, together with other commits queued in the same event turn (group commit).
+   * 3. Inside it: batches, their index entries, each partition's next offset, producer
+   *    sequences, group offsets, then the extra writes. All or nothing.
+   * 4. Once committed (visible), move each partition's high watermark and wake long-polls.
+   * 5. In `sync` durability, acknowledge only after LMDB reports the commit flushed to disk.
+   * A failed commit fails the log: offsets were already handed out in memory, so the only
+   * safe continuation is to reopen from what is on disk.
+   */
+  commit(staged: StagedCommit): Promise<void> {
+    this.#assertOpen()
+    let bytes = 0
+    for (const a of staged.appends) bytes += a.batch.length
+    // 1. (done by the caller, before staging: see waitForCapacity)
+    this.#inflightBytes += bytes
+    const { env, batches, index, partitions, offsets, producers } = this.storage
+    // 2. + 3.
+    const written = env.transaction(() => {
+      for (const a of staged.appends) {
+        batches.put(a.key, a.batch)
+        index.put(a.key, a.index)
+        partitions.put(
+          partitionKey(a.part.topic.id, a.part.partition),
+          encodePartitionMeta(a.baseOffset + a.count, a.part.startOffset),
+        )
+        if (a.producer) producers.put(a.producer.key, a.producer.state)
+      }
+      if (staged.offsets) {
+        for (const o of staged.offsets) offsets.put(offsetsKey(o.group, o.topic, o.partition), o.offset)
+      }
+      if (staged.writes) for (const w of staged.writes) w()
+    })
+    const done = (async () => {
+      try {
+        await written
+        // 4.
+        for (const a of staged.appends) {
+          const part = a.part
+          const end = a.baseOffset + a.count
+          if (end > part.highWatermark) part.highWatermark = end
+          part.bytes += a.batch.length
+          part.batches++
+        }
+        for (const a of staged.appends) a.part.notify()
+        // 5.
+        if (this.durability === 'sync')
+          await (written as Promise<unknown> & { flushed?: Promise<unknown> }).flushed
+      } catch (error) {
+        this.#fail(error as Error)
+        throw error
+      } finally {
+        this.#inflightBytes -= bytes
+        const waiters = this.#drainWaiters
+        this.#drainWaiters = []
+        for (const w of waiters) w()
+      }
+    })()
+    this.#pending.add(done)
+    const settle = () => this.#pending.delete(done)
+    done.then(settle, settle)
+    return done
+  }
+
+  /**
+   * Backpressure: waits while too many staged bytes are not yet committed. Callers wait here
+   * BEFORE staging, because staging hands out offsets and everything staged must reach LMDB
+   * in offset order, with no await between staging and `commit`.
+   */
+  async waitForCapacity(): Promise<void> {
+    while (this.#inflightBytes >= this.#maxInflightBytes) {
+      await new Promise<void>((r) => this.#drainWaiters.push(r))
+      this.#assertOpen()
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return
+    this.#failure = new SluiceError(
+      'SLUICE_LOG_CLOSED',
+      `the log at ${this.dataDir} failed to commit (${error.message}); reopen it to continue from what is on disk`,
+      { cause: error },
+    )
+  }
+
+  #syncToDisk(): void {
+    const env = this.storage.env as unknown as { sync?: (cb: (e?: Error) => void) => void }
+    env.sync?.((error) => {
+      if (error) this.#fail(error)
+    })
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Reads committed records of a partition from `offset`, synchronously (LMDB reads are
+   * memory-mapped). Returns an empty array at the end of the partition.
+   */
+  read(tp: TopicPartition, offset: number, options: FetchOptions = {}): LogRecord[] {
+    this.#assertOpen()
+    const part = this.partition(tp)
+    if (offset < part.startOffset || offset > part.highWatermark) {
+      throw new SluiceError(
+        'SLUICE_OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside topic "${tp.topic}" partition ${tp.partition} ` +
+          `(stored: ${part.startOffset}..${part.highWatermark - 1}); read from earliest or latest instead`,
+      )
+    }
+    const out: LogRecord[] = []
+    if (offset === part.highWatermark) return out
+    const maxRecords = options.maxRecords ?? 10_000
+    const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
+    const { id } = part.topic
+    const { batches } = this.storage
+    // The batch holding `offset` is the last one whose base offset is <= offset.
+    let start = batchKey(id, tp.partition, offset)
+    for (const key of batches.getKeys({
+      start,
+      end: batchKey(id, tp.partition, 0),
+      reverse: true,
+      limit: 1,
+    })) {
+      start = key
+    }
+    let bytes = 0
+    for (const { key, value } of batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
+      const base = baseOffsetOfKey(key)
+      if (base >= part.highWatermark) break
+      decodeBatch(value, tp, base, offset, out, maxRecords)
+      bytes += value.length
+      if (out.length >= maxRecords || bytes >= maxBytes) break
+    }
+    return out
+  }
+
+  async fetch(tp: TopicPartition, offset: number, options: FetchOptions = {}): Promise<LogRecord[]> {
+    const records = this.read(tp, offset, options)
+    if (records.length > 0 || !options.waitMs) return records
+    const part = this.partition(tp)
+    if (offset < part.highWatermark) return records
+    await waitForAppend([part], options.waitMs)
+    if (this.#closed || !this.#topics.has(tp.topic)) return []
+    return this.read(tp, offset, options)
+  }
+
+  async resolveOffset(tp: TopicPartition, spec: OffsetSpec): Promise<number> {
+    const part = this.partition(tp)
+    if (spec === 'earliest') return part.startOffset
+    if (spec === 'latest') return part.highWatermark
+    if ('offset' in spec) return Math.min(Math.max(spec.offset, part.startOffset), part.highWatermark)
+    return this.offsetForTime(part, spec.timestamp)
+  }
+
+  /** The first offset whose timestamp is at or after `timestamp` (Kafka's ListOffsets). */
+  offsetForTime(part: PartitionState, timestamp: number): number {
+    const { id } = part.topic
+    const range = { start: batchKey(id, part.partition, 0), end: batchKey(id, part.partition + 1, 0) }
+    for (const { key, value } of this.storage.index.getRange(range)) {
+      if (decodeIndexEntry(value).maxTimestamp < timestamp) continue
+      const base = baseOffsetOfKey(key)
+      const batch = this.storage.batches.get(key)
+      if (!batch) continue
+      const records: LogRecord[] = []
+      decodeBatch(batch, { topic: part.topic.name, partition: part.partition }, base, 0, records, Infinity)
+      const hit = records.find((r) => r.timestamp >= timestamp)
+      if (hit) return hit.offset
+    }
+    return part.highWatermark
+  }
+
+  consumer(options: ConsumerOptions): EmbeddedConsumer {
+    this.#assertOpen()
+    for (const t of options.topics) this.#topic(t)
+    return new EmbeddedConsumer(this, options)
+  }
+
+  /** Waits until any of the partitions gets new committed records, or `ms` pass. */
+  waitForAppend(parts: readonly PartitionState[], ms: number): Promise<void> {
+    return waitForAppend(parts, ms)
+  }
+
+  // ---------------------------------------------------------------- groups
+
+  async committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
+    const { parts } = this.#topic(topic)
+    const result = new Map<number, number>()
+    for (const p of parts) {
+      const offset = this.storage.offsets.get(offsetsKey(group, topic, p.partition))
+      if (offset !== undefined) result.set(p.partition, offset)
+    }
+    return result
+  }
+
+  async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    for (const o of offsets) this.partition(o)
+    this.#assertOpen()
+    await this.commit({ appends: [], offsets: offsets.map((o) => ({ group, ...o })) })
+  }
+
+  // ---------------------------------------------------------------- upkeep
+
+  /** Applies retention and compaction now (also runs on a timer). */
+  async cleanup(now = Date.now()): Promise<{ deletedBatches: number; compactedRecords: number }> {
+    this.#assertOpen()
+    return runCleanup(this, [...this.#topics.values()], now)
+  }
+
+  get failed(): boolean {
+    return this.#failure !== null
+  }
+
+  #assertOpen(): void {
+    if (this.#failure) throw this.#failure
+    if (this.#closed) throw new SluiceError('SLUICE_LOG_CLOSED', `the log at ${this.dataDir} is closed`)
+  }
+
+  /** Waits for in-flight commits, flushes to disk and releases the data directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    for (const t of this.#timers) clearInterval(t)
+    await this.groups.closeAll()
+    await Promise.allSettled([...this.#pending])
+    this.#closed = true
+    for (const { parts } of this.#topics.values()) for (const p of parts) p.notify()
+    try {
+      if (this.durability === 'interval') {
+        await new Promise<void>((r) => {
+          const env = this.storage.env as unknown as { sync?: (cb: () => void) => void }
+          if (env.sync) env.sync(() => r())
+          else r()
+        })
+      }
+      await this.storage.env.close()
+    } finally {
+      this.#releaseLock()
+    }
+  }
+}
+
+function positiveOrNull(value: number | undefined, topic: string, what: string): number | null {
+  if (value === undefined) return null
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new SluiceError(
+      'SLUICE_INVALID_ARGUMENT',
+      `topic "${topic}": ${what} must be a positive number, got ${value}`,
+    )
+  }
+  return value
+}
+
+/** Opens (creating if needed) the embedded log in a data directory. */
+export function openEmbeddedLog(options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
+  return EmbeddedLog.open(options)
+}

@@ -1,0 +1,46 @@
+/**
+ * Kafka's default partitioner, bit for bit: murmur2 of the key bytes, sign bit cleared,
+ * modulo the partition count. A key therefore lands on the same partition number in the
+ * embedded log and in Kafka, so a pipeline's state layout survives a backend switch.
+ */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length
+  const m = 0x5bd1e995
+  let h = 0x9747b28c ^ length
+  const tail = length & ~3
+  for (let i = 0; i < tail; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)
+    k = Math.imul(k, m)
+    k ^= k >>> 24
+    k = Math.imul(k, m)
+    h = Math.imul(h, m) ^ k
+  }
+  const rest = length & 3
+  if (rest === 3) h ^= data[tail + 2]! << 16
+  if (rest >= 2) h ^= data[tail + 1]! << 8
+  if (rest >= 1) h = Math.imul(h ^ data[tail]!, m)
+  h ^= h >>> 13
+  h = Math.imul(h, m)
+  h ^= h >>> 15
+  return h | 0
+}
+
+/** The partition Kafka's default partitioner picks for a keyed record. */
+export function partitionForKey(key: Uint8Array, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions
+}
+
+/**
+ * Picks partitions for records: by key hash when there is a key, round-robin otherwise.
+ * One per producer, so round-robin spreads each producer's unkeyed records evenly.
+ */
+export class Partitioner {
+  #next = 0
+
+  partition(key: Uint8Array | null | undefined, partitions: number): number {
+    if (key) return partitionForKey(key, partitions)
+    const p = this.#next % partitions
+    this.#next = (this.#next + 1) & 0x7fffffff
+    return p
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The `Log` interface: what the engine, the connectors and the server need from a broker.
+ * Two implementations: the embedded LMDB log (default) and Apache Kafka. The vocabulary is
+ * Kafka's on purpose (topic, partition, offset, consumer group, transaction) so that the
+ * Kafka backend is a thin mapping, not a translation.
+ */
+
+/** Header values are UTF-8 strings (Kafka allows bytes; Sluice encodes them as UTF-8). */
+export type Headers = Record<string, string>
+
+/** A record as a producer hands it to the log. */
+export interface ProducerRecord {
+  key?: Uint8Array | null
+  /** `null` is a tombstone: on a compacted topic it deletes the key. */
+  value: Uint8Array | null
+  headers?: Headers
+  /** Event time in ms since the epoch; defaults to the time of the append. */
+  timestamp?: number
+  /** Overrides the partitioner. */
+  partition?: number
+}
+
+/** A record as it is stored and read back, with its position in the log. */
+export interface LogRecord {
+  topic: string
+  partition: number
+  offset: number
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Headers
+}
+
+export interface TopicPartition {
+  topic: string
+  partition: number
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  offset: number
+}
+
+export interface TopicConfig {
+  partitions: number
+  /** Delete batches whose newest record is older than this (ms). Unset: keep forever. */
+  retentionMs?: number
+  /** Delete the oldest batches of a partition while it holds more than this (bytes). */
+  retentionBytes?: number
+  /** Keep only the latest value per key; a `null` value (tombstone) deletes the key. */
+  compact?: boolean
+  /** Largest accepted record (key + value + headers), bytes. Default 1 MiB. */
+  maxRecordBytes?: number
+}
+
+export interface PartitionDescription {
+  partition: number
+  /** The first offset still stored (retention and compaction move it forward). */
+  startOffset: number
+  /** The offset the next record will get; records are `startOffset .. endOffset - 1`. */
+  endOffset: number
+  bytes: number
+  batches: number
+}
+
+export interface TopicDescription extends Required<Omit<TopicConfig, 'retentionMs' | 'retentionBytes'>> {
+  name: string
+  retentionMs: number | null
+  retentionBytes: number | null
+  partitionDetails: PartitionDescription[]
+}
+
+/** Where the acknowledgement of a record says it landed. */
+export interface RecordMetadata {
+  partition: number
+  offset: number
+}
+
+/** Where to start reading a partition. */
+export type OffsetSpec = 'earliest' | 'latest' | { offset: number } | { timestamp: number }
+
+export interface FetchOptions {
+  /** Most records to return (default 10,000). */
+  maxRecords?: number
+  /** Stop adding batches after this many bytes (default 16 MiB; at least one batch is returned). */
+  maxBytes?: number
+  /** Long-poll: when there is nothing at `offset` yet, wait up to this long for an append. */
+  waitMs?: number
+}
+
+export interface ProducerOptions {
+  /**
+   * A stable producer identity. With an id, the producer's sequence numbers survive a
+   * restart, so a batch retried after a crash is recognised and not appended twice, and a
+   * second live producer with the same id fences the first.
+   */
+  id?: string
+  /** How long to wait for more records before sending a partial batch (default 1 ms). */
+  lingerMs?: number
+  /** Target batch size in bytes (default 256 KiB). */
+  batchBytes?: number
+  /** Most bytes buffered or in flight before `send` waits (default 32 MiB). */
+  maxBufferedBytes?: number
+}
+
+export interface Producer {
+  /**
+   * Appends records to a topic. Resolves once all of them are acknowledged under the log's
+   * durability setting, with one metadata entry per record, in input order.
+   */
+  send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): Promise<RecordMetadata[]>
+  /** Sends everything buffered now and waits for it. */
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+export type ResetPolicy = 'earliest' | 'latest'
+
+export interface ConsumerOptions {
+  group: string
+  topics: readonly string[]
+  /** Where to start a partition that has no committed offset in the group (default `earliest`). */
+  reset?: ResetPolicy
+  /** A name for this member in the group (default: generated). */
+  memberId?: string
+}
+
+export interface PollOptions {
+  maxRecords?: number
+  /** Long-poll: wait up to this long for records when none are available. */
+  waitMs?: number
+}
+
+export interface Consumer {
+  readonly group: string
+  readonly memberId: string
+  /** The partitions this member owns right now. */
+  assignment(): TopicPartition[]
+  poll(options?: PollOptions): Promise<LogRecord[]>
+  /** Commits the position after the last record returned by `poll` for each owned partition. */
+  commit(): Promise<void>
+  seek(tp: TopicPartition, offset: number): void
+  close(): Promise<void>
+}
+
+/**
+ * An atomic unit across partitions: all its appends and consumer-group offsets become
+ * visible together, or none of them do. The engine's exactly-once commit is one of these.
+ */
+export interface Transaction {
+  send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): void
+  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): void
+  commit(): Promise<Map<string, RecordMetadata[]>>
+  abort(): void
+}
+
+export interface TransactionOptions {
+  /** Like Kafka's `transactional.id`: a newer transaction with the same id fences older ones. */
+  id: string
+}
+
+export interface Log {
+  readonly backend: 'embedded' | 'kafka'
+  createTopic(name: string, config: TopicConfig): Promise<TopicDescription>
+  deleteTopic(name: string): Promise<void>
+  listTopics(): Promise<string[]>
+  describeTopic(name: string): Promise<TopicDescription>
+  hasTopic(name: string): Promise<boolean>
+  producer(options?: ProducerOptions): Producer
+  /** Reads committed records of one partition from `offset`. */
+  fetch(tp: TopicPartition, offset: number, options?: FetchOptions): Promise<LogRecord[]>
+  /** Turns a position (earliest, latest, an offset or a time) into an offset. */
+  resolveOffset(tp: TopicPartition, spec: OffsetSpec): Promise<number>
+  consumer(options: ConsumerOptions): Consumer
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>
+  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>
+  transaction(options: TransactionOptions): Transaction
+  close(): Promise<void>
+}
