@@ -387,7 +387,9 @@ export class EmbeddedLog implements Log {
     const part = this.partition(tp)
     const sizes = this.measure(part, records)
     if (records.length === 0) return { baseOffset: part.nextOffset, count: 0, duplicate: false }
-    await this.waitForCapacity()
+    let bytes = 0
+    for (let i = 0; i < sizes.length; i++) bytes += sizes[i]!
+    const reserved = await this.reserve(bytes)
     const staged: StagedAppend[] = []
     if (!idempotence) {
       this.stage(part, records, sizes, staged)
@@ -398,6 +400,7 @@ export class EmbeddedLog implements Log {
       const where = `topic "${tp.topic}" partition ${tp.partition}`
       const check = checkSequence(state, epoch, baseSequence, records.length, where)
       if (check.kind === 'duplicate') {
+        this.#release(reserved)
         // The original may still be in flight; acknowledge the retry only once it is durable.
         await Promise.allSettled([...this.#pending])
         return { baseOffset: check.baseOffset, count: records.length, duplicate: true }
@@ -410,7 +413,7 @@ export class EmbeddedLog implements Log {
       const snapshot = { epoch: state.epoch, lastSequence: state.lastSequence, recent: [...state.recent] }
       staged[staged.length - 1]!.producer = { key, state: snapshot }
     }
-    await this.commit({ appends: staged })
+    await this.commit({ appends: staged }, reserved)
     return { baseOffset: staged[0]!.baseOffset, count: records.length, duplicate: false }
   }
 
@@ -456,8 +459,8 @@ export class EmbeddedLog implements Log {
   /**
    * Commits staged appends, offsets and extra writes in ONE LMDB write transaction.
    *
-   * 1. The caller has waited for capacity (backpressure: memory stays bounded) and staged
-   *    the batches; from staging to here there is no await, so commits queue in offset order.
+   * 1. The caller has reserved capacity (backpressure: memory stays bounded) and staged the
+   *    batches; from staging to here there is no await, so commits queue in offset order.
    * 2. Queue the transaction; lmdb-js runs the callback on this thread when the writer is
    *    free, together with other commits queued in the same event turn (group commit).
    * 3. Inside it: batches, their index entries, each partition's next offset, producer
@@ -467,12 +470,14 @@ export class EmbeddedLog implements Log {
    * A failed commit fails the log: offsets were already handed out in memory, so the only
    * safe continuation is to reopen from what is on disk.
    */
-  commit(staged: StagedCommit): Promise<void> {
-    this.#assertOpen()
-    let bytes = 0
-    for (const a of staged.appends) bytes += a.batch.length
-    // 1. (done by the caller, before staging: see waitForCapacity)
-    this.#inflightBytes += bytes
+  commit(staged: StagedCommit, reserved = 0): Promise<void> {
+    try {
+      this.#assertOpen()
+    } catch (error) {
+      this.#release(reserved)
+      return Promise.reject(error)
+    }
+    // 1. (done by the caller, before staging: see reserve)
     const { env, batches, index, partitions, offsets, producers } = this.storage
     // 2. + 3.
     const written = env.transaction(() => {
@@ -509,10 +514,7 @@ export class EmbeddedLog implements Log {
         this.#fail(error as Error)
         throw error
       } finally {
-        this.#inflightBytes -= bytes
-        const waiters = this.#drainWaiters
-        this.#drainWaiters = []
-        for (const w of waiters) w()
+        this.#release(reserved)
       }
     })()
     this.#pending.add(done)
@@ -522,15 +524,26 @@ export class EmbeddedLog implements Log {
   }
 
   /**
-   * Backpressure: waits while too many staged bytes are not yet committed. Callers wait here
-   * BEFORE staging, because staging hands out offsets and everything staged must reach LMDB
-   * in offset order, with no await between staging and `commit`.
+   * Backpressure: waits until `bytes` more fit under the in-flight limit, then reserves them
+   * (synchronously with the check, so waiters woken together cannot all slip through). Callers
+   * reserve BEFORE staging, because staging hands out offsets and everything staged must reach
+   * LMDB in offset order, with no await between staging and `commit(staged, reserved)`.
+   * One oversized request is let through alone so it cannot wait forever.
    */
-  async waitForCapacity(): Promise<void> {
-    while (this.#inflightBytes >= this.#maxInflightBytes) {
+  async reserve(bytes: number): Promise<number> {
+    while (this.#inflightBytes > 0 && this.#inflightBytes + bytes > this.#maxInflightBytes) {
       await new Promise<void>((r) => this.#drainWaiters.push(r))
       this.#assertOpen()
     }
+    this.#inflightBytes += bytes
+    return bytes
+  }
+
+  #release(bytes: number): void {
+    this.#inflightBytes -= bytes
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = []
+    for (const w of waiters) w()
   }
 
   #fail(error: Error): void {
@@ -662,6 +675,11 @@ export class EmbeddedLog implements Log {
   async cleanup(now = Date.now()): Promise<{ deletedBatches: number; compactedRecords: number }> {
     this.#assertOpen()
     return runCleanup(this, [...this.#topics.values()], now)
+  }
+
+  /** Bytes staged but not yet committed (what backpressure bounds). */
+  get inflightBytes(): number {
+    return this.#inflightBytes
   }
 
   get failed(): boolean {

@@ -84,16 +84,19 @@ export class EmbeddedTransaction implements Transaction {
         }
         for (const [part, g] of perPartition) plan.push({ topic, part, ...g })
       }
-      await this.#log.waitForCapacity()
+      const sized = plan.map((p) => ({ ...p, sizes: this.#log.measure(p.part, p.records) }))
+      let bytes = 0
+      for (const { sizes } of sized) for (let i = 0; i < sizes.length; i++) bytes += sizes[i]!
+      const reserved = await this.#log.reserve(bytes)
       // From here to commit() there is no await: offsets are handed out in commit order.
       const appends: StagedAppend[] = []
-      for (const { part, records, results: metas } of plan) {
+      for (const { part, records, sizes, results: metas } of sized) {
         const first = part.nextOffset
-        this.#log.stage(part, records, this.#log.measure(part, records), appends)
+        this.#log.stage(part, records, sizes, appends)
         for (let j = 0; j < metas.length; j++) metas[j]!.offset = first + j
       }
       const staged: StagedCommit = { appends, offsets: this.#offsets, writes: this.#writes }
-      await this.#log.commit(staged)
+      await this.#log.commit(staged, reserved)
       this.#state = 'committed'
       return results
     } catch (error) {
