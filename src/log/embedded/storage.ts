@@ -32,6 +32,8 @@ export interface Storage {
   offsets: Database<number, string>
   producers: Database<unknown, string>
   meta: Database<number, string>
+  /** Engine state stores: "<store>\0<partition>\0<key>" → value (msgpack). */
+  state: Database<unknown, string>
 }
 
 export interface TopicRecord {
@@ -69,6 +71,7 @@ export function openStorage({ dataDir, durability }: StorageOptions): Storage {
     offsets: env.openDB<number, string>('offsets', { encoding: 'msgpack' }),
     producers: env.openDB<unknown, string>('producers', { encoding: 'msgpack' }),
     meta: env.openDB<number, string>('meta', { encoding: 'msgpack' }),
+    state: env.openDB<unknown, string>('state', { encoding: 'msgpack' }),
   }
 }
 

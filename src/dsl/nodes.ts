@@ -1,0 +1,68 @@
+import type { Duration } from '../util/duration.ts'
+import type { Aggregator } from './aggregations.ts'
+import type { Processor } from './processor.ts'
+import type { TopicDef } from './topic.ts'
+import type { WindowSpec } from './windows.ts'
+
+/**
+ * The logical graph the DSL records. Each builder call adds one node pointing at its
+ * parent(s); the compile step (topology/compile.ts) turns the graph into tasks.
+ */
+export type LogicalNode =
+  | SourceNode
+  | { kind: 'map'; fn: (value: unknown) => unknown }
+  | { kind: 'filter'; fn: (value: unknown) => boolean }
+  | { kind: 'flatMap'; fn: (value: unknown) => Iterable<unknown> }
+  | { kind: 'peek'; fn: (value: unknown) => void }
+  | { kind: 'forEach'; fn: (value: unknown) => void }
+  | { kind: 'keyBy'; fn: (value: unknown) => string | number }
+  | { kind: 'merge' }
+  | { kind: 'sink'; topic: TopicDef<unknown> }
+  | WindowAggregateNode
+  | { kind: 'aggregate'; aggregator: Aggregator<unknown, unknown, unknown> }
+  | { kind: 'process'; processor: Processor<unknown, unknown, unknown> }
+  | MapAsyncNode
+
+export interface SourceNode {
+  kind: 'source'
+  topic: TopicDef<unknown>
+  watermark: WatermarkOptions
+}
+
+export interface WindowAggregateNode {
+  kind: 'window-aggregate'
+  window: WindowSpec
+  aggregator: Aggregator<unknown, unknown, unknown>
+  allowedLateness: number
+  late: TopicDef<unknown> | undefined
+  emit: 'final' | 'update'
+}
+
+export interface MapAsyncNode {
+  kind: 'mapAsync'
+  fn: (value: unknown) => Promise<unknown>
+  concurrency: number
+}
+
+export interface WatermarkOptions {
+  /** How far behind the newest event time records may arrive and still count as on time. */
+  maxOutOfOrder?: Duration
+  /** A partition with no records for this long (processing time) stops holding the watermark. */
+  idleAfter?: Duration
+  /** Opt-in: while every input is idle, advance event time with the wall clock. */
+  advance?: 'processing-time'
+}
+
+/** A node in the graph: its operation, its stable name, and where its input comes from. */
+export interface GraphNode {
+  readonly id: number
+  readonly op: LogicalNode
+  /** The user's name, when given. Stateful nodes must have one (or inherit one). */
+  readonly name: string | undefined
+  readonly parents: readonly GraphNode[]
+}
+
+/** Stateful operations: their names key their state, so they are never positional. */
+export function isStateful(op: LogicalNode): boolean {
+  return op.kind === 'window-aggregate' || op.kind === 'aggregate' || op.kind === 'process'
+}

@@ -1,0 +1,87 @@
+import { type Duration, parseDuration } from '../util/duration.ts'
+import type { GraphNode, LogicalNode, WatermarkOptions } from './nodes.ts'
+import { Stream } from './stream.ts'
+import type { TopicDef } from './topic.ts'
+
+/** What happens when a step throws or a record fails validation. */
+export interface ErrorPolicy {
+  /** Retries of the failing record before giving up on it (default 0). */
+  retries?: number
+  /** Wait before the first retry; doubles each time (default 100 ms). */
+  backoff?: Duration
+  /** After the retries: `dead-letter` (default) writes the record to the dead-letter topic; `stop` stops the pipeline. */
+  then?: 'dead-letter' | 'stop'
+}
+
+export interface PipelineOptions {
+  errors?: ErrorPolicy
+  /** Dead-letter topic name (default `<pipeline>-dlq`). */
+  deadLetter?: string
+}
+
+export interface SourceOptions {
+  watermark?: WatermarkOptions
+}
+
+/**
+ * A named dataflow from source topics to sinks. Its name is the consumer group and the
+ * prefix of its internal topics and state.
+ * @example
+ * const p = pipeline('card-velocity')
+ * p.from(txns).filter((t) => t.amount > 0).to(alerts)
+ */
+export class Pipeline {
+  readonly name: string
+  readonly options: Required<Omit<PipelineOptions, 'errors'>> & { errors: Required<ErrorPolicy> }
+  readonly nodes: GraphNode[] = []
+
+  constructor(name: string, options: PipelineOptions = {}) {
+    if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
+      throw new TypeError(`pipeline name "${name}" may only use letters, digits, ".", "_" and "-"`)
+    }
+    this.name = name
+    this.options = {
+      deadLetter: options.deadLetter ?? `${name}-dlq`,
+      errors: {
+        retries: options.errors?.retries ?? 0,
+        backoff: parseDuration(options.errors?.backoff ?? 100, 'errors.backoff'),
+        then: options.errors?.then ?? 'dead-letter',
+      },
+    }
+  }
+
+  from<T>(topic: TopicDef<T>, options: SourceOptions = {}): Stream<T> {
+    const op: LogicalNode = {
+      kind: 'source',
+      topic: topic as TopicDef<unknown>,
+      watermark: options.watermark ?? {},
+    }
+    return new Stream<T>(this, this.addNode(op, topic.name, []))
+  }
+
+  addNode(op: LogicalNode, name: string | undefined, parents: readonly GraphNode[]): GraphNode {
+    for (const p of parents) {
+      if (!this.nodes.includes(p))
+        throw new TypeError(`pipeline "${this.name}": cannot connect streams of another pipeline`)
+    }
+    const node: GraphNode = { id: this.nodes.length, op, name, parents }
+    this.nodes.push(node)
+    return node
+  }
+}
+
+const registry: Pipeline[] = []
+
+/**
+ * Declares a pipeline. Pipelines declared in a file are what `sluice run file.ts` runs.
+ */
+export function pipeline(name: string, options: PipelineOptions = {}): Pipeline {
+  const p = new Pipeline(name, options)
+  registry.push(p)
+  return p
+}
+
+/** Pipelines declared so far in this process (what `sluice run` picks up). */
+export function declaredPipelines(): readonly Pipeline[] {
+  return registry
+}

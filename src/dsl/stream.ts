@@ -1,0 +1,212 @@
+import { type Duration, parseDuration } from '../util/duration.ts'
+import type { Aggregator } from './aggregations.ts'
+import type { GraphNode, LogicalNode } from './nodes.ts'
+import type { Pipeline } from './pipeline.ts'
+import type { Processor } from './processor.ts'
+import type { TopicDef } from './topic.ts'
+import type { Window, WindowSpec } from './windows.ts'
+
+/** What a windowed aggregation emits. */
+export interface Windowed<R> {
+  readonly key: string
+  readonly start: number
+  readonly end: number
+  readonly value: R
+}
+
+/** What a running (unwindowed) aggregation emits on every update. */
+export interface Keyed<R> {
+  readonly key: string
+  readonly value: R
+}
+
+/** Where records can be written: only the encoder matters, so a topic of a supertype fits. */
+export interface SinkTopic<in T> {
+  readonly name: string
+  readonly codec: { readonly encode: (value: T) => Uint8Array }
+}
+
+export interface NameOption {
+  /** A stable name: shown by describe(); for stateful steps, it names the state. */
+  name?: string
+}
+
+export interface WindowOptions {
+  /** Records up to this late (behind the watermark) still update their window. */
+  allowedLateness?: Duration
+  /** Where records too late for any open window go (default: dropped and counted). */
+  late?: SinkTopic<unknown> & TopicDef<unknown>
+  /** `final` (default): one result per window when it closes. `update`: a result per change. */
+  emit?: 'final' | 'update'
+}
+
+/**
+ * An immutable stream of `T`. Every method returns a new stream; calling two methods on the
+ * same stream fans it out to both.
+ */
+export class Stream<T> {
+  readonly pipeline: Pipeline
+  readonly node: GraphNode
+
+  constructor(pipeline: Pipeline, node: GraphNode) {
+    this.pipeline = pipeline
+    this.node = node
+  }
+
+  protected add(op: LogicalNode, name?: string, parents: readonly GraphNode[] = [this.node]): GraphNode {
+    return this.pipeline.addNode(op, name, parents)
+  }
+
+  map<U>(fn: (value: T) => U, options: NameOption = {}): Stream<U> {
+    return new Stream<U>(
+      this.pipeline,
+      this.add({ kind: 'map', fn: fn as (v: unknown) => unknown }, options.name),
+    )
+  }
+
+  filter<S extends T>(fn: (value: T) => value is S, options?: NameOption): Stream<S>
+  filter(fn: (value: T) => boolean, options?: NameOption): Stream<T>
+  filter(fn: (value: T) => boolean, options: NameOption = {}): Stream<T> {
+    return new Stream<T>(
+      this.pipeline,
+      this.add({ kind: 'filter', fn: fn as (v: unknown) => boolean }, options.name),
+    )
+  }
+
+  flatMap<U>(fn: (value: T) => Iterable<U>, options: NameOption = {}): Stream<U> {
+    const op = { kind: 'flatMap' as const, fn: fn as (v: unknown) => Iterable<unknown> }
+    return new Stream<U>(this.pipeline, this.add(op, options.name))
+  }
+
+  /** Sees each record without changing it (logging, metrics). */
+  peek(fn: (value: T) => void, options: NameOption = {}): Stream<T> {
+    return new Stream<T>(
+      this.pipeline,
+      this.add({ kind: 'peek', fn: fn as (v: unknown) => void }, options.name),
+    )
+  }
+
+  /**
+   * Re-keys the stream. Records are written to an internal repartition topic so that all
+   * records of a key meet in one task. Its name comes from `name`, or else from the next
+   * stateful step's name, so it is stable when steps are added in front.
+   */
+  keyBy(fn: (value: T) => string | number, options: NameOption = {}): KeyedStream<T> {
+    const op = { kind: 'keyBy' as const, fn: fn as (v: unknown) => string | number }
+    return new KeyedStream<T>(this.pipeline, this.add(op, options.name))
+  }
+
+  /** Treats the records' existing keys as the grouping key (no repartition). */
+  keyed(): KeyedStream<T> {
+    return new KeyedStream<T>(this.pipeline, this.node)
+  }
+
+  merge(...others: Stream<T>[]): Stream<T> {
+    return new Stream<T>(
+      this.pipeline,
+      this.add({ kind: 'merge' }, undefined, [this.node, ...others.map((o) => o.node)]),
+    )
+  }
+
+  /**
+   * Splits the stream by predicates; each record goes to the first branch that matches, or
+   * to `default`.
+   * @example const { big, small } = payments.split({ big: (p) => p.amount > 1000, small: () => true })
+   */
+  split<K extends string>(branches: Record<K, (value: T) => boolean>): Record<K | 'default', Stream<T>> {
+    const names = Object.keys(branches) as K[]
+    const preds = names.map((n) => branches[n])
+    const result = {} as Record<K | 'default', Stream<T>>
+    names.forEach((n, i) => {
+      result[n] = this.filter((v) => preds.findIndex((p) => p(v)) === i, { name: `split-${n}` })
+    })
+    result.default = this.filter((v) => !preds.some((p) => p(v)), { name: 'split-default' })
+    return result
+  }
+
+  /** Writes the stream to a topic. */
+  to(topic: SinkTopic<T>, options: NameOption = {}): void {
+    this.add({ kind: 'sink', topic: topic as unknown as TopicDef<unknown> }, options.name)
+  }
+
+  /** A terminal side effect per record (at-least-once: it runs again after a crash). */
+  forEach(fn: (value: T) => void, options: NameOption = {}): void {
+    this.add({ kind: 'forEach', fn: fn as (v: unknown) => void }, options.name)
+  }
+
+  /**
+   * Per-key state and timers, keyed by the record key.
+   */
+  process<U, S = unknown>(processor: Processor<T, U, S>): Stream<U> {
+    const op = {
+      kind: 'process' as const,
+      processor: processor as unknown as Processor<unknown, unknown, unknown>,
+    }
+    return new Stream<U>(this.pipeline, this.add(op, processor.name))
+  }
+
+  /**
+   * Calls an async function per record (a database or HTTP lookup) with bounded concurrency.
+   * Output order equals input order, so results are deterministic and replay the same.
+   */
+  mapAsync<U>(fn: (value: T) => Promise<U>, options: NameOption & { concurrency?: number } = {}): Stream<U> {
+    const op = {
+      kind: 'mapAsync' as const,
+      fn: fn as (v: unknown) => Promise<unknown>,
+      concurrency: options.concurrency ?? 16,
+    }
+    return new Stream<U>(this.pipeline, this.add(op, options.name))
+  }
+}
+
+/** A stream grouped by key: windows and aggregations happen per key. */
+export class KeyedStream<T> extends Stream<T> {
+  window(spec: WindowSpec, options: WindowOptions = {}): WindowedStream<T> {
+    return new WindowedStream<T>(this, spec, options)
+  }
+
+  /** A running aggregate per key, emitted on every update. */
+  aggregate<A, R = A>(aggregator: Aggregator<T, A, R>, options: { name: string }): Stream<Keyed<R>> {
+    const op = {
+      kind: 'aggregate' as const,
+      aggregator: aggregator as unknown as Aggregator<unknown, unknown, unknown>,
+    }
+    return new Stream<Keyed<R>>(this.pipeline, this.add(op, options.name))
+  }
+}
+
+export class WindowedStream<T> {
+  readonly #stream: KeyedStream<T>
+  readonly #spec: WindowSpec
+  readonly #options: WindowOptions
+
+  constructor(stream: KeyedStream<T>, spec: WindowSpec, options: WindowOptions) {
+    this.#stream = stream
+    this.#spec = spec
+    this.#options = options
+  }
+
+  /**
+   * Aggregates each key's records per window.
+   * @example .aggregate(count(), { name: 'clicks-per-minute' })
+   */
+  aggregate<A, R = A>(aggregator: Aggregator<T, A, R>, options: { name: string }): Stream<Windowed<R>> {
+    if (this.#spec.kind === 'session' && !aggregator.merge) {
+      throw new TypeError(
+        `aggregate "${options.name}": session windows merge, so the aggregator needs merge()`,
+      )
+    }
+    const op: LogicalNode = {
+      kind: 'window-aggregate',
+      window: this.#spec,
+      aggregator: aggregator as unknown as Aggregator<unknown, unknown, unknown>,
+      allowedLateness: parseDuration(this.#options.allowedLateness ?? 0, 'allowedLateness'),
+      late: this.#options.late,
+      emit: this.#options.emit ?? 'final',
+    }
+    const pipeline = this.#stream.pipeline
+    return new Stream<Windowed<R>>(pipeline, pipeline.addNode(op, options.name, [this.#stream.node]))
+  }
+}
+
+export type { Window }

@@ -1,0 +1,241 @@
+/**
+ * Fusion: turns a subtopology's physical nodes into plain functions that call each other.
+ * "Where does a record go after `filter`?" — into the `next` captured below, synchronously,
+ * with no queue in between. Stateful steps also register with the task so that watermarks,
+ * timers and commits reach them.
+ */
+
+import type { ProcessContext } from '../dsl/processor.ts'
+import type { PhysicalNode } from '../topology/compile.ts'
+import { OperatorError, type StreamRecord } from './record.ts'
+import type { KeyValueStore } from './state.ts'
+import { type Timer, TimerQueue } from './timers.ts'
+import { WindowOperator } from './window-operator.ts'
+
+export type Push = (record: StreamRecord) => void
+
+/** What fused steps need from their task. */
+export interface ChainHost {
+  readonly pipeline: string
+  store<V>(name: string, options?: { ttl?: number }): KeyValueStore<V>
+  /** Queue a record for a topic in the next commit. */
+  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void
+  repartition(topic: string, record: StreamRecord): void
+  /** Event-time and processing-time hooks of stateful steps, in upstream-first order. */
+  onWatermark(fn: (watermark: number) => void): void
+  onProcessingTime(fn: (now: number) => void): void
+  /** Async steps: start work whose result re-enters the chain later, in input order. */
+  async(name: string, fn: (value: unknown) => Promise<unknown>, concurrency: number, next: Push): Push
+  readonly watermark: number
+  readonly now: number
+  windows: WindowOperator[]
+}
+
+export function buildChain(root: PhysicalNode, host: ChainHost): Push {
+  const built = new Map<PhysicalNode, Push>()
+  const pendingHooks: Array<() => void> = []
+  const build = (node: PhysicalNode): Push => {
+    const existing = built.get(node)
+    if (existing) return existing
+    // Placeholder for merges reached twice while building.
+    let self: Push = () => {}
+    built.set(node, (r) => self(r))
+    const kids = node.children.map(build)
+    const next: Push =
+      kids.length === 0
+        ? () => {}
+        : kids.length === 1
+          ? kids[0]!
+          : (r) => {
+              for (const k of kids) k(r)
+            }
+    self = step(node, next, host, pendingHooks)
+    built.set(node, self)
+    return self
+  }
+  const push = build(root)
+  // Hooks were collected children-first; run them upstream-first so a window's results reach
+  // a downstream window before that one sees the same watermark.
+  for (const register of pendingHooks.reverse()) register()
+  return push
+}
+
+function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() => void>): Push {
+  const name = node.name
+  const op = node.op
+  switch (op.kind) {
+    case 'source':
+    case 'merge':
+      return next
+    case 'map': {
+      const fn = op.fn
+      return (r) => {
+        let value: unknown
+        try {
+          value = fn(r.value)
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        next({ key: r.key, value, timestamp: r.timestamp })
+      }
+    }
+    case 'filter': {
+      const fn = op.fn
+      return (r) => {
+        let keep: boolean
+        try {
+          keep = fn(r.value)
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        if (keep) next(r)
+      }
+    }
+    case 'flatMap': {
+      const fn = op.fn
+      return (r) => {
+        let values: Iterable<unknown>
+        try {
+          values = [...fn(r.value)]
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        for (const value of values) next({ key: r.key, value, timestamp: r.timestamp })
+      }
+    }
+    case 'peek':
+    case 'forEach': {
+      const fn = op.fn
+      return (r) => {
+        try {
+          fn(r.value)
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        next(r)
+      }
+    }
+    case 'sink': {
+      const topic = op.topic
+      const encode = topic.codec.encode as (value: unknown) => Uint8Array
+      const keyOf = topic.key
+      return (r) => {
+        const key = r.key ?? (keyOf ? String(keyOf(r.value)) : null)
+        host.sink(topic.name, key === r.key ? r : { key, value: r.value, timestamp: r.timestamp }, encode)
+      }
+    }
+    case 'repartition': {
+      const { fn, topic } = op
+      return (r) => {
+        let key: string
+        try {
+          key = String(fn(r.value))
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        host.repartition(topic, { key, value: r.value, timestamp: r.timestamp })
+      }
+    }
+    case 'aggregate': {
+      const agg = op.aggregator
+      const store = host.store<unknown>(`${host.pipeline}.${name}`)
+      return (r) => {
+        const key = r.key ?? ''
+        let acc: unknown
+        try {
+          acc = agg.add(store.get(key) ?? agg.init(), r.value)
+        } catch (e) {
+          throw new OperatorError(name, e)
+        }
+        store.put(key, acc)
+        next({ key, value: { key, value: agg.result ? agg.result(acc) : acc }, timestamp: r.timestamp })
+      }
+    }
+    case 'window-aggregate': {
+      const store = host.store<{ end: number; acc: unknown }>(`${host.pipeline}.${name}`)
+      const late = op.late
+      const window = new WindowOperator(op, store, {
+        emit: next,
+        late: late
+          ? (r) => host.sink(late.name, r, late.codec.encode as (v: unknown) => Uint8Array)
+          : () => {},
+      })
+      host.windows.push(window)
+      hooks.push(() => host.onWatermark((wm) => window.advance(wm)))
+      return (r) => {
+        try {
+          window.process(r)
+        } catch (e) {
+          throw e instanceof OperatorError ? e : new OperatorError(name, e)
+        }
+      }
+    }
+    case 'process': {
+      const processor = op.processor
+      const store = host.store<unknown>(
+        `${host.pipeline}.${name}`,
+        processor.ttl ? { ttl: processor.ttl } : {},
+      )
+      const timers = new TimerQueue(host.store<Timer>(`${host.pipeline}.${name}.timers`))
+      let key = ''
+      let timestamp = 0
+      const ctx: ProcessContext<unknown, unknown> = {
+        get key() {
+          return key
+        },
+        get timestamp() {
+          return timestamp
+        },
+        get watermark() {
+          return host.watermark
+        },
+        get processingTime() {
+          return host.now
+        },
+        state: {
+          get: () => store.get(key),
+          set: (v) => store.put(key, v),
+          delete: () => store.delete(key),
+        },
+        timers: {
+          eventTime: (t) => timers.register('event', t, key),
+          processingTime: (t) => timers.register('processing', t, key),
+        },
+        emit: (value, options) =>
+          next({ key: options?.key ?? key, value, timestamp: options?.timestamp ?? timestamp }),
+      }
+      const fire = (kind: Timer['kind'], upTo: number) => {
+        if (!processor.onTimer) return
+        for (const t of timers.due(kind, upTo)) {
+          key = t.key
+          timestamp = kind === 'event' ? t.time : host.watermark
+          try {
+            processor.onTimer({ kind, time: t.time }, ctx)
+          } catch (e) {
+            throw new OperatorError(name, e)
+          }
+        }
+      }
+      hooks.push(() => {
+        host.onWatermark((wm) => fire('event', wm))
+        host.onProcessingTime((now) => {
+          fire('processing', now)
+          store.expire(now)
+        })
+      })
+      return (r) => {
+        key = r.key ?? ''
+        timestamp = r.timestamp
+        try {
+          processor.process(r.value, ctx)
+        } catch (e) {
+          throw e instanceof OperatorError ? e : new OperatorError(name, e)
+        }
+      }
+    }
+    case 'mapAsync':
+      return host.async(name, op.fn, op.concurrency, next)
+    default:
+      throw new TypeError(`unknown step kind ${(op as { kind: string }).kind}`)
+  }
+}

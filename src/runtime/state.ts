@@ -1,0 +1,141 @@
+/**
+ * Keyed state. A store is a key-value map per task (store name + partition) with a write
+ * cache: reads hit the cache first, writes stay in the cache and are marked dirty, and
+ * `takeWrites()` hands the dirty entries to the task's commit, which writes them in the same
+ * LMDB transaction as the outputs and input offsets. That is what makes state exactly-once.
+ */
+
+/** Marks a deleted entry in the cache until the delete is committed. */
+export const DELETED: unique symbol = Symbol('deleted')
+
+/** Where committed state lives: LMDB on the embedded log, a Map in the test driver. */
+export interface StateBackend {
+  get(key: string): unknown
+  /** Entries whose key starts with `prefix`, committed state only. */
+  scan(prefix: string): Iterable<[string, unknown]>
+  /** Applies writes; on LMDB this runs inside the commit transaction. */
+  write(writes: Map<string, unknown>): void
+}
+
+export class MemoryBackend implements StateBackend {
+  readonly data = new Map<string, unknown>()
+
+  get(key: string): unknown {
+    return this.data.get(key)
+  }
+
+  *scan(prefix: string): Iterable<[string, unknown]> {
+    for (const [k, v] of this.data) if (k.startsWith(prefix)) yield [k, v]
+  }
+
+  write(writes: Map<string, unknown>): void {
+    for (const [k, v] of writes) {
+      if (v === DELETED) this.data.delete(k)
+      else this.data.set(k, structuredClone(v))
+    }
+  }
+}
+
+/** Entry with an expiry (processing time), for stores with a TTL. */
+interface Expiring {
+  readonly __ttl: number
+  readonly v: unknown
+}
+
+export class KeyValueStore<V = unknown> {
+  readonly name: string
+  readonly partition: number
+  readonly #prefix: string
+  readonly #backend: StateBackend
+  readonly #cache = new Map<string, unknown>()
+  #dirty = new Set<string>()
+  readonly #ttl: number
+  readonly #now: () => number
+  #size = 0
+
+  constructor(
+    name: string,
+    partition: number,
+    backend: StateBackend,
+    options: { ttl?: number; now?: () => number } = {},
+  ) {
+    this.name = name
+    this.partition = partition
+    this.#prefix = `${name}\0${partition}\0`
+    this.#backend = backend
+    this.#ttl = options.ttl ?? 0
+    this.#now = options.now ?? Date.now
+  }
+
+  get(key: string): V | undefined {
+    let v = this.#cache.get(key)
+    if (v === undefined) {
+      v = this.#backend.get(this.#prefix + key)
+      if (v === undefined) return undefined
+      this.#cache.set(key, v)
+    }
+    if (v === DELETED) return undefined
+    if (this.#ttl > 0) {
+      const e = v as Expiring
+      if (e.__ttl <= this.#now()) {
+        this.delete(key)
+        return undefined
+      }
+      return e.v as V
+    }
+    return v as V
+  }
+
+  put(key: string, value: V): void {
+    this.#cache.set(
+      key,
+      this.#ttl > 0 ? ({ __ttl: this.#now() + this.#ttl, v: value } satisfies Expiring) : value,
+    )
+    this.#dirty.add(key)
+  }
+
+  delete(key: string): void {
+    this.#cache.set(key, DELETED)
+    this.#dirty.add(key)
+  }
+
+  /** Committed and cached entries, newest value per key (used to rebuild indexes on start). */
+  *entries(): Iterable<[string, V]> {
+    const seen = new Set<string>()
+    for (const [k, v] of this.#cache) {
+      seen.add(k)
+      if (v !== DELETED) yield [k, (this.#ttl > 0 ? (v as Expiring).v : v) as V]
+    }
+    for (const [full, v] of this.#backend.scan(this.#prefix)) {
+      const k = full.slice(this.#prefix.length)
+      if (!seen.has(k)) yield [k, (this.#ttl > 0 ? (v as Expiring).v : v) as V]
+    }
+  }
+
+  /** The dirty entries as backend keys → values (or DELETED), and a clean slate. */
+  takeWrites(into: Map<string, unknown>): void {
+    if (this.#dirty.size === 0) return
+    for (const k of this.#dirty) {
+      const v = this.#cache.get(k)
+      into.set(this.#prefix + k, v)
+      // A committed delete need not stay in the cache.
+      if (v === DELETED) this.#cache.delete(k)
+    }
+    this.#size = this.#cache.size
+    this.#dirty = new Set()
+  }
+
+  /** Entries held in the cache (a size figure for metrics). */
+  get cachedEntries(): number {
+    return this.#size
+  }
+
+  /** Drops expired entries (TTL stores); called from the task's processing-time tick. */
+  expire(now: number): void {
+    if (this.#ttl === 0) return
+    for (const [k] of this.entries()) {
+      const raw = this.#cache.get(k) ?? this.#backend.get(this.#prefix + k)
+      if (raw !== undefined && raw !== DELETED && (raw as Expiring).__ttl <= now) this.delete(k)
+    }
+  }
+}

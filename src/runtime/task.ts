@@ -1,0 +1,465 @@
+/**
+ * A task: one subtopology on one partition. It owns the fused chain, the state stores, the
+ * watermark channels and the outputs waiting for the next commit. It does no I/O itself: the
+ * runner (embedded log, Kafka) or the test driver feeds it records and commits what
+ * `collect()` returns — so every backend runs exactly the same processing code.
+ */
+import { formatIssues } from '../dsl/schema.ts'
+import { partitionForKey } from '../log/partitioner.ts'
+import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
+import type { Subtopology, Topology } from '../topology/compile.ts'
+import { parseDuration } from '../util/duration.ts'
+import { buildChain, type ChainHost, type Push } from './chain.ts'
+import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
+import { KeyValueStore, type StateBackend } from './state.ts'
+import { Channel, WatermarkTracker } from './watermarks.ts'
+import type { WindowOperator } from './window-operator.ts'
+
+export const WATERMARK_HEADER = 'sluice-watermark'
+const utf8 = new TextDecoder()
+
+export interface TaskOptions {
+  topology: Topology
+  subtopology: Subtopology
+  partition: number
+  backend: StateBackend
+  /** Partition count of every topic the task writes with an explicit partition. */
+  partitionsOf(topic: string): number
+  /** How many tasks write each repartition topic this task reads (its watermark channels). */
+  upstreamTasks(subtopology: number): number
+  now(): number
+}
+
+/** What one commit of a task holds. */
+export interface TaskCommit {
+  outputs: Map<string, ProducerRecord[]>
+  state: Map<string, unknown>
+  /** Next offset to read per input (topic → offset, for this task's partition). */
+  positions: Map<string, number>
+}
+
+interface SourceRuntime {
+  topic: string
+  internal: boolean
+  push: Push
+  decode: (record: LogRecord) => StreamRecord | string
+  channels: Channel[]
+}
+
+export interface DeadLetter {
+  origin: RecordOrigin | null
+  error: Error
+  operator: string
+}
+
+interface AsyncSlot {
+  done: boolean
+  ok: boolean
+  value: unknown
+  error: unknown
+  record: StreamRecord
+  origin: RecordOrigin | null
+  next: Push
+  name: string
+}
+
+export class Task implements ChainHost {
+  readonly id: string
+  readonly pipeline: string
+  readonly partition: number
+  readonly topology: Topology
+  readonly subtopology: Subtopology
+  readonly tracker = new WatermarkTracker()
+  readonly windows: WindowOperator[] = []
+  readonly stores = new Map<string, KeyValueStore<unknown>>()
+  readonly positions = new Map<string, number>()
+  readonly #sources = new Map<string, SourceRuntime>()
+  readonly #options: TaskOptions
+  #outputs = new Map<string, ProducerRecord[]>()
+  readonly #watermarkHooks: Array<(wm: number) => void> = []
+  readonly #timeHooks: Array<(now: number) => void> = []
+  readonly #repartitionTopics = new Set<string>()
+  #lastMarker = ''
+  #origin: RecordOrigin | null = null
+  now: number
+  /** Figures for status and metrics. */
+  recordsIn = 0
+  recordsOut = 0
+  deadLetters = 0
+  /** Dead letters of this task since the last collect (the runner writes them to the DLQ topic). */
+  readonly failures: DeadLetter[] = []
+  // mapAsync: slots in input order; results re-enter the chain from the head only.
+  readonly #asyncQueue: AsyncSlot[] = []
+  #asyncWaiters: Array<() => void> = []
+  #asyncConcurrency = Number.POSITIVE_INFINITY
+
+  constructor(options: TaskOptions) {
+    this.#options = options
+    this.topology = options.topology
+    this.subtopology = options.subtopology
+    this.pipeline = options.topology.pipeline
+    this.partition = options.partition
+    this.id = `${this.pipeline}/${options.subtopology.id}/${options.partition}`
+    this.now = options.now()
+    for (const source of options.subtopology.sources) {
+      const push = buildChain(source.root, this)
+      const wm = source.watermark
+      const internal = source.def === null
+      const channelOptions = {
+        maxOutOfOrder: parseDuration(wm.maxOutOfOrder ?? 0, 'maxOutOfOrder'),
+        idleAfter: internal ? 0 : parseDuration(wm.idleAfter ?? '30s', 'idleAfter'),
+        advanceWithProcessingTime: wm.advance === 'processing-time',
+      }
+      const channelCount = source.upstream === null ? 1 : options.upstreamTasks(source.upstream)
+      const channels = Array.from({ length: channelCount }, (_, i) =>
+        this.tracker.add(
+          new Channel(
+            `${source.topic}/${options.partition}${internal ? `#${i}` : ''}`,
+            channelOptions,
+            this.now,
+          ),
+        ),
+      )
+      this.#sources.set(source.topic, {
+        topic: source.topic,
+        internal,
+        push,
+        decode: internal ? decodeInternal : decoderFor(source.def!),
+        channels,
+      })
+    }
+  }
+
+  // ------------------------------------------------------------ ChainHost
+
+  store<V>(name: string, options: { ttl?: number } = {}): KeyValueStore<V> {
+    let store = this.stores.get(name)
+    if (!store) {
+      store = new KeyValueStore(name, this.partition, this.#options.backend, {
+        ...options,
+        now: () => this.now,
+      })
+      this.stores.set(name, store)
+    }
+    return store as KeyValueStore<V>
+  }
+
+  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void {
+    this.#output(topic).push({
+      key: record.key === null ? null : Buffer.from(record.key),
+      value: record.value === null || record.value === undefined ? null : encode(record.value),
+      timestamp: record.timestamp,
+    })
+    this.recordsOut++
+  }
+
+  repartition(topic: string, record: StreamRecord): void {
+    this.#repartitionTopics.add(topic)
+    const key = Buffer.from(record.key!)
+    this.#output(topic).push({
+      key,
+      value: Buffer.from(JSON.stringify(record.value)),
+      timestamp: record.timestamp,
+      partition: partitionForKey(key, this.#options.partitionsOf(topic)),
+    })
+  }
+
+  onWatermark(fn: (watermark: number) => void): void {
+    this.#watermarkHooks.push(fn)
+  }
+
+  onProcessingTime(fn: (now: number) => void): void {
+    this.#timeHooks.push(fn)
+  }
+
+  get watermark(): number {
+    return this.tracker.watermark
+  }
+
+  async(name: string, fn: (value: unknown) => Promise<unknown>, concurrency: number, next: Push): Push {
+    this.#asyncConcurrency = Math.min(this.#asyncConcurrency, concurrency)
+    return (record) => {
+      const slot: AsyncSlot = {
+        done: false,
+        ok: false,
+        value: undefined,
+        error: undefined,
+        record,
+        origin: this.#origin,
+        next,
+        name,
+      }
+      this.#asyncQueue.push(slot)
+      const settle = () => {
+        slot.done = true
+        this.#drainAsync()
+      }
+      let promise: Promise<unknown>
+      try {
+        promise = fn(record.value)
+      } catch (e) {
+        promise = Promise.reject(e)
+      }
+      promise.then(
+        (value) => {
+          slot.ok = true
+          slot.value = value
+          settle()
+        },
+        (error) => {
+          slot.error = error
+          settle()
+        },
+      )
+    }
+  }
+
+  /** Emits finished async results from the head of the queue, keeping input order. */
+  #drainAsync(): void {
+    const queue = this.#asyncQueue
+    while (queue.length > 0 && queue[0]!.done) {
+      const slot = queue.shift()!
+      const previous = this.#origin
+      this.#origin = slot.origin
+      try {
+        if (!slot.ok) throw new OperatorError(slot.name, slot.error)
+        slot.next({ key: slot.record.key, value: slot.value, timestamp: slot.record.timestamp })
+      } catch (error) {
+        this.#fail(error)
+      } finally {
+        this.#origin = previous
+      }
+    }
+    const waiters = this.#asyncWaiters
+    this.#asyncWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Async calls in flight (the runner waits for them before committing). */
+  get asyncInFlight(): number {
+    return this.#asyncQueue.length
+  }
+
+  /** True when an async step is at its concurrency limit: stop feeding records. */
+  get asyncFull(): boolean {
+    return this.#asyncQueue.length >= this.#asyncConcurrency
+  }
+
+  /** Resolves when some async call finishes. */
+  asyncProgress(): Promise<void> {
+    if (this.#asyncQueue.length === 0) return Promise.resolve()
+    return new Promise((r) => this.#asyncWaiters.push(r))
+  }
+
+  // ------------------------------------------------------------ processing
+
+  sourceTopics(): string[] {
+    return [...this.#sources.keys()]
+  }
+
+  /**
+   * Processes one record from an input topic. Failures of decoding, validation or a step go
+   * to the dead-letter list (the record counts as consumed); `stop` policies are enforced by
+   * the runner, which sees the failure.
+   */
+  process(topic: string, record: LogRecord): void {
+    const source = this.#sources.get(topic)!
+    this.positions.set(topic, record.offset + 1)
+    if (source.internal && record.value === null) {
+      const marker = record.headers[WATERMARK_HEADER]
+      if (marker !== undefined) {
+        const [task, wm, idle] = marker.split(':')
+        source.channels[Number(task)]?.mark(Number(wm), idle === '1', this.now)
+        return
+      }
+    }
+    this.recordsIn++
+    this.#origin = {
+      topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      value: record.value,
+    }
+    const decoded = source.decode(record)
+    if (typeof decoded === 'string') {
+      this.#fail(new OperatorError(`source ${topic}`, new Error(decoded)))
+      return
+    }
+    if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
+    const mark = this.#outputMark()
+    try {
+      source.push(decoded)
+    } catch (error) {
+      this.#rollbackOutputs(mark)
+      this.#fail(error)
+    }
+  }
+
+  #fail(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    const operator = err instanceof OperatorError ? err.operator : 'unknown'
+    this.deadLetters++
+    this.failures.push({ origin: this.#origin, error: err, operator })
+  }
+
+  /**
+   * Moves processing time and event time forward: idle detection, watermark, window closes,
+   * timers. Call after each batch of records (and on a timer when input is quiet).
+   */
+  tick(now: number): void {
+    this.now = now
+    for (const c of this.tracker.channels) c.tick(now)
+    const before = this.tracker.watermark
+    const wm = this.tracker.current()
+    if (wm > before) this.advanceWatermark(wm)
+    for (const hook of this.#timeHooks) this.#guard(() => hook(now))
+  }
+
+  /** Fires event-time work up to `watermark` (the test driver calls this directly). */
+  advanceWatermark(watermark: number): void {
+    for (const hook of this.#watermarkHooks) this.#guard(() => hook(watermark))
+  }
+
+  #guard(fn: () => void): void {
+    const previous = this.#origin
+    this.#origin = null
+    try {
+      fn()
+    } catch (error) {
+      this.#fail(error)
+    } finally {
+      this.#origin = previous
+    }
+  }
+
+  // ------------------------------------------------------------ commit
+
+  #output(topic: string): ProducerRecord[] {
+    let list = this.#outputs.get(topic)
+    if (!list) {
+      list = []
+      this.#outputs.set(topic, list)
+    }
+    return list
+  }
+
+  #outputMark(): Map<string, number> | null {
+    if (this.#outputs.size === 0) return null
+    const mark = new Map<string, number>()
+    for (const [t, list] of this.#outputs) mark.set(t, list.length)
+    return mark
+  }
+
+  /** Drops what a failed record produced, so a dead-lettered record has no partial output. */
+  #rollbackOutputs(mark: Map<string, number> | null): void {
+    for (const [t, list] of this.#outputs) list.length = mark?.get(t) ?? 0
+  }
+
+  /**
+   * Everything to commit now: outputs (with watermark markers for downstream tasks), state
+   * writes and input positions. The caller commits it atomically or not at all; a task whose
+   * commit failed must be rebuilt from committed state.
+   */
+  collect(): TaskCommit {
+    this.#appendWatermarkMarkers()
+    if (this.failures.length > 0) {
+      const dlq = this.#output(this.topology.deadLetterTopic)
+      for (const f of this.failures.splice(0)) dlq.push(deadLetterRecord(f, this.pipeline, this.now))
+    }
+    const state = new Map<string, unknown>()
+    for (const store of this.stores.values()) store.takeWrites(state)
+    const outputs = this.#outputs
+    this.#outputs = new Map()
+    return { outputs, state, positions: new Map(this.positions) }
+  }
+
+  /** Tells every partition of each repartition topic this task writes where its event time is. */
+  #appendWatermarkMarkers(): void {
+    if (this.#repartitionTopics.size === 0 && !this.#writesRepartition()) return
+    const wm = this.tracker.watermark
+    const idle = this.tracker.allIdle
+    const marker = `${this.partition}:${wm}:${idle ? 1 : 0}`
+    if (marker === this.#lastMarker || wm === Number.NEGATIVE_INFINITY) return
+    this.#lastMarker = marker
+    const headers: Headers = { [WATERMARK_HEADER]: marker }
+    for (const topic of this.#repartitionOutputs()) {
+      const n = this.#options.partitionsOf(topic)
+      const list = this.#output(topic)
+      for (let p = 0; p < n; p++)
+        list.push({ key: null, value: null, headers, timestamp: this.now, partition: p })
+    }
+  }
+
+  #writesRepartition(): boolean {
+    return this.#repartitionOutputs().length > 0
+  }
+
+  #repartitionOutputs(): string[] {
+    return this.topology.repartitionTopics.filter((r) => r.from === this.subtopology.id).map((r) => r.topic)
+  }
+}
+
+/** The original bytes, with what failed, where and why in the headers. */
+export function deadLetterRecord(f: DeadLetter, pipeline: string, now: number): ProducerRecord {
+  const headers: Headers = {
+    'sluice-error': f.error.message.slice(0, 2000),
+    'sluice-error-stack':
+      (f.error.cause instanceof Error ? f.error.cause.stack : f.error.stack)?.slice(0, 4000) ?? '',
+    'sluice-operator': f.operator,
+    'sluice-pipeline': pipeline,
+  }
+  if (f.origin) {
+    headers['sluice-source-topic'] = f.origin.topic
+    headers['sluice-source-partition'] = String(f.origin.partition)
+    headers['sluice-source-offset'] = String(f.origin.offset)
+  }
+  return { key: f.origin?.key ?? null, value: f.origin?.value ?? null, headers, timestamp: now }
+}
+
+function decodeInternal(record: LogRecord): StreamRecord | string {
+  try {
+    return {
+      key: record.key === null ? null : utf8.decode(record.key),
+      value: JSON.parse(utf8.decode(record.value!)),
+      timestamp: record.timestamp,
+    }
+  } catch (e) {
+    return `internal record could not be decoded: ${(e as Error).message}`
+  }
+}
+
+function decoderFor(
+  def: NonNullable<Subtopology['sources'][number]['def']>,
+): (r: LogRecord) => StreamRecord | string {
+  const { codec, schema, key: keyOf, timestamp: timeOf } = def
+  return (record) => {
+    if (record.value === null) return 'tombstone (null value) on a stream source'
+    let value: unknown
+    try {
+      value = codec.decode(record.value)
+    } catch (e) {
+      return `value could not be decoded: ${(e as Error).message}`
+    }
+    if (schema) {
+      const result = schema['~standard'].validate(value)
+      if (result instanceof Promise)
+        return 'the topic schema validates asynchronously; Sluice needs a synchronous schema'
+      if (result.issues) return `schema validation failed: ${formatIssues(result.issues)}`
+      value = result.value
+    }
+    let key: string | null = record.key === null ? null : utf8.decode(record.key)
+    let timestamp = record.timestamp
+    try {
+      if (key === null && keyOf) key = String(keyOf(value))
+      if (timeOf) {
+        const t = timeOf(value)
+        timestamp = typeof t === 'number' ? t : new Date(t).getTime()
+      }
+    } catch (e) {
+      return `key or timestamp could not be read: ${(e as Error).message}`
+    }
+    if (!Number.isFinite(timestamp)) return `event time ${String(timestamp)} is not a number of ms`
+    return { key, value, timestamp }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The compile step: DSL graph → physical topology.
+ *
+ * - Every `keyBy` cuts the graph: upstream it becomes a sink into an internal repartition
+ *   topic, downstream a source reading it. The connected pieces between cuts are the
+ *   subtopologies; each runs as one task per input partition.
+ * - Within a subtopology, operators are fused: each node becomes a function that calls its
+ *   children directly (runtime/chain.ts). No queue between fused operators.
+ * - Every node gets a stable name: the user's, the topic's for sources, the next stateful
+ *   step's for an unnamed keyBy, and `<kind>-<n>` for unnamed stateless steps (these hold no
+ *   state, so their names may shift without harm).
+ */
+import { type GraphNode, isStateful, type LogicalNode, type WatermarkOptions } from '../dsl/nodes.ts'
+import type { Pipeline } from '../dsl/pipeline.ts'
+import type { TopicDef } from '../dsl/topic.ts'
+
+export interface PhysicalNode {
+  readonly name: string
+  readonly op: LogicalNode | RepartitionOp
+  readonly children: PhysicalNode[]
+}
+
+/** Upstream half of a keyBy: compute the new key and write to the repartition topic. */
+export interface RepartitionOp {
+  kind: 'repartition'
+  fn: (value: unknown) => string | number
+  topic: string
+}
+
+export interface SourceSpec {
+  readonly topic: string
+  /** The user's topic definition (schema, key, timestamp); null for repartition topics. */
+  readonly def: TopicDef<unknown> | null
+  readonly watermark: WatermarkOptions
+  /** For repartition sources: the subtopology that writes the topic (its tasks send watermarks). */
+  readonly upstream: number | null
+  readonly root: PhysicalNode
+}
+
+export interface Subtopology {
+  readonly id: number
+  readonly sources: SourceSpec[]
+}
+
+export interface Topology {
+  readonly pipeline: string
+  readonly subtopologies: Subtopology[]
+  /** Repartition topics, with the subtopology whose partition count they copy. */
+  readonly repartitionTopics: Array<{ topic: string; from: number }>
+  /** State store names, `<pipeline>.<step>`. */
+  readonly stores: string[]
+  readonly sinkTopics: TopicDef<unknown>[]
+  readonly deadLetterTopic: string
+}
+
+export function compile(pipeline: Pipeline): Topology {
+  const nodes = pipeline.nodes
+  if (!nodes.some((n) => n.op.kind === 'source')) {
+    throw new TypeError(`pipeline "${pipeline.name}" reads nothing: start it with .from(topic)`)
+  }
+  const children = new Map<GraphNode, GraphNode[]>(nodes.map((n) => [n, []]))
+  for (const n of nodes) for (const p of n.parents) children.get(p)!.push(n)
+  const names = assignNames(pipeline, nodes, children)
+
+  // Subtopologies: union nodes joined by an edge, except the edge out of a keyBy.
+  const group = new Map<GraphNode, number>()
+  const find = (n: GraphNode): GraphNode => {
+    let root = n
+    while (parentOf.get(root) !== root) root = parentOf.get(root)!
+    return root
+  }
+  const parentOf = new Map<GraphNode, GraphNode>(nodes.map((n) => [n, n]))
+  for (const n of nodes) {
+    for (const p of n.parents) {
+      if (p.op.kind === 'keyBy') continue
+      parentOf.set(find(n), find(p))
+    }
+  }
+  const roots = [...new Set(nodes.map(find))]
+  roots.sort((a, b) => a.id - b.id)
+  for (const n of nodes) group.set(n, roots.indexOf(find(n)))
+
+  const physical = new Map<GraphNode, PhysicalNode>()
+  const repartitionTopic = (keyBy: GraphNode) => `${pipeline.name}-${names.get(keyBy)}-repartition`
+  const build = (n: GraphNode): PhysicalNode => {
+    let built = physical.get(n)
+    if (built) return built
+    const op: LogicalNode | RepartitionOp =
+      n.op.kind === 'keyBy' ? { kind: 'repartition', fn: n.op.fn, topic: repartitionTopic(n) } : n.op
+    built = { name: names.get(n)!, op, children: [] }
+    physical.set(n, built)
+    if (n.op.kind !== 'keyBy') for (const c of children.get(n)!) built.children.push(build(c))
+    return built
+  }
+
+  const subtopologies: Subtopology[] = roots.map((_, id) => ({ id, sources: [] }))
+  for (const n of nodes) {
+    if (n.op.kind === 'source') {
+      subtopologies[group.get(n)!]!.sources.push({
+        topic: n.op.topic.name,
+        def: n.op.topic,
+        watermark: n.op.watermark,
+        upstream: null,
+        root: build(n),
+      })
+    }
+    if (n.op.kind === 'keyBy') {
+      const downstream = children.get(n)!
+      if (downstream.length === 0) continue
+      const topic = repartitionTopic(n)
+      const root: PhysicalNode = { name: topic, op: { kind: 'merge' }, children: downstream.map(build) }
+      const watermark = firstSourceWatermark(n)
+      subtopologies[group.get(downstream[0]!)!]!.sources.push({
+        topic,
+        def: null,
+        watermark,
+        upstream: group.get(n)!,
+        root,
+      })
+    }
+  }
+  for (const n of nodes) {
+    if (n.op.kind === 'merge' && new Set(n.parents.map((p) => group.get(p))).size > 1) {
+      throw new TypeError(
+        `pipeline "${pipeline.name}": merge joins streams that are keyed differently (one went through keyBy). ` +
+          'Merge them before keyBy, or keyBy each of them first.',
+      )
+    }
+  }
+  const repartitionTopics = nodes
+    .filter((n) => n.op.kind === 'keyBy' && children.get(n)!.length > 0)
+    .map((n) => ({ topic: repartitionTopic(n), from: group.get(n)! }))
+  const stores = nodes.filter((n) => isStateful(n.op)).map((n) => `${pipeline.name}.${names.get(n)}`)
+  const sinkTopics: TopicDef<unknown>[] = []
+  for (const n of nodes) {
+    if (n.op.kind === 'sink') sinkTopics.push(n.op.topic)
+    if (n.op.kind === 'window-aggregate' && n.op.late) sinkTopics.push(n.op.late)
+  }
+  return {
+    pipeline: pipeline.name,
+    subtopologies,
+    repartitionTopics,
+    stores,
+    sinkTopics,
+    deadLetterTopic: pipeline.options.deadLetter,
+  }
+}
+
+function firstSourceWatermark(n: GraphNode): WatermarkOptions {
+  let cur: GraphNode | undefined = n
+  while (cur && cur.op.kind !== 'source') cur = cur.parents[0]
+  return cur?.op.kind === 'source' ? cur.op.watermark : {}
+}
+
+function assignNames(
+  pipeline: Pipeline,
+  nodes: readonly GraphNode[],
+  children: Map<GraphNode, GraphNode[]>,
+): Map<GraphNode, string> {
+  const names = new Map<GraphNode, string>()
+  const used = new Set<string>()
+  const claim = (n: GraphNode, name: string) => {
+    if (used.has(name) && n.op.kind !== 'source') {
+      throw new TypeError(
+        `pipeline "${pipeline.name}": two steps are named "${name}"; step names must be unique`,
+      )
+    }
+    used.add(name)
+    names.set(n, name)
+  }
+  for (const n of nodes) {
+    if (n.op.kind === 'source') claim(n, n.op.topic.name)
+    else if (n.name !== undefined) claim(n, n.name)
+    else if (isStateful(n.op)) {
+      throw new TypeError(
+        `pipeline "${pipeline.name}": a ${n.op.kind} step needs a name, e.g. { name: 'spend' }`,
+      )
+    }
+  }
+  for (const n of nodes) {
+    if (names.has(n) || n.op.kind !== 'keyBy') continue
+    const named = firstStatefulBelow(n, children)
+    if (!named) {
+      throw new TypeError(
+        `pipeline "${pipeline.name}": keyBy needs { name } here — no stateful step follows it to name its repartition topic`,
+      )
+    }
+    claim(n, `${names.get(named)}-by`)
+  }
+  const counters = new Map<string, number>()
+  for (const n of nodes) {
+    if (names.has(n)) continue
+    const k = counters.get(n.op.kind) ?? 0
+    counters.set(n.op.kind, k + 1)
+    let name = `${n.op.kind}-${k}`
+    while (used.has(name)) name += "'"
+    claim(n, name)
+  }
+  return names
+}
+
+function firstStatefulBelow(n: GraphNode, children: Map<GraphNode, GraphNode[]>): GraphNode | undefined {
+  const queue = [...children.get(n)!]
+  while (queue.length > 0) {
+    const c = queue.shift()!
+    if (isStateful(c.op)) return c
+    if (c.op.kind !== 'keyBy') queue.push(...children.get(c)!)
+  }
+  return undefined
+}
