@@ -10,7 +10,7 @@ export interface ErrorPolicy {
   /** Wait before the first retry; doubles each time (default 100 ms). */
   backoff?: Duration
   /** After the retries: `dead-letter` (default) writes the record to the dead-letter topic; `stop` stops the pipeline. */
-  then?: 'dead-letter' | 'stop'
+  afterRetries?: 'dead-letter' | 'stop'
 }
 
 export interface PipelineOptions {
@@ -45,7 +45,7 @@ export class Pipeline {
       errors: {
         retries: options.errors?.retries ?? 0,
         backoff: parseDuration(options.errors?.backoff ?? 100, 'errors.backoff'),
-        then: options.errors?.then ?? 'dead-letter',
+        afterRetries: options.errors?.afterRetries ?? 'dead-letter',
       },
     }
   }
