@@ -584,11 +584,13 @@ export class EmbeddedLog implements Log {
     const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
     const { id } = part.topic
     const { batches } = this.storage
-    // The batch holding `offset` is the last one whose base offset is <= offset.
+    // The batch holding `offset` is the last one whose base offset is <= offset. A reverse
+    // range excludes its `end`, so the bound is the 8-byte partition prefix, which sorts
+    // before every batch key of the partition (including base offset 0).
     let start = batchKey(id, tp.partition, offset)
     for (const key of batches.getKeys({
       start,
-      end: batchKey(id, tp.partition, 0),
+      end: partitionKey(id, tp.partition),
       reverse: true,
       limit: 1,
     })) {

@@ -113,6 +113,33 @@ describe('append and read', () => {
     await log.close()
   })
 
+  test('reading in small steps resumes inside a batch, including the first one', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await log.createTopic('t', { partitions: 1 })
+    await log.producer().send(
+      't',
+      Array.from({ length: 300 }, (_, i) => rec(String(i))),
+    )
+    await log.producer().send(
+      't',
+      Array.from({ length: 300 }, (_, i) => rec(String(300 + i))),
+    )
+    const seen: string[] = []
+    let offset = 0
+    for (;;) {
+      const batch = log.read({ topic: 't', partition: 0 }, offset, { maxRecords: 7 })
+      if (batch.length === 0) break
+      assert.equal(batch[0]!.offset, offset, 'each read starts exactly where asked')
+      for (const r of batch) seen.push(text(r.value)!)
+      offset = batch[batch.length - 1]!.offset + 1
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 600 }, (_, i) => String(i)),
+    )
+    await log.close()
+  })
+
   test('a long-polling fetch wakes as soon as a record is appended', async () => {
     const log = await openEmbeddedLog({ dataDir: tempDir() })
     await log.createTopic('t', { partitions: 1 })

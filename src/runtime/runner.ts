@@ -1,0 +1,396 @@
+/**
+ * Runs pipelines on the embedded log. The main loop fits on a screen:
+ *
+ *   loop: read a batch per task input → process (fused chain) → tick (watermarks, timers)
+ *         → every commitIntervalMs: commit → when nothing arrived: long-poll the inputs
+ *
+ * Commit = one log transaction per pipeline, all queued in one event turn, so lmdb-js writes
+ * them as ONE LMDB transaction holding outputs, state writes and input offsets: exactly-once.
+ * Processing continues while a commit flushes; the next commit waits for the previous one.
+ */
+
+import type { Pipeline } from '../dsl/pipeline.ts'
+import type { TopicDef } from '../dsl/topic.ts'
+import { isSluiceError, SluiceError } from '../errors.ts'
+import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
+import type { PartitionState } from '../log/embedded/partition-state.ts'
+import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
+import { compile, type Topology } from '../topology/compile.ts'
+import type { StateBackend } from './state.ts'
+import { DELETED } from './state.ts'
+import { Task } from './task.ts'
+
+export interface RunnerOptions {
+  /** How often outputs, state and offsets are committed (default 5 ms). */
+  commitIntervalMs?: number
+  /** Records read per task input per loop turn (default 2,000). */
+  maxBatch?: number
+}
+
+export interface PipelineStatus {
+  pipeline: string
+  tasks: number
+  recordsIn: number
+  recordsOut: number
+  deadLetters: number
+  lateRecords: number
+  /** Records appended to the inputs and not yet processed. */
+  lag: number
+  /** Lowest task watermark (ms; -Infinity before any event time). */
+  watermark: number
+  openWindows: number
+  commits: number
+  state: 'running' | 'stopped' | 'failed'
+}
+
+class LmdbBackend implements StateBackend {
+  readonly #log: EmbeddedLog
+
+  constructor(log: EmbeddedLog) {
+    this.#log = log
+  }
+
+  get(key: string): unknown {
+    return this.#log.storage.state.get(key)
+  }
+
+  *scan(prefix: string): Iterable<[string, unknown]> {
+    for (const { key, value } of this.#log.storage.state.getRange({
+      start: prefix,
+      end: `${prefix}\uffff`,
+    })) {
+      yield [key, value]
+    }
+  }
+
+  /** Runs inside the commit's LMDB write transaction. */
+  write(writes: Map<string, unknown>): void {
+    const db = this.#log.storage.state
+    for (const [k, v] of writes) {
+      if (v === DELETED) db.remove(k)
+      else db.put(k, v)
+    }
+  }
+}
+
+interface RunningPipeline {
+  pipeline: Pipeline
+  topology: Topology
+  tasks: Task[]
+  commits: number
+}
+
+export class EmbeddedRunner {
+  readonly #log: EmbeddedLog
+  readonly #pipelines: RunningPipeline[]
+  readonly #commitIntervalMs: number
+  readonly #maxBatch: number
+  readonly #backend: LmdbBackend
+  #inputs: PartitionState[] = []
+  #stopping = false
+  #stopped: Promise<void> | null = null
+  #failure: Error | null = null
+  #inflight: Promise<unknown> | null = null
+  #wake: (() => void) | null = null
+
+  constructor(log: EmbeddedLog, pipelines: readonly Pipeline[], options: RunnerOptions = {}) {
+    if (pipelines.length === 0) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'no pipelines to run')
+    this.#log = log
+    this.#commitIntervalMs = options.commitIntervalMs ?? 5
+    this.#maxBatch = options.maxBatch ?? 2_000
+    this.#backend = new LmdbBackend(log)
+    this.#pipelines = pipelines.map((pipeline) => ({
+      pipeline,
+      topology: compile(pipeline),
+      tasks: [],
+      commits: 0,
+    }))
+  }
+
+  get topologies(): Topology[] {
+    return this.#pipelines.map((p) => p.topology)
+  }
+
+  get tasks(): Task[] {
+    return this.#pipelines.flatMap((p) => p.tasks)
+  }
+
+  /** Creates missing topics, checks co-partitioning, builds tasks and restores positions. */
+  async start(): Promise<void> {
+    for (const running of this.#pipelines) {
+      const { topology } = running
+      const counts = await this.#prepareTopics(running)
+      for (const sub of topology.subtopologies) {
+        const n = counts.get(sub.id)!
+        for (let p = 0; p < n; p++) {
+          const task = new Task({
+            topology,
+            subtopology: sub,
+            partition: p,
+            backend: this.#backend,
+            partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
+            upstreamTasks: (id) => counts.get(id)!,
+            now: Date.now,
+          })
+          for (const topic of task.sourceTopics()) {
+            const committed = (await this.#log.committedOffsets(topology.pipeline, topic)).get(p)
+            const part = this.#log.partition({ topic, partition: p })
+            task.positions.set(topic, Math.max(committed ?? part.startOffset, part.startOffset))
+            this.#inputs.push(part)
+          }
+          running.tasks.push(task)
+        }
+      }
+    }
+  }
+
+  async #prepareTopics({ pipeline, topology }: RunningPipeline): Promise<Map<number, number>> {
+    const log = this.#log
+    const counts = new Map<number, number>()
+    const sourceDefs = new Map<string, TopicDef<unknown>>()
+    for (const n of pipeline.nodes) if (n.op.kind === 'source') sourceDefs.set(n.op.topic.name, n.op.topic)
+    for (const [name, def] of sourceDefs) {
+      if (!(await log.hasTopic(name))) {
+        if (def.partitions === undefined) {
+          throw new SluiceError(
+            'SLUICE_UNKNOWN_TOPIC',
+            `pipeline "${pipeline.name}" reads topic "${name}", which does not exist. Create it ` +
+              `(sluice topics create ${name} --partitions N), or declare topic('${name}', { partitions: N }).`,
+          )
+        }
+        await log.createTopic(name, { partitions: def.partitions })
+      }
+    }
+    // Subtopologies in id order: a repartition source's upstream always has a lower id.
+    for (const sub of topology.subtopologies) {
+      const sizes = new Map<string, number>()
+      for (const s of sub.sources) {
+        if (s.upstream === null) sizes.set(s.topic, log.partitionsOf(s.topic).length)
+        else {
+          const want = counts.get(s.upstream)!
+          if (!(await log.hasTopic(s.topic))) await log.createTopic(s.topic, { partitions: want })
+          sizes.set(s.topic, log.partitionsOf(s.topic).length)
+        }
+      }
+      const distinct = new Set(sizes.values())
+      if (distinct.size > 1) {
+        const list = [...sizes].map(([t, n]) => `${t} (${n})`).join(', ')
+        throw new SluiceError(
+          'SLUICE_INVALID_ARGUMENT',
+          `pipeline "${pipeline.name}" reads ${list} in one task, which needs equal partition counts (co-partitioning). ` +
+            'Give the topics the same number of partitions, or keyBy one of them so it is repartitioned.',
+        )
+      }
+      counts.set(sub.id, [...distinct][0]!)
+    }
+    const defaultPartitions = counts.get(0) ?? 1
+    for (const def of topology.sinkTopics) {
+      if (!(await log.hasTopic(def.name))) {
+        await log.createTopic(def.name, { partitions: def.partitions ?? defaultPartitions })
+      }
+    }
+    if (!(await log.hasTopic(topology.deadLetterTopic))) {
+      await log.createTopic(topology.deadLetterTopic, { partitions: 1 })
+    }
+    return counts
+  }
+
+  /** Runs until `stop()` (or a failure under the `stop` error policy). */
+  async run(): Promise<void> {
+    let lastCommit = Date.now()
+    try {
+      while (!this.#stopping) {
+        const processed = await this.#processOnce()
+        const now = Date.now()
+        if (now - lastCommit >= this.#commitIntervalMs) {
+          await this.commit()
+          lastCommit = now
+        }
+        if (processed === 0 && !this.#stopping) {
+          await Promise.race([
+            this.#log.waitForAppend(this.#inputs, 50),
+            new Promise<void>((r) => {
+              this.#wake = r
+            }),
+          ])
+          this.#wake = null
+        }
+      }
+      await this.commit()
+      await this.#inflight
+    } catch (error) {
+      this.#failure = error as Error
+      throw error
+    }
+  }
+
+  async #processOnce(): Promise<number> {
+    const log = this.#log
+    let processed = 0
+    const now = Date.now()
+    for (const { tasks } of this.#pipelines) {
+      for (const task of tasks) {
+        task.now = now
+        for (const topic of task.sourceTopics()) {
+          const tp = { topic, partition: task.partition }
+          let position = task.positions.get(topic)!
+          let records: ReturnType<EmbeddedLog['read']>
+          try {
+            records = log.read(tp, position, { maxRecords: this.#maxBatch })
+          } catch (error) {
+            if (!isSluiceError(error, 'SLUICE_OFFSET_OUT_OF_RANGE')) throw error
+            // Retention removed records this pipeline had not read: continue from what is left.
+            position = log.partition(tp).startOffset
+            task.positions.set(topic, position)
+            records = log.read(tp, position, { maxRecords: this.#maxBatch })
+          }
+          for (const r of records) {
+            task.process(topic, r)
+            if (task.asyncFull) await task.asyncProgress()
+          }
+          processed += records.length
+        }
+        task.tick(now)
+      }
+    }
+    return processed
+  }
+
+  /**
+   * The commit protocol (exactly-once on the embedded log):
+   * 1. Wait for async steps in flight, so every consumed record's results are in this commit.
+   * 2. Wait for the previous commit: commits are applied in order.
+   * 3. Per task: collect outputs (incl. watermark markers and dead letters), state writes and
+   *    input positions. Under the `stop` policy, a failure stops here: nothing of it commits,
+   *    and a restart reprocesses the failing record.
+   * 4. Stage all of it in one log transaction per pipeline; state writes run inside the same
+   *    LMDB transaction. All transactions are queued in this event turn, so LMDB commits them
+   *    together.
+   * A crash before the commit loses nothing: the restarted tasks read from the last
+   * committed offsets with the last committed state and produce the same outputs again.
+   */
+  async commit(): Promise<void> {
+    // 1.
+    for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
+    // 2.
+    if (this.#inflight) await this.#inflight
+    // 3. + 4.
+    const commits: Promise<unknown>[] = []
+    for (const running of this.#pipelines) {
+      const { pipeline, topology, tasks } = running
+      const tx = this.#log.transaction({ id: pipeline.name }) as EmbeddedTransaction
+      let touched = false
+      for (const task of tasks) {
+        if (pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {
+          const f = task.failures[0]!
+          throw new SluiceError(
+            'SLUICE_INVALID_INPUT',
+            `pipeline "${pipeline.name}" stopped (error policy "stop"): ${f.error.message}` +
+              (f.origin ? ` at ${f.origin.topic}/${f.origin.partition}@${f.origin.offset}` : ''),
+            { cause: f.error },
+          )
+        }
+        const c = task.collect()
+        for (const [topic, records] of c.outputs) {
+          if (records.length === 0) continue
+          tx.send(topic, records)
+          touched = true
+        }
+        if (c.state.size > 0) {
+          tx.addWrite(() => this.#backend.write(c.state))
+          touched = true
+        }
+        const offsets = [...c.positions].map(([topic, offset]) => ({
+          topic,
+          partition: task.partition,
+          offset,
+        }))
+        if (offsets.length > 0) tx.commitOffsets(topology.pipeline, offsets)
+        touched ||= this.#positionsMoved(task, c.positions)
+      }
+      if (!touched) {
+        tx.abort()
+        continue
+      }
+      running.commits++
+      commits.push(tx.commit())
+    }
+    if (commits.length > 0) this.#inflight = Promise.all(commits)
+  }
+
+  readonly #lastPositions = new WeakMap<Task, Map<string, number>>()
+
+  #positionsMoved(task: Task, positions: Map<string, number>): boolean {
+    const last = this.#lastPositions.get(task)
+    this.#lastPositions.set(task, positions)
+    if (!last) return positions.size > 0
+    for (const [t, o] of positions) if (last.get(t) !== o) return true
+    return false
+  }
+
+  /** Stops the loop after a final commit; resolves when `run()` has returned. */
+  stop(): void {
+    this.#stopping = true
+    this.#wake?.()
+  }
+
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  status(): PipelineStatus[] {
+    return this.#pipelines.map(({ pipeline, tasks, commits }) => {
+      let lag = 0
+      for (const task of tasks) {
+        for (const topic of task.sourceTopics()) {
+          lag +=
+            this.#log.partition({ topic, partition: task.partition }).highWatermark -
+            task.positions.get(topic)!
+        }
+      }
+      return {
+        pipeline: pipeline.name,
+        tasks: tasks.length,
+        recordsIn: sum(tasks, (t) => t.recordsIn),
+        recordsOut: sum(tasks, (t) => t.recordsOut),
+        deadLetters: sum(tasks, (t) => t.deadLetters),
+        lateRecords: sum(tasks, (t) => t.windows.reduce((n, w) => n + w.lateRecords, 0)),
+        lag,
+        watermark: Math.min(...tasks.map((t) => t.watermark)),
+        openWindows: sum(tasks, (t) => t.windows.reduce((n, w) => n + w.openWindows, 0)),
+        commits,
+        state: this.#failure ? 'failed' : this.#stopping ? 'stopped' : 'running',
+      }
+    })
+  }
+}
+
+function sum<T>(items: readonly T[], f: (item: T) => number): number {
+  let n = 0
+  for (const i of items) n += f(i)
+  return n
+}
+
+/**
+ * Runs pipelines on an embedded log until `signal` aborts; resolves after the final commit.
+ * @example
+ * const log = await openEmbeddedLog()
+ * const ac = new AbortController()
+ * process.on('SIGINT', () => ac.abort())
+ * await runPipelines(log, [p], { signal: ac.signal })
+ */
+export async function runPipelines(
+  log: EmbeddedLog,
+  pipelines: readonly Pipeline[],
+  options: RunnerOptions & { signal?: AbortSignal } = {},
+): Promise<EmbeddedRunner> {
+  const runner = new EmbeddedRunner(log, pipelines, options)
+  await runner.start()
+  const done = runner.run()
+  if (options.signal) {
+    if (options.signal.aborted) runner.stop()
+    else options.signal.addEventListener('abort', () => runner.stop(), { once: true })
+  }
+  await done
+  return runner
+}
