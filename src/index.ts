@@ -2,7 +2,35 @@
  * Sluice: real-time event processing for TypeScript.
  * @module
  */
+
+export { type Aggregator, avg, count, distinctCount, max, min, sum } from './dsl/aggregations.ts'
+export { type Codec, jsonCodec, stringCodec } from './dsl/codec.ts'
+export type { WatermarkOptions } from './dsl/nodes.ts'
+export {
+  declaredPipelines,
+  type ErrorPolicy,
+  Pipeline,
+  type PipelineOptions,
+  pipeline,
+  type SourceOptions,
+} from './dsl/pipeline.ts'
+export type { KeyedState, ProcessContext, Processor, TimerInfo, Timers } from './dsl/processor.ts'
+export type { StandardSchemaV1 } from './dsl/schema.ts'
+export {
+  type Keyed,
+  KeyedStream,
+  type SinkTopic,
+  Stream,
+  type Windowed,
+  WindowedStream,
+  type WindowOptions,
+} from './dsl/stream.ts'
+export { type EventTime, type TopicDef, type TopicOptions, topic } from './dsl/topic.ts'
+export { hopping, session, sliding, tumbling, type Window, type WindowSpec } from './dsl/windows.ts'
 export { isSluiceError, SluiceError, type SluiceErrorCode } from './errors.ts'
 export * from './log/index.ts'
+export { EmbeddedRunner, type PipelineStatus, type RunnerOptions, runPipelines } from './runtime/runner.ts'
+export { compile, type Topology } from './topology/compile.ts'
+export { describe } from './topology/describe.ts'
 export { type Duration, parseDuration } from './util/duration.ts'
 export { parseSize } from './util/size.ts'

@@ -1,0 +1,68 @@
+/**
+ * Type-level tests, checked by `npm run check` (tsc). Each `@ts-expect-error` line must NOT
+ * compile: if a change to the DSL made it compile, tsc reports the directive as unused and
+ * the check fails. The other lines must compile.
+ */
+import { count, hopping, pipeline, type StandardSchemaV1, sum, topic, tumbling, type Windowed } from 'sluice'
+
+interface Txn {
+  cardId: string
+  amount: number
+  at: number
+}
+interface Alert {
+  cardId: string
+  total: number
+}
+
+const txns = topic<Txn>('type-txns', { key: (t) => t.cardId, timestamp: (t) => t.at })
+const alerts = topic<Alert>('type-alerts')
+const p = pipeline('types')
+
+// Types flow through every stage.
+const windowed = p
+  .from(txns)
+  .filter((t) => t.amount > 0)
+  .keyBy((t) => t.cardId)
+  .window(hopping({ size: '10m', advance: '1m' }))
+  .aggregate(
+    sum((t: Txn) => t.amount),
+    { name: 'spend' },
+  )
+windowed.map((w: Windowed<number>) => ({ cardId: w.key, total: w.value })).to(alerts)
+
+// @ts-expect-error a Windowed<number> stream cannot be written to a topic of Alert
+windowed.to(alerts)
+
+// @ts-expect-error map's input is Txn: it has no `price`
+p.from(txns).map((t) => t.price)
+
+// @ts-expect-error filter must return a boolean-ish predicate over Txn, not take a string
+p.from(txns).filter((t: string) => t.length > 0)
+
+const perMinute = p
+  .from(txns)
+  .keyBy((t) => t.cardId)
+  .window(tumbling({ size: '1m' }))
+const byLength = sum((s: string) => s.length)
+// @ts-expect-error the aggregator folds Txn values, not strings
+perMinute.aggregate(byLength, { name: 'x' })
+
+// @ts-expect-error stateful steps need a name
+perMinute.aggregate(count())
+
+// A type guard narrows the stream.
+const big = p.from(txns).filter((t): t is Txn & { amount: 1000 } => t.amount === 1000)
+big.map((t) => {
+  const exact: 1000 = t.amount
+  return exact
+})
+
+// A Standard Schema infers the topic type.
+const schema: StandardSchemaV1<unknown, { id: number }> = {
+  '~standard': { version: 1, vendor: 'test', validate: (v) => ({ value: v as { id: number } }) },
+}
+const ids = topic('type-ids', { schema })
+p.from(ids).map((r) => r.id + 1)
+// @ts-expect-error the schema says records have `id`, not `name`
+p.from(ids).map((r) => r.name)
