@@ -88,7 +88,6 @@ export class EmbeddedRunner {
   readonly #backend: LmdbBackend
   #inputs: PartitionState[] = []
   #stopping = false
-  #stopped: Promise<void> | null = null
   #failure: Error | null = null
   #inflight: Promise<unknown> | null = null
   #wake: (() => void) | null = null
@@ -306,7 +305,9 @@ export class EmbeddedRunner {
           offset,
         }))
         if (offsets.length > 0) tx.commitOffsets(topology.pipeline, offsets)
-        touched ||= this.#positionsMoved(task, c.positions)
+        // Evaluated for every task (not short-circuited), so each task's last positions are kept.
+        const moved = this.#positionsMoved(task, c.positions)
+        touched ||= moved
       }
       if (!touched) {
         tx.abort()

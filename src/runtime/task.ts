@@ -12,7 +12,7 @@ import { parseDuration } from '../util/duration.ts'
 import { buildChain, type ChainHost, type Push } from './chain.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend } from './state.ts'
-import { Channel, WatermarkTracker } from './watermarks.ts'
+import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
 import type { WindowOperator } from './window-operator.ts'
 
 export const WATERMARK_HEADER = 'sluice-watermark'
@@ -128,6 +128,25 @@ export class Task implements ChainHost {
         channels,
       })
     }
+    // Event time survives restarts: without this, an input read to its end before a restart
+    // would sit at −∞ forever after it and no window would close again.
+    this.#channelStore = this.store<ChannelSnapshot[]>(`${this.pipeline}.__watermarks`)
+    const saved = this.#channelStore.get(String(this.subtopology.id))
+    if (saved) {
+      for (const s of saved) this.tracker.channels.find((c) => c.name === s.name)?.restore(s)
+      this.#lastChannels = JSON.stringify(saved)
+    }
+  }
+
+  readonly #channelStore: KeyValueStore<ChannelSnapshot[]>
+  #lastChannels = ''
+
+  #saveChannels(): void {
+    const snapshot = this.tracker.channels.map((c) => c.snapshot())
+    const json = JSON.stringify(snapshot)
+    if (json === this.#lastChannels) return
+    this.#lastChannels = json
+    this.#channelStore.put(String(this.subtopology.id), snapshot)
   }
 
   // ------------------------------------------------------------ ChainHost
@@ -363,6 +382,7 @@ export class Task implements ChainHost {
    */
   collect(): TaskCommit {
     this.#appendWatermarkMarkers()
+    this.#saveChannels()
     if (this.failures.length > 0) {
       const dlq = this.#output(this.topology.deadLetterTopic)
       for (const f of this.failures.splice(0)) dlq.push(deadLetterRecord(f, this.pipeline, this.now))

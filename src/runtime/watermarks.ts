@@ -5,13 +5,23 @@
  *
  * A source channel's watermark is the newest event time seen minus `maxOutOfOrder`. A channel
  * with no records for `idleAfter` (processing time) is idle and leaves the minimum until its
- * next record. With `advance: 'processing-time'`, an idle channel's watermark also moves with
- * the wall clock, so windows close on quiet streams.
+ * next record. When every channel is idle, nothing holds the watermark back: it is the largest
+ * channel watermark (as in Flink), whatever order the channels went idle in. With
+ * `advance: 'processing-time'`, an idle channel's watermark also moves with the wall clock, so
+ * windows close on quiet streams.
  */
 export interface ChannelOptions {
   maxOutOfOrder: number
   idleAfter: number
   advanceWithProcessingTime: boolean
+}
+
+export interface ChannelSnapshot {
+  name: string
+  maxTimestamp: number
+  watermark: number
+  idle: boolean
+  lag: number
 }
 
 export class Channel {
@@ -29,6 +39,18 @@ export class Channel {
     this.name = name
     this.options = options
     this.lastActivity = now
+  }
+
+  /** What a commit persists, so a restarted task resumes with the event time it had. */
+  snapshot(): ChannelSnapshot {
+    return { name: this.name, maxTimestamp: this.maxTimestamp, watermark: this.watermark, idle: this.idle, lag: this.#lag }
+  }
+
+  restore(s: ChannelSnapshot): void {
+    this.maxTimestamp = s.maxTimestamp
+    this.watermark = s.watermark
+    this.idle = s.idle
+    this.#lag = s.lag
   }
 
   /** A data record arrived on a source channel. */
@@ -77,13 +99,14 @@ export class WatermarkTracker {
     let idleMax = Number.NEGATIVE_INFINITY
     for (const c of this.channels) {
       if (c.idle) {
-        if (c.options.advanceWithProcessingTime && c.watermark > idleMax) idleMax = c.watermark
+        if (c.watermark > idleMax) idleMax = c.watermark
         continue
       }
       active++
       if (c.watermark < min) min = c.watermark
     }
-    // All idle: only a processing-time advance may move event time.
+    // All idle: no channel holds the others back. Channels that went idle in the same tick
+    // must not freeze the watermark at the laggard's value (or at −∞ for an empty input).
     const wm = active === 0 ? idleMax : min
     if (wm > this.#watermark) this.#watermark = wm
     return this.#watermark
