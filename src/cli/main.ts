@@ -11,10 +11,17 @@ import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.ts'
 import { consumeCommand } from './commands/consume.ts'
 import { demoLogCommand } from './commands/demo-log.ts'
 import { produceCommand } from './commands/produce.ts'
+import { runCommand } from './commands/run.ts'
 import { topicsCommand } from './commands/topics.ts'
 import { printErr, printError, writeOut } from './output.ts'
 
-const COMMANDS: readonly Command[] = [topicsCommand, produceCommand, consumeCommand, demoLogCommand]
+const COMMANDS: readonly Command[] = [
+  topicsCommand,
+  produceCommand,
+  consumeCommand,
+  runCommand,
+  demoLogCommand,
+]
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))

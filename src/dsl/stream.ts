@@ -31,11 +31,11 @@ export interface NameOption {
   name?: string
 }
 
-export interface WindowOptions {
+export interface WindowOptions<T = unknown> {
   /** Records up to this late (behind the watermark) still update their window. */
   allowedLateness?: Duration
   /** Where records too late for any open window go (default: dropped and counted). */
-  late?: SinkTopic<unknown> & TopicDef<unknown>
+  late?: SinkTopic<T>
   /** `final` (default): one result per window when it closes. `update`: a result per change. */
   emit?: 'final' | 'update'
 }
@@ -161,7 +161,7 @@ export class Stream<T> {
 
 /** A stream grouped by key: windows and aggregations happen per key. */
 export class KeyedStream<T> extends Stream<T> {
-  window(spec: WindowSpec, options: WindowOptions = {}): WindowedStream<T> {
+  window(spec: WindowSpec, options: WindowOptions<T> = {}): WindowedStream<T> {
     return new WindowedStream<T>(this, spec, options)
   }
 
@@ -178,9 +178,9 @@ export class KeyedStream<T> extends Stream<T> {
 export class WindowedStream<T> {
   readonly #stream: KeyedStream<T>
   readonly #spec: WindowSpec
-  readonly #options: WindowOptions
+  readonly #options: WindowOptions<T>
 
-  constructor(stream: KeyedStream<T>, spec: WindowSpec, options: WindowOptions) {
+  constructor(stream: KeyedStream<T>, spec: WindowSpec, options: WindowOptions<T>) {
     this.#stream = stream
     this.#spec = spec
     this.#options = options
@@ -201,7 +201,7 @@ export class WindowedStream<T> {
       window: this.#spec,
       aggregator: aggregator as unknown as Aggregator<unknown, unknown, unknown>,
       allowedLateness: parseDuration(this.#options.allowedLateness ?? 0, 'allowedLateness'),
-      late: this.#options.late,
+      late: this.#options.late as unknown as TopicDef<unknown> | undefined,
       emit: this.#options.emit ?? 'final',
     }
     const pipeline = this.#stream.pipeline
