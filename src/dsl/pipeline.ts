@@ -50,12 +50,22 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Reads a topic. Reading the same topic again returns the same stream (one source, one
+   * set of watermarks); asking for it with different watermark options is an error.
+   */
   from<T>(topic: TopicDef<T>, options: SourceOptions = {}): Stream<T> {
-    const op: LogicalNode = {
-      kind: 'source',
-      topic: topic as TopicDef<unknown>,
-      watermark: options.watermark ?? {},
+    const watermark = options.watermark ?? {}
+    const existing = this.nodes.find((n) => n.op.kind === 'source' && n.op.topic.name === topic.name)
+    if (existing) {
+      if (JSON.stringify((existing.op as { watermark: unknown }).watermark) !== JSON.stringify(watermark)) {
+        throw new TypeError(
+          `pipeline "${this.name}" reads topic "${topic.name}" twice with different watermark options; read it once and reuse the stream`,
+        )
+      }
+      return new Stream<T>(this, existing)
     }
+    const op: LogicalNode = { kind: 'source', topic: topic as TopicDef<unknown>, watermark }
     return new Stream<T>(this, this.addNode(op, topic.name, []))
   }
 

@@ -113,14 +113,22 @@ export class Stream<T> {
    * to `default`.
    * @example const { big, small } = payments.split({ big: (p) => p.amount > 1000, small: () => true })
    */
-  split<K extends string>(branches: Record<K, (value: T) => boolean>): Record<K | 'default', Stream<T>> {
+  split<K extends string>(
+    branches: Record<K, (value: T) => boolean>,
+    options: NameOption = {},
+  ): Record<K | 'default', Stream<T>> {
     const names = Object.keys(branches) as K[]
     const preds = names.map((n) => branches[n])
     const result = {} as Record<K | 'default', Stream<T>>
+    // Branches are named <split>-<branch>; a second split in the pipeline becomes split2, …
+    const base = options.name ?? 'split'
+    let prefix = base
+    for (let k = 2; this.pipeline.nodes.some((n) => n.name === `${prefix}-default`); k++)
+      prefix = `${base}${k}`
     names.forEach((n, i) => {
-      result[n] = this.filter((v) => preds.findIndex((p) => p(v)) === i, { name: `split-${n}` })
+      result[n] = this.filter((v) => preds.findIndex((p) => p(v)) === i, { name: `${prefix}-${n}` })
     })
-    result.default = this.filter((v) => !preds.some((p) => p(v)), { name: 'split-default' })
+    result.default = this.filter((v) => !preds.some((p) => p(v)), { name: `${prefix}-default` })
     return result
   }
 
@@ -161,6 +169,23 @@ export class Stream<T> {
 
 /** A stream grouped by key: windows and aggregations happen per key. */
 export class KeyedStream<T> extends Stream<T> {
+  /** Filtering keeps the grouping: `keyBy(...).filter(...).window(...)` needs no re-keying. */
+  override filter<S extends T>(fn: (value: T) => value is S, options?: NameOption): KeyedStream<S>
+  override filter(fn: (value: T) => boolean, options?: NameOption): KeyedStream<T>
+  override filter(fn: (value: T) => boolean, options: NameOption = {}): KeyedStream<T> {
+    return new KeyedStream<T>(
+      this.pipeline,
+      this.add({ kind: 'filter', fn: fn as (v: unknown) => boolean }, options.name),
+    )
+  }
+
+  override peek(fn: (value: T) => void, options: NameOption = {}): KeyedStream<T> {
+    return new KeyedStream<T>(
+      this.pipeline,
+      this.add({ kind: 'peek', fn: fn as (v: unknown) => void }, options.name),
+    )
+  }
+
   window(spec: WindowSpec, options: WindowOptions<T> = {}): WindowedStream<T> {
     return new WindowedStream<T>(this, spec, options)
   }

@@ -31,16 +31,26 @@ export interface ChainHost {
   windows: WindowOperator[]
 }
 
-export function buildChain(root: PhysicalNode, host: ChainHost): Push {
-  const built = new Map<PhysicalNode, Push>()
-  const pendingHooks: Array<() => void> = []
-  const build = (node: PhysicalNode): Push => {
-    const existing = built.get(node)
+/**
+ * Builds the fused functions of one task. Call `build` for each source root, then `finish`
+ * once: nodes reached from several sources (after a merge) are built once and shared.
+ */
+export class ChainBuilder {
+  readonly #host: ChainHost
+  readonly #built = new Map<PhysicalNode, Push>()
+  readonly #hooks: Array<() => void> = []
+
+  constructor(host: ChainHost) {
+    this.#host = host
+  }
+
+  build(node: PhysicalNode): Push {
+    const existing = this.#built.get(node)
     if (existing) return existing
-    // Placeholder for merges reached twice while building.
+    // Placeholder for a node reached again while its children are being built.
     let self: Push = () => {}
-    built.set(node, (r) => self(r))
-    const kids = node.children.map(build)
+    this.#built.set(node, (r) => self(r))
+    const kids = node.children.map((c) => this.build(c))
     const next: Push =
       kids.length === 0
         ? () => {}
@@ -49,15 +59,20 @@ export function buildChain(root: PhysicalNode, host: ChainHost): Push {
           : (r) => {
               for (const k of kids) k(r)
             }
-    self = step(node, next, host, pendingHooks)
-    built.set(node, self)
+    self = step(node, next, this.#host, this.#hooks)
+    this.#built.set(node, self)
     return self
   }
-  const push = build(root)
-  // Hooks were collected children-first; run them upstream-first so a window's results reach
-  // a downstream window before that one sees the same watermark.
-  for (const register of pendingHooks.reverse()) register()
-  return push
+
+  /**
+   * Registers the stateful steps' watermark and timer hooks. They were collected
+   * children-first; they run upstream-first, so a window's results reach a downstream window
+   * before that one sees the same watermark.
+   */
+  finish(): void {
+    for (const register of this.#hooks.reverse()) register()
+    this.#hooks.length = 0
+  }
 }
 
 function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() => void>): Push {
@@ -208,7 +223,9 @@ function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() =
         if (!processor.onTimer) return
         for (const t of timers.due(kind, upTo)) {
           key = t.key
-          timestamp = kind === 'event' ? t.time : host.watermark
+          // A processing-time timer fires at "now" in event time: the watermark, or the clock
+          // before there is any event time (never −∞, which no log accepts as a timestamp).
+          timestamp = kind === 'event' ? t.time : Number.isFinite(host.watermark) ? host.watermark : host.now
           try {
             processor.onTimer({ kind, time: t.time }, ctx)
           } catch (e) {

@@ -9,7 +9,7 @@ import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
-import { buildChain, type ChainHost, type Push } from './chain.ts'
+import { ChainBuilder, type ChainHost, type Push } from './chain.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend } from './state.ts'
 import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
@@ -101,8 +101,11 @@ export class Task implements ChainHost {
     this.partition = options.partition
     this.id = `${this.pipeline}/${options.subtopology.id}/${options.partition}`
     this.now = options.now()
+    // One builder for all sources: a step reached from two sources (after a merge) is one
+    // step with one state index, not two.
+    const chains = new ChainBuilder(this)
     for (const source of options.subtopology.sources) {
-      const push = buildChain(source.root, this)
+      const push = chains.build(source.root)
       const wm = source.watermark
       const internal = source.def === null
       const channelOptions = {
@@ -128,6 +131,7 @@ export class Task implements ChainHost {
         channels,
       })
     }
+    chains.finish()
     // Event time survives restarts: without this, an input read to its end before a restart
     // would sit at −∞ forever after it and no window would close again.
     this.#channelStore = this.store<ChannelSnapshot[]>(`${this.pipeline}.__watermarks`)
@@ -400,7 +404,9 @@ export class Task implements ChainHost {
     const wm = this.tracker.watermark
     const idle = this.tracker.allIdle
     const marker = `${this.partition}:${wm}:${idle ? 1 : 0}`
-    if (marker === this.#lastMarker || wm === Number.NEGATIVE_INFINITY) return
+    // An upstream task with no event time yet still says so when it is idle: otherwise a
+    // partition that never had a record would hold the downstream watermark at −∞ for good.
+    if (marker === this.#lastMarker || (wm === Number.NEGATIVE_INFINITY && !idle)) return
     this.#lastMarker = marker
     const headers: Headers = { [WATERMARK_HEADER]: marker }
     for (const topic of this.#repartitionOutputs()) {

@@ -43,7 +43,13 @@ export class Channel {
 
   /** What a commit persists, so a restarted task resumes with the event time it had. */
   snapshot(): ChannelSnapshot {
-    return { name: this.name, maxTimestamp: this.maxTimestamp, watermark: this.watermark, idle: this.idle, lag: this.#lag }
+    return {
+      name: this.name,
+      maxTimestamp: this.maxTimestamp,
+      watermark: this.watermark,
+      idle: this.idle,
+      lag: this.#lag,
+    }
   }
 
   restore(s: ChannelSnapshot): void {

@@ -10,8 +10,10 @@
  * - `emit: 'final'` emits once, on close; `emit: 'update'` emits after every change;
  * - a record whose windows are all closed is late: it goes to the `late` topic (or is
  *   counted and dropped).
- * Session windows are `[first event, last event + gap)` per key; a record that overlaps or
- * bridges sessions merges them with the aggregator's `merge`.
+ * Session windows are `[first event, last event + gap)` per key. Records at most `gap` apart
+ * share a session, so a record at exactly `end` still joins it: a session is complete only
+ * when W > end, and closes when W > end + lateness. A record that overlaps or bridges sessions
+ * merges them with the aggregator's `merge`, oldest session first.
  */
 import type { Aggregator } from '../dsl/aggregations.ts'
 import type { WindowAggregateNode } from '../dsl/nodes.ts'
@@ -41,6 +43,8 @@ export class WindowOperator {
   /** Open sessions per key, so a record finds its key's sessions without a scan. */
   readonly #sessions = new Map<string, Set<string>>()
   #watermark = Number.NEGATIVE_INFINITY
+  /** 1 for sessions (a record at `end` may still join one), 0 for fixed windows. */
+  readonly #closeAfter: number
   lateRecords = 0
 
   constructor(op: WindowAggregateNode, store: KeyValueStore<WindowState>, out: WindowOutput) {
@@ -48,6 +52,7 @@ export class WindowOperator {
     this.#agg = op.aggregator
     this.#store = store
     this.#out = out
+    this.#closeAfter = op.window.kind === 'session' ? 1 : 0
     for (const [k, w] of store.entries()) {
       this.#index(k, w.end)
       if (op.window.kind === 'session') this.#sessionKeys(k.slice(0, k.lastIndexOf('\0'))).add(k)
@@ -63,7 +68,12 @@ export class WindowOperator {
   /** When the next window closes (event time), for "why no output" reporting. */
   get nextClose(): number | undefined {
     const end = this.#ends[0]
-    return end === undefined ? undefined : end + this.#op.allowedLateness
+    return end === undefined ? undefined : end + this.#op.allowedLateness + this.#closeAfter
+  }
+
+  /** Windows ending at or before this are closed. */
+  #closedUpTo(watermark: number): number {
+    return watermark - this.#op.allowedLateness - this.#closeAfter
   }
 
   #index(composite: string, end: number): void {
@@ -98,7 +108,7 @@ export class WindowOperator {
   #processFixed(record: StreamRecord): void {
     const spec = this.#op.window as Exclude<WindowAggregateNode['window'], { kind: 'session' }>
     const key = record.key ?? ''
-    const closedBefore = this.#watermark - this.#op.allowedLateness
+    const closedBefore = this.#closedUpTo(this.#watermark)
     windowStarts(spec, record.timestamp, this.#starts)
     let accepted = false
     for (const start of this.#starts) {
@@ -123,28 +133,32 @@ export class WindowOperator {
     const gap = (this.#op.window as { gap: number }).gap
     const key = record.key ?? ''
     const ts = record.timestamp
-    const closedBefore = this.#watermark - this.#op.allowedLateness
+    const closedBefore = this.#closedUpTo(this.#watermark)
     let start = ts
     let end = ts + gap
-    let acc = this.#agg.add(this.#agg.init(), record.value)
-    // Sessions of this key that overlap [ts, ts + gap) merge with the new record.
+    // Sessions of this key that overlap or touch [ts, ts + gap] merge with the new record.
     const prefix = `${key}\0`
-    const merged: Array<[string, WindowState]> = []
+    const merged: Array<{ start: number; composite: string | null; acc: unknown; end: number }> = []
     for (const [composite, w] of this.#sessionsOf(prefix)) {
       const wStart = Number(composite.slice(prefix.length))
-      if (wStart <= end && ts <= w.end) merged.push([composite, w])
+      if (wStart <= end && ts <= w.end) merged.push({ start: wStart, composite, acc: w.acc, end: w.end })
     }
     if (merged.length === 0 && end <= closedBefore) {
       this.#late(record)
       return
     }
-    for (const [composite, w] of merged) {
-      const wStart = Number(composite.slice(prefix.length))
-      start = Math.min(start, wStart)
-      end = Math.max(end, w.end)
-      acc = this.#agg.merge!(w.acc, acc)
-      this.#store.delete(composite)
-      this.#unindex(composite, w.end)
+    // Fold oldest first (the new record by its time, after a session starting at the same
+    // instant), so order-sensitive aggregators see event-time order whatever the index order.
+    merged.push({ start: ts, composite: null, acc: this.#agg.add(this.#agg.init(), record.value), end })
+    merged.sort((a, b) => a.start - b.start || (a.composite === null ? 1 : b.composite === null ? -1 : 0))
+    let acc: unknown
+    for (const [i, m] of merged.entries()) {
+      start = Math.min(start, m.start)
+      end = Math.max(end, m.end)
+      acc = i === 0 ? m.acc : this.#agg.merge!(acc, m.acc)
+      if (m.composite === null) continue
+      this.#store.delete(m.composite)
+      this.#unindex(m.composite, m.end)
     }
     const composite = `${key}\0${start}`
     const w = { end, acc }
@@ -176,7 +190,7 @@ export class WindowOperator {
   advance(watermark: number): void {
     if (watermark <= this.#watermark) return
     this.#watermark = watermark
-    const closeUpTo = watermark - this.#op.allowedLateness
+    const closeUpTo = this.#closedUpTo(watermark)
     while (this.#ends.length > 0 && this.#ends[0]! <= closeUpTo) {
       const end = this.#ends.shift()!
       const set = this.#byEnd.get(end)!

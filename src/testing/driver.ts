@@ -52,6 +52,7 @@ export class TestDriver {
     this.#now = options.startTime ?? 0
     for (const n of pipeline.nodes) {
       if (n.op.kind === 'source' || n.op.kind === 'sink') this.#defs.set(n.op.topic.name, n.op.topic)
+      if (n.op.kind === 'window-aggregate' && n.op.late) this.#defs.set(n.op.late.name, n.op.late)
     }
     for (const sub of this.topology.subtopologies) {
       for (let p = 0; p < this.#partitions; p++) {

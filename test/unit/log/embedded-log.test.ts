@@ -79,7 +79,7 @@ describe('append and read', () => {
     for (let p = 0; p < 4; p++) {
       const records = readAll(log, 't', p)
       total += records.length
-      records.forEach((r, j) => assert.equal(r.offset, j))
+      for (const [j, r] of records.entries()) assert.equal(r.offset, j)
       const indexes = records.map((r) => JSON.parse(text(r.value)!).i as number)
       assert.deepEqual(
         indexes,
