@@ -154,7 +154,11 @@ export interface Transaction {
 }
 
 export interface TransactionOptions {
-  /** Like Kafka's `transactional.id`: a newer transaction with the same id fences older ones. */
+  /**
+   * Like Kafka's `transactional.id`: on Kafka a newer producer with the same id fences older
+   * ones. On the embedded log one process owns the data directory (its lock file), which is
+   * what fences a zombie process there; the id names the transaction in errors.
+   */
   id: string
 }
 

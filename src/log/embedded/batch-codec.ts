@@ -10,8 +10,9 @@
  *   record   := offsetDelta:u32 timestamp:f64 keyLength:i32 key valueLength:i32 value
  *               headerCount:u16 (nameLength:u16 name valueLength:u32 value)*
  *
- * Little-endian throughout; a length of -1 means null. `crc` is CRC-32 of every byte after
- * the crc field, so any flipped bit in the lengths, offsets or payload is caught on read.
+ * Little-endian throughout; a length of -1 means null. `crc` is CRC-32 of every byte except
+ * the crc field itself, so any flipped bit in the header, lengths, offsets or payload is
+ * caught on read.
  * Offsets are stored as deltas so compaction can drop records and keep the survivors' offsets.
  */
 import { crc32 } from 'node:zlib'
@@ -106,7 +107,7 @@ export function encodeBatch(
   view.setFloat64(32, records.length ? minTs : now, true)
   view.setUint32(40, producerId, true)
   view.setInt32(44, baseSequence, true)
-  view.setUint32(4, crc32(buf.subarray(8)), true)
+  view.setUint32(4, checksum(buf), true)
   return buf
 }
 
@@ -143,7 +144,7 @@ export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBase
   if (length !== buf.length)
     throw corrupt(origin, expectedBaseOffset, `length field ${length} ≠ stored ${buf.length}`)
   const stored = view.getUint32(4, true)
-  const actual = crc32(buf.subarray(8))
+  const actual = checksum(buf)
   if (stored !== actual)
     throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
   const baseOffset = view.getFloat64(16, true)
@@ -206,7 +207,7 @@ export function decodeBatch(
   if (view.getUint32(8, true) !== buf.length)
     throw corrupt(origin, expectedBaseOffset, 'length field mismatch')
   const stored = view.getUint32(4, true)
-  const actual = crc32(buf.subarray(8))
+  const actual = checksum(buf)
   if (stored !== actual)
     throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
   const baseOffset = view.getFloat64(16, true)
@@ -254,6 +255,11 @@ export function decodeBatch(
     }
     out.push({ topic, partition, offset, timestamp, key, value, headers })
   }
+}
+
+/** CRC-32 of every byte except the crc field itself (bytes 4..7). */
+function checksum(buf: Uint8Array): number {
+  return crc32(buf.subarray(8), crc32(buf.subarray(0, 4)))
 }
 
 function hex(n: number): string {

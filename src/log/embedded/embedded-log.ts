@@ -106,6 +106,8 @@ export class EmbeddedLog implements Log {
   readonly groups = new GroupCoordinator()
   #topics = new Map<string, { record: TopicRecord; parts: PartitionState[] }>()
   #producers = new Map<string, ProducerPartitionState>()
+  /** Current epoch per named producer id (loaded at open): older epochs are fenced. */
+  #epochs = new Map<number, number>()
   #releaseLock: () => void
   #inflightBytes = 0
   #maxInflightBytes: number
@@ -133,6 +135,7 @@ export class EmbeddedLog implements Log {
     }
     try {
       this.#loadTopics()
+      this.#loadProducerEpochs()
     } catch (error) {
       this.#releaseLock()
       this.storage.env.close()
@@ -145,6 +148,14 @@ export class EmbeddedLog implements Log {
     const cleanupEvery = options.cleanupIntervalMs ?? 30_000
     if (cleanupEvery > 0) {
       this.#timers.push(setInterval(() => void this.cleanup().catch(() => {}), cleanupEvery).unref())
+    }
+  }
+
+  #loadProducerEpochs(): void {
+    for (const { key, value } of this.storage.producers.getRange({ start: 'id:', end: 'id;' })) {
+      if (!key.startsWith('id:')) continue
+      const { producerId, epoch } = value as { producerId: number; epoch: number }
+      this.#epochs.set(producerId, epoch)
     }
   }
 
@@ -398,6 +409,14 @@ export class EmbeddedLog implements Log {
       const key = `p:${producerId}:${part.topic.id}:${part.partition}`
       const state = this.#producerState(key)
       const where = `topic "${tp.topic}" partition ${tp.partition}`
+      const current = this.#epochs.get(producerId)
+      if (current !== undefined && epoch < current) {
+        this.#release(reserved)
+        throw new SluiceError(
+          'SLUICE_PRODUCER_FENCED',
+          `producer ${producerId} epoch ${epoch} on ${where} was fenced by epoch ${current}: a newer instance with the same producer id is running`,
+        )
+      }
       const check = checkSequence(state, epoch, baseSequence, records.length, where)
       if (check.kind === 'duplicate') {
         this.#release(reserved)
@@ -437,7 +456,7 @@ export class EmbeddedLog implements Log {
   async initProducerId(name?: string): Promise<{ producerId: number; epoch: number }> {
     this.#assertOpen()
     const { env, producers, meta } = this.storage
-    return env.transaction(() => {
+    const identity = await env.transaction(() => {
       const idKey = name === undefined ? undefined : `id:${name}`
       const known = idKey
         ? (producers.get(idKey) as { producerId: number; epoch: number } | undefined)
@@ -448,6 +467,10 @@ export class EmbeddedLog implements Log {
       if (idKey) producers.put(idKey, identity)
       return identity
     })
+    // From now on every partition refuses the older epochs, including partitions the new
+    // epoch has not written yet.
+    this.#epochs.set(identity.producerId, identity.epoch)
+    return identity
   }
 
   /** The last sequence a producer appended to a partition (-1 if none): where it resumes. */
@@ -495,6 +518,10 @@ export class EmbeddedLog implements Log {
       }
       if (staged.writes) for (const w of staged.writes) w()
     })
+    // `env.flushed` settles once every write queued so far is on disk; taken now, it covers
+    // this transaction. (The promise `transaction()` returns has no `flushed` of its own.)
+    const flushed = this.durability === 'sync' ? new Promise((res, rej) => env.flushed.then(res, rej)) : null
+    flushed?.catch(() => {})
     const done = (async () => {
       try {
         await written
@@ -508,8 +535,7 @@ export class EmbeddedLog implements Log {
         }
         for (const a of staged.appends) a.part.notify()
         // 5.
-        if (this.durability === 'sync')
-          await (written as Promise<unknown> & { flushed?: Promise<unknown> }).flushed
+        if (this.durability === 'sync') await flushed
       } catch (error) {
         this.#fail(error as Error)
         throw error

@@ -61,10 +61,11 @@ test('sparse offsets (after compaction) survive encoding', () => {
   )
 })
 
-test('a flipped bit anywhere after the checksum is detected', () => {
+test('a flipped bit anywhere outside the checksum field is detected', () => {
   const records = [{ key: enc.encode('k'), value: enc.encode('hello world') }]
   const clean = encodeBatch(records, records.map(recordSize), 0, 1)
-  for (let i = 8; i < clean.length; i++) {
+  for (let i = 0; i < clean.length; i++) {
+    if (i >= 4 && i < 8) continue
     const damaged = Buffer.from(clean)
     damaged[i]! ^= 0x10
     assert.throws(
