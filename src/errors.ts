@@ -16,6 +16,7 @@ export type SluiceErrorCode =
   | 'SLUICE_LOG_CLOSED'
   | 'SLUICE_TRANSACTION_STATE'
   | 'SLUICE_INVALID_INPUT'
+  | 'SLUICE_WORKER_FAILED'
 
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode

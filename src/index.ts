@@ -30,6 +30,7 @@ export { hopping, session, sliding, tumbling, type Window, type WindowSpec } fro
 export { isSluiceError, SluiceError, type SluiceErrorCode } from './errors.ts'
 export * from './log/index.ts'
 export { EmbeddedRunner, type PipelineStatus, type RunnerOptions, runPipelines } from './runtime/runner.ts'
+export { ThreadedRunner, type ThreadedRunnerOptions } from './runtime/threads/thread-runner.ts'
 export { compile, type Topology } from './topology/compile.ts'
 export { describe } from './topology/describe.ts'
 export { type Duration, parseDuration } from './util/duration.ts'

@@ -10,7 +10,6 @@
  */
 
 import type { Pipeline } from '../dsl/pipeline.ts'
-import type { TopicDef } from '../dsl/topic.ts'
 import { isSluiceError, SluiceError } from '../errors.ts'
 import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { PartitionState } from '../log/embedded/partition-state.ts'
@@ -18,7 +17,8 @@ import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED } from './state.ts'
-import { Task } from './task.ts'
+import { type DeadLetter, Task } from './task.ts'
+import { prepareTopics, restoredPosition } from './topics.ts'
 
 export interface RunnerOptions {
   /** How often outputs, state and offsets are committed (default 5 ms). */
@@ -118,7 +118,7 @@ export class EmbeddedRunner {
   async start(): Promise<void> {
     for (const running of this.#pipelines) {
       const { topology } = running
-      const counts = await this.#prepareTopics(running)
+      const counts = await prepareTopics(this.#log, running.pipeline, topology)
       for (const sub of topology.subtopologies) {
         const n = counts.get(sub.id)!
         for (let p = 0; p < n; p++) {
@@ -132,10 +132,9 @@ export class EmbeddedRunner {
             now: Date.now,
           })
           for (const topic of task.sourceTopics()) {
-            const committed = (await this.#log.committedOffsets(topology.pipeline, topic)).get(p)
-            const part = this.#log.partition({ topic, partition: p })
-            task.positions.set(topic, Math.max(committed ?? part.startOffset, part.startOffset))
-            this.#inputs.push(part)
+            const tp = { topic, partition: p }
+            task.positions.set(topic, await restoredPosition(this.#log, topology.pipeline, tp))
+            this.#inputs.push(this.#log.partition(tp))
           }
           running.tasks.push(task)
         }
@@ -143,77 +142,34 @@ export class EmbeddedRunner {
     }
   }
 
-  async #prepareTopics({ pipeline, topology }: RunningPipeline): Promise<Map<number, number>> {
-    const log = this.#log
-    const counts = new Map<number, number>()
-    const sourceDefs = new Map<string, TopicDef<unknown>>()
-    for (const n of pipeline.nodes) if (n.op.kind === 'source') sourceDefs.set(n.op.topic.name, n.op.topic)
-    for (const [name, def] of sourceDefs) {
-      if (!(await log.hasTopic(name))) {
-        if (def.partitions === undefined) {
-          throw new SluiceError(
-            'SLUICE_UNKNOWN_TOPIC',
-            `pipeline "${pipeline.name}" reads topic "${name}", which does not exist. Create it ` +
-              `(sluice topics create ${name} --partitions N), or declare topic('${name}', { partitions: N }).`,
-          )
-        }
-        await log.createTopic(name, { partitions: def.partitions })
-      }
-    }
-    // Subtopologies in id order: a repartition source's upstream always has a lower id.
-    for (const sub of topology.subtopologies) {
-      const sizes = new Map<string, number>()
-      for (const s of sub.sources) {
-        if (s.upstream === null) sizes.set(s.topic, log.partitionsOf(s.topic).length)
-        else {
-          const want = counts.get(s.upstream)!
-          if (!(await log.hasTopic(s.topic))) await log.createTopic(s.topic, { partitions: want })
-          sizes.set(s.topic, log.partitionsOf(s.topic).length)
-        }
-      }
-      const distinct = new Set(sizes.values())
-      if (distinct.size > 1) {
-        const list = [...sizes].map(([t, n]) => `${t} (${n})`).join(', ')
-        throw new SluiceError(
-          'SLUICE_INVALID_ARGUMENT',
-          `pipeline "${pipeline.name}" reads ${list} in one task, which needs equal partition counts (co-partitioning). ` +
-            'Give the topics the same number of partitions, or keyBy one of them so it is repartitioned.',
-        )
-      }
-      counts.set(sub.id, [...distinct][0]!)
-    }
-    const defaultPartitions = counts.get(0) ?? 1
-    for (const def of topology.sinkTopics) {
-      if (!(await log.hasTopic(def.name))) {
-        await log.createTopic(def.name, { partitions: def.partitions ?? defaultPartitions })
-      }
-    }
-    if (!(await log.hasTopic(topology.deadLetterTopic))) {
-      await log.createTopic(topology.deadLetterTopic, { partitions: 1 })
-    }
-    return counts
-  }
-
   /** Runs until `stop()` (or a failure under the `stop` error policy). */
   async run(): Promise<void> {
     let lastCommit = Date.now()
+    // Records processed since the last commit: their outputs are not visible yet.
+    let uncommitted = false
     try {
       while (!this.#stopping) {
         const processed = await this.#processOnce()
-        const now = Date.now()
+        if (processed > 0) uncommitted = true
+        let now = Date.now()
         if (now - lastCommit >= this.#commitIntervalMs) {
           await this.commit()
           lastCommit = now
+          uncommitted = false
+          now = Date.now()
         }
-        if (processed === 0 && !this.#stopping) {
-          await Promise.race([
-            this.#log.waitForAppend(this.#inputs, 50),
-            new Promise<void>((r) => {
-              this.#wake = r
-            }),
-          ])
-          this.#wake = null
-        }
+        if (processed > 0 || this.#stopping || this.#inputWaiting()) continue
+        // Nothing to read. Sleep until an append, but never past the next commit that is due:
+        // waiting the full poll interval with outputs uncommitted was most of the p99 latency.
+        const wait = uncommitted ? Math.max(0, lastCommit + this.#commitIntervalMs - now) : 50
+        if (wait === 0) continue
+        await Promise.race([
+          this.#log.waitForAppend(this.#inputs, wait),
+          new Promise<void>((r) => {
+            this.#wake = r
+          }),
+        ])
+        this.#wake = null
       }
       await this.commit()
       await this.#inflight
@@ -221,6 +177,22 @@ export class EmbeddedRunner {
       this.#failure = error as Error
       throw error
     }
+  }
+
+  /**
+   * True when some input has records past its task's position. Appends that commit while the
+   * loop awaits a commit would not wake a wait that starts afterwards, so look before waiting.
+   */
+  #inputWaiting(): boolean {
+    for (const { tasks } of this.#pipelines) {
+      for (const task of tasks) {
+        for (const topic of task.sourceTopics()) {
+          const part = this.#log.partition({ topic, partition: task.partition })
+          if (part.highWatermark > task.positions.get(topic)!) return true
+        }
+      }
+    }
+    return false
   }
 
   async #processOnce(): Promise<number> {
@@ -282,12 +254,9 @@ export class EmbeddedRunner {
       for (const task of tasks) {
         if (pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {
           const f = task.failures[0]!
-          throw new SluiceError(
-            'SLUICE_INVALID_INPUT',
-            `pipeline "${pipeline.name}" stopped (error policy "stop"): ${f.error.message}` +
-              (f.origin ? ` at ${f.origin.topic}/${f.origin.partition}@${f.origin.offset}` : ''),
-            { cause: f.error },
-          )
+          throw new SluiceError('SLUICE_INVALID_INPUT', stopPolicyMessage(pipeline.name, f), {
+            cause: f.error,
+          })
         }
         const c = task.collect()
         for (const [topic, records] of c.outputs) {
@@ -311,10 +280,16 @@ export class EmbeddedRunner {
       }
       if (!touched) {
         tx.abort()
+        for (const task of tasks) task.committed()
         continue
       }
       running.commits++
-      commits.push(tx.commit())
+      // Step 2 waited for the previous commit, so this is each store's only batch in flight.
+      commits.push(
+        tx.commit().then(() => {
+          for (const task of tasks) task.committed()
+        }),
+      )
     }
     if (commits.length > 0) this.#inflight = Promise.all(commits)
   }
@@ -364,6 +339,14 @@ export class EmbeddedRunner {
       }
     })
   }
+}
+
+/** Why a pipeline under the `stop` error policy stopped: the first failure, and where it was. */
+export function stopPolicyMessage(pipeline: string, f: DeadLetter): string {
+  return (
+    `pipeline "${pipeline}" stopped (error policy "stop"): ${f.error.message}` +
+    (f.origin ? ` at ${f.origin.topic}/${f.origin.partition}@${f.origin.offset}` : '')
+  )
 }
 
 function sum<T>(items: readonly T[], f: (item: T) => number): number {

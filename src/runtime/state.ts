@@ -49,6 +49,8 @@ export class KeyValueStore<V = unknown> {
   readonly #backend: StateBackend
   readonly #cache = new Map<string, unknown>()
   #dirty = new Set<string>()
+  /** Keys deleted per taken-but-not-yet-committed batch of writes, oldest first. */
+  readonly #inflightDeletes: string[][] = []
   readonly #ttl: number
   readonly #now: () => number
   #size = 0
@@ -112,17 +114,32 @@ export class KeyValueStore<V = unknown> {
     }
   }
 
-  /** The dirty entries as backend keys → values (or DELETED), and a clean slate. */
+  /**
+   * The dirty entries as backend keys → values (or DELETED), and a clean slate. Deletes stay
+   * in the cache as DELETED until `committed()` says their transaction landed: dropped any
+   * earlier, a read in between would fall through to the backend and find the old value.
+   */
   takeWrites(into: Map<string, unknown>): void {
-    if (this.#dirty.size === 0) return
+    if (this.#dirty.size === 0) {
+      this.#inflightDeletes.push([])
+      return
+    }
+    const deletes: string[] = []
     for (const k of this.#dirty) {
       const v = this.#cache.get(k)
       into.set(this.#prefix + k, v)
-      // A committed delete need not stay in the cache.
-      if (v === DELETED) this.#cache.delete(k)
+      if (v === DELETED) deletes.push(k)
     }
+    this.#inflightDeletes.push(deletes)
     this.#size = this.#cache.size
     this.#dirty = new Set()
+  }
+
+  /** The oldest taken batch of writes is committed: forget its deletes (unless re-written). */
+  committed(): void {
+    const deletes = this.#inflightDeletes.shift()
+    if (!deletes) return
+    for (const k of deletes) if (this.#cache.get(k) === DELETED && !this.#dirty.has(k)) this.#cache.delete(k)
   }
 
   /** Entries held in the cache (a size figure for metrics). */

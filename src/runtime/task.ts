@@ -398,6 +398,11 @@ export class Task implements ChainHost {
     return { outputs, state, positions: new Map(this.positions) }
   }
 
+  /** The oldest collected commit has landed: stores may forget what it deleted. */
+  committed(): void {
+    for (const store of this.stores.values()) store.committed()
+  }
+
   /** Tells every partition of each repartition topic this task writes where its event time is. */
   #appendWatermarkMarkers(): void {
     if (this.#repartitionTopics.size === 0 && !this.#writesRepartition()) return

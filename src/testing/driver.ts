@@ -181,6 +181,7 @@ export class TestDriver {
           }
         }
         this.#backend.write(commit.state)
+        task.committed()
       }
       if (moved === 0) return
     }

@@ -4,7 +4,8 @@
  *   node test/crash/engine-child.ts <dataDir> <mode: kill | finish> [durability]
  *
  * Opens the log (`sync` durability by default, so the kills hit the real commit path), starts
- * an EmbeddedRunner on the shared pipeline (engine-pipeline.ts) and prints `ready <JSON>` on
+ * an EmbeddedRunner on the shared pipeline (engine-pipeline.ts) — a ThreadedRunner with N
+ * worker threads when ENGINE_CRASH_THREADS=N > 1 — and prints `ready <JSON>` on
  * stdout, the JSON saying what earlier lives committed (input consumed, outputs written).
  * Then it prints a progress line (JSON status) on stdout every 50 ms.
  * - `kill`: runs until the parent kills it.
@@ -12,8 +13,8 @@
  *   and nothing changing for a while), then stops the runner cleanly (final commit), closes
  *   the log and prints `done <status JSON>`.
  */
-import { EmbeddedRunner, openEmbeddedLog, type PipelineStatus } from 'sluice'
-import { BIG, buildPipeline, INPUT, OUTPUT } from './engine-pipeline.ts'
+import { EmbeddedRunner, openEmbeddedLog, type PipelineStatus, ThreadedRunner } from 'sluice'
+import { BIG, buildPipeline, INPUT, OUTPUT, PIPELINE } from './engine-pipeline.ts'
 
 const [dataDir, mode, durabilityArg] = process.argv.slice(2)
 if (!dataDir || (mode !== 'kill' && mode !== 'finish')) {
@@ -26,17 +27,27 @@ const durability = durabilityArg === 'interval' ? 'interval' : 'sync'
 const SETTLE_MS = 300
 
 const log = await openEmbeddedLog({ dataDir, durability, cleanupIntervalMs: 0 })
-const runner = new EmbeddedRunner(log, [buildPipeline()], { commitIntervalMs: 5 })
+// ENGINE_CRASH_THREADS > 1: the same pipeline on the threaded runner (its workers import it
+// from engine-pipeline-module.ts).
+const threads = Number(process.env.ENGINE_CRASH_THREADS ?? 1)
+const runner =
+  threads > 1
+    ? new ThreadedRunner(log, [buildPipeline()], {
+        commitIntervalMs: 5,
+        threads,
+        module: new URL('./engine-pipeline-module.ts', import.meta.url),
+      })
+    : new EmbeddedRunner(log, [buildPipeline()], { commitIntervalMs: 5 })
 await runner.start()
 // What the previous lives committed: input consumed, outputs written.
 let consumed = 0
 /** Input partitions already read to their end: this life sees no new record from them. */
 let exhausted = 0
-for (const task of runner.tasks) {
-  const position = task.positions.get(INPUT)
-  if (position === undefined) continue
+const offsets = await log.committedOffsets(PIPELINE, INPUT)
+for (const part of log.partitionsOf(INPUT)) {
+  const position = offsets.get(part.partition) ?? part.startOffset
   consumed += position
-  if (position === log.partition({ topic: INPUT, partition: task.partition }).highWatermark) exhausted++
+  if (position === part.highWatermark) exhausted++
 }
 const written = (name: string) => log.partitionsOf(name).reduce((n, p) => n + p.highWatermark, 0)
 const committed = { consumed, exhausted, output: written(OUTPUT), big: written(BIG) }

@@ -6,12 +6,14 @@
  * default export, the Pipeline or Pipeline[] it exports). Node 24 runs `.ts` directly.
  */
 import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import { openEmbeddedLog } from '../../log/index.ts'
 import { EmbeddedRunner, type PipelineStatus } from '../../runtime/runner.ts'
+import { ThreadedRunner } from '../../runtime/threads/thread-runner.ts'
 import { compile } from '../../topology/compile.ts'
 import { describe } from '../../topology/describe.ts'
 import {
@@ -38,6 +40,8 @@ dead letters); without a terminal, prints the same as a line every 10 s to stder
 Options:
   --describe                print each pipeline's topology and exit
   --commit-interval <ms>    how often outputs, state and offsets commit (default 5)
+  --threads <n>             worker threads the tasks run on (default: the machine's cores,
+                            here ${availableParallelism()}); 0 or 1 runs every task in the main thread
   --durability sync|interval
                             sync (default): fsync every commit; interval: fsync every 100 ms
 ${DATA_DIR_HELP}
@@ -88,6 +92,7 @@ export const runCommand: Command = {
       describe: { type: 'boolean' },
       'commit-interval': { type: 'string' },
       durability: { type: 'string' },
+      threads: { type: 'string' },
     })
     if (values.help) {
       await writeOut(HELP)
@@ -99,13 +104,21 @@ export const runCommand: Command = {
       values['commit-interval'] === undefined
         ? 5
         : parseIntFlag('run', 'commit-interval', values['commit-interval'], 1)
+    const threads =
+      values.threads === undefined
+        ? availableParallelism()
+        : parseIntFlag('run', 'threads', values.threads, 0)
     const pipelines = await loadPipelines(file!)
     if (values.describe) {
       await writeOut(`${pipelines.map((p) => describe(compile(p))).join('\n\n')}\n`)
       return EXIT_OK
     }
     const log = await openEmbeddedLog({ dataDir: dataDirOf(values), ...(durability ? { durability } : {}) })
-    const runner = new EmbeddedRunner(log, pipelines, { commitIntervalMs })
+    // The workers import the file again and pick the same pipelines by name.
+    const runner =
+      threads > 1
+        ? new ThreadedRunner(log, pipelines, { commitIntervalMs, threads, module: resolve(file!) })
+        : new EmbeddedRunner(log, pipelines, { commitIntervalMs })
     let stopping = false
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -121,7 +134,8 @@ export const runCommand: Command = {
     try {
       await runner.start()
       printErr(
-        `sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${log.dataDir} (${log.durability}); Ctrl-C stops`,
+        `sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${log.dataDir} (${log.durability}, ` +
+          `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'}); Ctrl-C stops`,
       )
       const tty = process.stderr.isTTY === true
       let last = runner.status()

@@ -1,0 +1,76 @@
+/**
+ * What a runner does before it builds tasks, shared by the in-thread and the threaded runner:
+ * create the topics a pipeline needs, check co-partitioning, and find where each task input
+ * resumes (its pipeline's committed offset, or the start of what retention left).
+ */
+import type { Pipeline } from '../dsl/pipeline.ts'
+import type { TopicDef } from '../dsl/topic.ts'
+import { SluiceError } from '../errors.ts'
+import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
+import type { TopicPartition } from '../log/types.ts'
+import type { Topology } from '../topology/compile.ts'
+
+/**
+ * Creates missing source, repartition, sink and dead-letter topics and returns the task count
+ * (input partition count) of each subtopology, by id.
+ */
+export async function prepareTopics(
+  log: EmbeddedLog,
+  pipeline: Pipeline,
+  topology: Topology,
+): Promise<Map<number, number>> {
+  const counts = new Map<number, number>()
+  const sourceDefs = new Map<string, TopicDef<unknown>>()
+  for (const n of pipeline.nodes) if (n.op.kind === 'source') sourceDefs.set(n.op.topic.name, n.op.topic)
+  for (const [name, def] of sourceDefs) {
+    if (!(await log.hasTopic(name))) {
+      if (def.partitions === undefined) {
+        throw new SluiceError(
+          'SLUICE_UNKNOWN_TOPIC',
+          `pipeline "${pipeline.name}" reads topic "${name}", which does not exist. Create it ` +
+            `(sluice topics create ${name} --partitions N), or declare topic('${name}', { partitions: N }).`,
+        )
+      }
+      await log.createTopic(name, { partitions: def.partitions })
+    }
+  }
+  // Subtopologies in id order: a repartition source's upstream always has a lower id.
+  for (const sub of topology.subtopologies) {
+    const sizes = new Map<string, number>()
+    for (const s of sub.sources) {
+      if (s.upstream === null) sizes.set(s.topic, log.partitionsOf(s.topic).length)
+      else {
+        const want = counts.get(s.upstream)!
+        if (!(await log.hasTopic(s.topic))) await log.createTopic(s.topic, { partitions: want })
+        sizes.set(s.topic, log.partitionsOf(s.topic).length)
+      }
+    }
+    const distinct = new Set(sizes.values())
+    if (distinct.size > 1) {
+      const list = [...sizes].map(([t, n]) => `${t} (${n})`).join(', ')
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `pipeline "${pipeline.name}" reads ${list} in one task, which needs equal partition counts (co-partitioning). ` +
+          'Give the topics the same number of partitions, or keyBy one of them so it is repartitioned.',
+      )
+    }
+    counts.set(sub.id, [...distinct][0]!)
+  }
+  const defaultPartitions = counts.get(0) ?? 1
+  for (const def of topology.sinkTopics) {
+    if (!(await log.hasTopic(def.name))) {
+      await log.createTopic(def.name, { partitions: def.partitions ?? defaultPartitions })
+    }
+  }
+  if (!(await log.hasTopic(topology.deadLetterTopic))) {
+    await log.createTopic(topology.deadLetterTopic, { partitions: 1 })
+  }
+  return counts
+}
+
+/** Where a task input resumes: the group's committed offset, never before the log's start. */
+export async function restoredPosition(log: EmbeddedLog, group: string, tp: TopicPartition): Promise<number> {
+  const committed = (await log.committedOffsets(group, tp.topic)).get(tp.partition)
+  const part = log.partition(tp)
+  return Math.max(committed ?? part.startOffset, part.startOffset)
+}

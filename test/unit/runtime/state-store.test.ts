@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { DELETED, KeyValueStore, MemoryBackend } from '../../../src/runtime/state.ts'
+
+test('a delete stays deleted between handing it to a commit and the commit landing', () => {
+  // Writes land in the backend only when the test calls write(), like an LMDB commit.
+  const backend = new MemoryBackend()
+  backend.write(new Map([['s\u00000\u0000k', 'old']]))
+  const store = new KeyValueStore<string>('s', 0, backend)
+  assert.equal(store.get('k'), 'old')
+  store.delete('k')
+  const writes = new Map<string, unknown>()
+  store.takeWrites(writes)
+  assert.equal(writes.get('s\u00000\u0000k'), DELETED)
+  // The commit has not landed: the backend still holds the old value.
+  assert.equal(store.get('k'), undefined, 'must not fall through to the committed old value')
+  backend.write(writes)
+  store.committed()
+  assert.equal(store.get('k'), undefined)
+  assert.equal(backend.get('s\u00000\u0000k'), undefined)
+})
+
+test('a key written again after its delete was taken keeps the new value when the delete lands', () => {
+  const backend = new MemoryBackend()
+  const store = new KeyValueStore<string>('s', 1, backend)
+  store.put('k', 'a')
+  const first = new Map<string, unknown>()
+  store.takeWrites(first)
+  backend.write(first)
+  store.committed()
+  store.delete('k')
+  const second = new Map<string, unknown>()
+  store.takeWrites(second)
+  store.put('k', 'b')
+  backend.write(second)
+  store.committed()
+  assert.equal(store.get('k'), 'b')
+  const third = new Map<string, unknown>()
+  store.takeWrites(third)
+  assert.equal(third.get('s\u00001\u0000k'), 'b')
+})
+
+test('TTL entries expire by the store clock', () => {
+  let now = 1_000
+  const store = new KeyValueStore<number>('t', 0, new MemoryBackend(), { ttl: 100, now: () => now })
+  store.put('x', 1)
+  now = 1_099
+  assert.equal(store.get('x'), 1)
+  now = 1_100
+  assert.equal(store.get('x'), undefined)
+})
