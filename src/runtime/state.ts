@@ -31,7 +31,7 @@ export class MemoryBackend implements StateBackend {
   write(writes: Map<string, unknown>): void {
     for (const [k, v] of writes) {
       if (v === DELETED) this.data.delete(k)
-      else this.data.set(k, structuredClone(v))
+      else this.data.set(k, v) // already a snapshot (takeWrites)
     }
   }
 }
@@ -127,7 +127,10 @@ export class KeyValueStore<V = unknown> {
     const deletes: string[] = []
     for (const k of this.#dirty) {
       const v = this.#cache.get(k)
-      into.set(this.#prefix + k, v)
+      // A snapshot, not the live object: the commit serializes later (in LMDB's transaction
+      // callback, or on another thread), and a step that mutates its state in place would
+      // otherwise commit state ahead of the offsets committed with it.
+      into.set(this.#prefix + k, typeof v === 'object' && v !== null ? structuredClone(v) : v)
       if (v === DELETED) deletes.push(k)
     }
     this.#inflightDeletes.push(deletes)

@@ -49,3 +49,13 @@ test('TTL entries expire by the store clock', () => {
   now = 1_100
   assert.equal(store.get('x'), undefined)
 })
+
+test('writes handed to a commit are a snapshot: mutating state in place later does not change them', () => {
+  const store = new KeyValueStore<{ n: number }>('m', 0, new MemoryBackend())
+  const acc = { n: 1 }
+  store.put('k', acc)
+  const writes = new Map<string, unknown>()
+  store.takeWrites(writes)
+  acc.n = 2 // a later record, processed while the commit is in flight
+  assert.deepEqual(writes.get('m\u00000\u0000k'), { n: 1 })
+})
