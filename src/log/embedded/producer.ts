@@ -4,11 +4,25 @@ import type { Producer, ProducerOptions, ProducerRecord, RecordMetadata } from '
 import type { EmbeddedLog } from './embedded-log.ts'
 import type { PartitionState } from './partition-state.ts'
 
+/**
+ * A run of consecutive records of one `send` bound for the same batch. Records are buffered
+ * as runs, not one by one, and their metadata is created once the batch is acknowledged:
+ * per-record work in `send` stays a size check and a partition choice.
+ */
+interface Run {
+  /** A copy of the caller's records `start .. start + records.length - 1`. */
+  records: ProducerRecord[]
+  start: number
+  partition: number
+  /** Offset of `records[0]`, set when the batch holding the run is acknowledged. */
+  baseOffset: number
+}
+
 /** Records waiting in one partition for their batch to fill up or linger to pass. */
 interface Accumulator {
   part: PartitionState
-  records: ProducerRecord[]
-  results: RecordMetadata[]
+  runs: Run[]
+  count: number
   bytes: number
   timer: NodeJS.Timeout | null
   /** Settles when the records accumulated so far are acknowledged. */
@@ -57,42 +71,58 @@ export class EmbeddedProducer implements Producer {
   async send(topic: string, input: ProducerRecord | readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (this.#closed) throw new SluiceError('SLUICE_LOG_CLOSED', 'this producer is closed; create a new one')
     const records = Array.isArray(input) ? (input as readonly ProducerRecord[]) : [input as ProducerRecord]
+    const n = records.length
     const parts = this.#log.partitionsOf(topic)
     // Check every record before buffering any, so a rejected send appends nothing.
     const sizes = this.#log.measure(parts[0]!, records)
-    const targets = new Array<PartitionState>(records.length)
-    for (let i = 0; i < records.length; i++) {
+    const targets = new Uint32Array(n)
+    for (let i = 0; i < n; i++) {
       const r = records[i]!
       const p = r.partition ?? this.#partitioner.partition(r.key, parts.length)
-      const part = parts[p]
-      if (!part) {
+      if (!parts[p]) {
         throw new SluiceError(
           'SLUICE_INVALID_ARGUMENT',
           `record ${i} asks for partition ${p} of topic "${topic}", which has partitions 0..${parts.length - 1}`,
         )
       }
-      targets[i] = part
+      targets[i] = p
     }
     if (this.#identity) await this.#identity
     while (this.#buffered >= this.#maxBufferedBytes) {
       await new Promise<void>((r) => this.#drainWaiters.push(r))
     }
-    const results = new Array<RecordMetadata>(records.length)
-    const waits = new Set<Promise<void>>()
-    for (let i = 0; i < records.length; i++) {
-      const part = targets[i]!
-      let acc = this.#accumulators.get(part)
-      if (!acc) acc = this.#newAccumulator(part)
-      const meta = { partition: part.partition, offset: -1 }
-      results[i] = meta
-      acc.records.push(records[i]!)
-      acc.results.push(meta)
-      acc.bytes += sizes[i]!
-      this.#buffered += sizes[i]!
-      waits.add(acc.done)
-      if (acc.bytes >= this.#batchBytes) this.#flush(acc)
+    const batchBytes = this.#batchBytes
+    const runs: Run[] = []
+    const waits: Promise<void>[] = []
+    let i = 0
+    while (i < n) {
+      const p = targets[i]!
+      const part = parts[p]!
+      const acc = this.#accumulators.get(part) ?? this.#newAccumulator(part)
+      // Extend the run while records go to the same partition; a batch is sent as soon as a
+      // record takes it to `batchBytes` or more.
+      const start = i
+      let bytes = 0
+      do {
+        bytes += sizes[i]!
+        i++
+      } while (i < n && targets[i] === p && acc.bytes + bytes < batchBytes)
+      const run: Run = { records: records.slice(start, i), start, partition: p, baseOffset: -1 }
+      runs.push(run)
+      acc.runs.push(run)
+      acc.count += i - start
+      acc.bytes += bytes
+      this.#buffered += bytes
+      if (waits[waits.length - 1] !== acc.done) waits.push(acc.done)
+      if (acc.bytes >= batchBytes) this.#flush(acc)
     }
     await Promise.all(waits)
+    const results = new Array<RecordMetadata>(n)
+    for (const run of runs) {
+      const { start, partition, baseOffset } = run
+      const end = start + run.records.length
+      for (let j = start; j < end; j++) results[j] = { partition, offset: baseOffset + j - start }
+    }
     return results
   }
 
@@ -104,7 +134,7 @@ export class EmbeddedProducer implements Producer {
       reject = rej
     })
     done.catch(() => {})
-    const acc: Accumulator = { part, records: [], results: [], bytes: 0, timer: null, done, resolve, reject }
+    const acc: Accumulator = { part, runs: [], count: 0, bytes: 0, timer: null, done, resolve, reject }
     acc.timer = setTimeout(() => this.#flush(acc), this.#lingerMs)
     this.#accumulators.set(part, acc)
     return acc
@@ -119,12 +149,25 @@ export class EmbeddedProducer implements Producer {
     const identity = this.#identityValue
     if (identity) {
       const next = this.#sequences.get(acc.part) ?? this.#log.lastSequence(identity.producerId, tp) + 1
-      this.#sequences.set(acc.part, next + acc.records.length)
+      this.#sequences.set(acc.part, next + acc.count)
       idempotence = { ...identity, baseSequence: next }
     }
-    const flight = this.#log.appendBatch(tp, acc.records, idempotence).then(
+    const runs = acc.runs
+    let records: ProducerRecord[]
+    if (runs.length === 1) {
+      records = runs[0]!.records
+    } else {
+      records = new Array<ProducerRecord>(acc.count)
+      let k = 0
+      for (const run of runs) for (const r of run.records) records[k++] = r
+    }
+    const flight = this.#log.appendBatch(tp, records, idempotence).then(
       ({ baseOffset }) => {
-        for (let j = 0; j < acc.results.length; j++) acc.results[j]!.offset = baseOffset + j
+        let offset = baseOffset
+        for (const run of runs) {
+          run.baseOffset = offset
+          offset += run.records.length
+        }
         acc.resolve()
       },
       (error: Error) => acc.reject(error),
