@@ -59,10 +59,12 @@ export function encodeBatch(
   producerId = 0,
   baseSequence = -1,
   offsetDeltas?: ArrayLike<number>,
+  /** Encode into this buffer (it must hold the batch) instead of allocating one. */
+  into?: Buffer,
 ): Buffer {
   let total = HEADER_BYTES
   for (let i = 0; i < records.length; i++) total += sizes[i]!
-  const buf = Buffer.allocUnsafe(total)
+  const buf = into ? into.subarray(0, total) : Buffer.allocUnsafe(total)
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   let minTs = Number.POSITIVE_INFINITY
   let maxTs = Number.NEGATIVE_INFINITY

@@ -42,6 +42,9 @@ import {
 import { EmbeddedTransaction } from './transaction.ts'
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+/** Encode buffers kept for reuse: each at least this big, at most this much in all. */
+const POOLED_BUFFER_BYTES = 300 * 1024
+const MAX_POOLED_BYTES = 64 * 1024 * 1024
 /** Appends are cut into batches of about this size: big enough to amortise, small enough to read. */
 const MAX_BATCH_BYTES = 1024 * 1024
 
@@ -71,6 +74,8 @@ export interface StagedAppend {
   baseOffset: number
   count: number
   producer?: { key: string; state: ProducerPartitionState }
+  /** The pooled buffer `batch` was encoded into; back to the pool once committed. */
+  buffer: Buffer
 }
 
 /** Everything one LMDB write transaction commits. */
@@ -106,6 +111,8 @@ export class EmbeddedLog implements Log {
   readonly groups = new GroupCoordinator()
   #topics = new Map<string, { record: TopicRecord; parts: PartitionState[] }>()
   #producers = new Map<string, ProducerPartitionState>()
+  readonly #bufferPool: Buffer[] = []
+  #pooledBytes = 0
   /** Current epoch per named producer id (loaded at open): older epochs are fenced. */
   #epochs = new Map<number, number>()
   #releaseLock: () => void
@@ -367,7 +374,10 @@ export class EmbeddedLog implements Log {
       const chunkSizes = start === 0 && end === records.length ? sizes : sizes.subarray(start, end)
       const baseOffset = part.nextOffset
       const sequence = baseSequence < 0 ? -1 : baseSequence + start
-      const batch = encodeBatch(chunk, chunkSizes, baseOffset, now, producerId, sequence)
+      let need = 48
+      for (let i = 0; i < chunkSizes.length; i++) need += chunkSizes[i]!
+      const buffer = this.#takeBuffer(need)
+      const batch = encodeBatch(chunk, chunkSizes, baseOffset, now, producerId, sequence, undefined, buffer)
       let maxTimestamp = batch.readDoubleLE(24)
       if (!(maxTimestamp >= 0)) maxTimestamp = now
       const count = end - start
@@ -379,9 +389,30 @@ export class EmbeddedLog implements Log {
         index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
         baseOffset,
         count,
+        buffer,
       })
       start = end
     }
+  }
+
+  /**
+   * Encode buffers are pooled: a fresh 256 KiB buffer per batch cost more in allocation,
+   * page faults and full garbage collections than the encoding itself.
+   */
+  #takeBuffer(need: number): Buffer {
+    const pool = this.#bufferPool
+    const last = pool[pool.length - 1]
+    if (last && last.length >= need) {
+      this.#pooledBytes -= last.length
+      return pool.pop()!
+    }
+    return Buffer.allocUnsafeSlow(Math.max(need, POOLED_BUFFER_BYTES))
+  }
+
+  #returnBuffer(buffer: Buffer): void {
+    if (buffer.length < POOLED_BUFFER_BYTES || this.#pooledBytes + buffer.length > MAX_POOLED_BYTES) return
+    this.#bufferPool.push(buffer)
+    this.#pooledBytes += buffer.length
   }
 
   /**
@@ -393,10 +424,12 @@ export class EmbeddedLog implements Log {
     tp: TopicPartition,
     records: readonly ProducerRecord[],
     idempotence?: AppendBatchOptions,
+    /** `measure(part, records)`'s result when the caller has it already (the producer does). */
+    measured?: Uint32Array,
   ): Promise<AppendBatchResult> {
     this.#assertOpen()
     const part = this.partition(tp)
-    const sizes = this.measure(part, records)
+    const sizes = measured ?? this.measure(part, records)
     if (records.length === 0) return { baseOffset: part.nextOffset, count: 0, duplicate: false }
     let bytes = 0
     for (let i = 0; i < sizes.length; i++) bytes += sizes[i]!
@@ -534,6 +567,8 @@ export class EmbeddedLog implements Log {
           part.batches++
         }
         for (const a of staged.appends) a.part.notify()
+        // LMDB copied each batch during its put: the encode buffers can be used again.
+        for (const a of staged.appends) this.#returnBuffer(a.buffer)
         // 5.
         if (this.durability === 'sync') await flushed
       } catch (error) {

@@ -12,6 +12,8 @@ import type { PartitionState } from './partition-state.ts'
 interface Run {
   /** A copy of the caller's records `start .. start + records.length - 1`. */
   records: ProducerRecord[]
+  /** Their sizes, as `measure` computed them in `send` (not computed again at append). */
+  sizes: Uint32Array
   start: number
   partition: number
   /** Offset of `records[0]`, set when the batch holding the run is acknowledged. */
@@ -107,7 +109,13 @@ export class EmbeddedProducer implements Producer {
         bytes += sizes[i]!
         i++
       } while (i < n && targets[i] === p && acc.bytes + bytes < batchBytes)
-      const run: Run = { records: records.slice(start, i), start, partition: p, baseOffset: -1 }
+      const run: Run = {
+        records: records.slice(start, i),
+        sizes: sizes.slice(start, i),
+        start,
+        partition: p,
+        baseOffset: -1,
+      }
       runs.push(run)
       acc.runs.push(run)
       acc.count += i - start
@@ -154,14 +162,20 @@ export class EmbeddedProducer implements Producer {
     }
     const runs = acc.runs
     let records: ProducerRecord[]
+    let sizes: Uint32Array
     if (runs.length === 1) {
       records = runs[0]!.records
+      sizes = runs[0]!.sizes
     } else {
       records = new Array<ProducerRecord>(acc.count)
+      sizes = new Uint32Array(acc.count)
       let k = 0
-      for (const run of runs) for (const r of run.records) records[k++] = r
+      for (const run of runs) {
+        sizes.set(run.sizes, k)
+        for (const r of run.records) records[k++] = r
+      }
     }
-    const flight = this.#log.appendBatch(tp, records, idempotence).then(
+    const flight = this.#log.appendBatch(tp, records, idempotence, sizes).then(
       ({ baseOffset }) => {
         let offset = baseOffset
         for (const run of runs) {
