@@ -33,6 +33,7 @@ import {
   decodePartitionMeta,
   encodeIndexEntry,
   encodePartitionMeta,
+  floorBatchKey,
   offsetsKey,
   openStorage,
   partitionKey,
@@ -645,18 +646,7 @@ export class EmbeddedLog implements Log {
     const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
     const { id } = part.topic
     const { batches } = this.storage
-    // The batch holding `offset` is the last one whose base offset is <= offset. A reverse
-    // range excludes its `end`, so the bound is the 8-byte partition prefix, which sorts
-    // before every batch key of the partition (including base offset 0).
-    let start = batchKey(id, tp.partition, offset)
-    for (const key of batches.getKeys({
-      start,
-      end: partitionKey(id, tp.partition),
-      reverse: true,
-      limit: 1,
-    })) {
-      start = key
-    }
+    const start = floorBatchKey(batches, id, tp.partition, offset)
     let bytes = 0
     for (const { key, value } of batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
       const base = baseOffsetOfKey(key)

@@ -85,6 +85,30 @@ export function batchKey(topicId: number, partition: number, baseOffset: number)
   return key
 }
 
+/**
+ * The key where reading a partition from `offset` starts: the batch holding it, i.e. the last
+ * batch whose base offset is <= offset (or `offset`'s own key when none is stored below it).
+ * A reverse range excludes its `end`, so the bound is the 8-byte partition prefix, which sorts
+ * before every batch key of the partition, base offset 0 included.
+ */
+export function floorBatchKey(
+  batches: Database<Buffer, Buffer>,
+  topicId: number,
+  partition: number,
+  offset: number,
+): Buffer {
+  let start = batchKey(topicId, partition, offset)
+  for (const key of batches.getKeys({
+    start,
+    end: partitionKey(topicId, partition),
+    reverse: true,
+    limit: 1,
+  })) {
+    start = key
+  }
+  return start
+}
+
 export function baseOffsetOfKey(key: Buffer): number {
   return key.readUInt32BE(8) * 0x1_0000_0000 + key.readUInt32BE(12)
 }

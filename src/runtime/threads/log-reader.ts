@@ -18,6 +18,7 @@ import {
   batchKey,
   type Durability,
   decodePartitionMeta,
+  floorBatchKey,
   partitionKey,
   type TopicRecord,
 } from '../../log/embedded/storage.ts'
@@ -108,17 +109,7 @@ export class LogReader {
     const out: LogRecord[] = []
     if (offset === highWatermark) return out
     const { id } = this.topic(tp.topic)
-    // A reverse range excludes its `end`, so the bound is the 8-byte partition prefix, which
-    // sorts before every batch key of the partition (including base offset 0).
-    let start = batchKey(id, tp.partition, offset)
-    for (const key of this.#batches.getKeys({
-      start,
-      end: partitionKey(id, tp.partition),
-      reverse: true,
-      limit: 1,
-    })) {
-      start = key
-    }
+    const start = floorBatchKey(this.#batches, id, tp.partition, offset)
     let bytes = 0
     for (const { key, value } of this.#batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
       const base = baseOffsetOfKey(key)
