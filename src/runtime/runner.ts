@@ -90,6 +90,8 @@ export class EmbeddedRunner {
   #stopping = false
   #failure: Error | null = null
   #inflight: Promise<unknown> | null = null
+  /** True when no commit is in flight (the previous one has landed). */
+  #landed = true
   #wake: (() => void) | null = null
 
   constructor(log: EmbeddedLog, pipelines: readonly Pipeline[], options: RunnerOptions = {}) {
@@ -152,16 +154,25 @@ export class EmbeddedRunner {
         const processed = await this.#processOnce()
         if (processed > 0) uncommitted = true
         let now = Date.now()
-        if (now - lastCommit >= this.#commitIntervalMs) {
+        // Commit when due and the previous commit has landed; while its fsync runs, keep
+        // processing instead of waiting for it (the next commit then holds more records).
+        if (now - lastCommit >= this.#commitIntervalMs && this.#landed) {
           await this.commit()
           lastCommit = now
           uncommitted = false
           now = Date.now()
         }
-        if (processed > 0 || this.#stopping || this.#inputWaiting()) continue
-        // Nothing to read. Sleep until an append, but never past the next commit that is due:
-        // waiting the full poll interval with outputs uncommitted was most of the p99 latency.
-        const wait = uncommitted ? Math.max(0, lastCommit + this.#commitIntervalMs - now) : 50
+        if (processed > 0 || this.#stopping || this.#inputWaiting()) {
+          // A busy loop would never leave the microtask queue: LMDB's commit callbacks (which
+          // let the next commit start), timers and signals would starve until input ran out.
+          await yieldToEventLoop()
+          continue
+        }
+        // Nothing to read. Sleep until an append, but never past the next commit that is due
+        // (waiting the full poll interval with outputs uncommitted was most of the p99
+        // latency); if that commit waits for the previous one, the landing wakes us.
+        const wait =
+          !uncommitted || !this.#landed ? 50 : Math.max(0, lastCommit + this.#commitIntervalMs - now)
         if (wait === 0) continue
         await Promise.race([
           this.#log.waitForAppend(this.#inputs, wait),
@@ -291,7 +302,17 @@ export class EmbeddedRunner {
         }),
       )
     }
-    if (commits.length > 0) this.#inflight = Promise.all(commits)
+    if (commits.length > 0) {
+      const inflight = Promise.all(commits)
+      this.#inflight = inflight
+      this.#landed = false
+      // Failures surface where #inflight is awaited (the next commit, or the final one).
+      const landed = () => {
+        if (this.#inflight === inflight) this.#landed = true
+        this.#wake?.()
+      }
+      inflight.then(landed, landed)
+    }
   }
 
   readonly #lastPositions = new WeakMap<Task, Map<string, number>>()
@@ -347,6 +368,10 @@ export function stopPolicyMessage(pipeline: string, f: DeadLetter): string {
     `pipeline "${pipeline}" stopped (error policy "stop"): ${f.error.message}` +
     (f.origin ? ` at ${f.origin.topic}/${f.origin.partition}@${f.origin.offset}` : '')
   )
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 function sum<T>(items: readonly T[], f: (item: T) => number): number {
