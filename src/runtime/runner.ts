@@ -16,7 +16,7 @@ import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import type { StateBackend } from './state.ts'
-import { DELETED } from './state.ts'
+import { DELETED, snapshotWrites } from './state.ts'
 import { type DeadLetter, Task } from './task.ts'
 import { prepareTopics, restoredPosition } from './topics.ts'
 
@@ -276,7 +276,8 @@ export class EmbeddedRunner {
           touched = true
         }
         if (c.state.size > 0) {
-          tx.addWrite(() => this.#backend.write(c.state))
+          const state = snapshotWrites(c.state)
+          tx.addWrite(() => this.#backend.write(state))
           touched = true
         }
         const offsets = [...c.positions].map(([topic, offset]) => ({

@@ -31,9 +31,21 @@ export class MemoryBackend implements StateBackend {
   write(writes: Map<string, unknown>): void {
     for (const [k, v] of writes) {
       if (v === DELETED) this.data.delete(k)
-      else this.data.set(k, v) // already a snapshot (takeWrites)
+      else this.data.set(k, structuredClone(v))
     }
   }
+}
+
+/**
+ * Copies the object values of taken writes. A commit that serializes them later (LMDB's
+ * transaction callback runs after more records were processed) must write this copy: a step
+ * that mutates its state in place would otherwise commit state ahead of the offsets
+ * committed with it.
+ */
+export function snapshotWrites(writes: Map<string, unknown>): Map<string, unknown> {
+  const copy = new Map<string, unknown>()
+  for (const [k, v] of writes) copy.set(k, typeof v === 'object' && v !== null ? structuredClone(v) : v)
+  return copy
 }
 
 /** Entry with an expiry (processing time), for stores with a TTL. */
@@ -127,10 +139,8 @@ export class KeyValueStore<V = unknown> {
     const deletes: string[] = []
     for (const k of this.#dirty) {
       const v = this.#cache.get(k)
-      // A snapshot, not the live object: the commit serializes later (in LMDB's transaction
-      // callback, or on another thread), and a step that mutates its state in place would
-      // otherwise commit state ahead of the offsets committed with it.
-      into.set(this.#prefix + k, typeof v === 'object' && v !== null ? structuredClone(v) : v)
+      // Live values: a backend that serializes later must snapshot them (snapshotWrites).
+      into.set(this.#prefix + k, v)
       if (v === DELETED) deletes.push(k)
     }
     this.#inflightDeletes.push(deletes)

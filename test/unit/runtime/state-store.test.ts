@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { DELETED, KeyValueStore, MemoryBackend } from '../../../src/runtime/state.ts'
+import { DELETED, KeyValueStore, MemoryBackend, snapshotWrites } from '../../../src/runtime/state.ts'
 
 test('a delete stays deleted between handing it to a commit and the commit landing', () => {
   // Writes land in the backend only when the test calls write(), like an LMDB commit.
@@ -50,12 +50,17 @@ test('TTL entries expire by the store clock', () => {
   assert.equal(store.get('x'), undefined)
 })
 
-test('writes handed to a commit are a snapshot: mutating state in place later does not change them', () => {
+test('writes a commit serializes later are a snapshot: mutating state in place does not change them', () => {
   const store = new KeyValueStore<{ n: number }>('m', 0, new MemoryBackend())
   const acc = { n: 1 }
   store.put('k', acc)
   const writes = new Map<string, unknown>()
   store.takeWrites(writes)
+  const committed = snapshotWrites(writes)
   acc.n = 2 // a later record, processed while the commit is in flight
-  assert.deepEqual(writes.get('m\u00000\u0000k'), { n: 1 })
+  assert.deepEqual(committed.get('m\u00000\u0000k'), { n: 1 })
+  const backend = new MemoryBackend()
+  backend.write(writes)
+  acc.n = 3
+  assert.deepEqual(backend.get('m\u00000\u0000k'), { n: 2 }, 'the memory backend copies on write')
 })
