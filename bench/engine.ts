@@ -54,6 +54,7 @@
  * (`log.fetch` with `waitMs`), taking `now − sent` per output record the moment the fetch
  * returns, i.e. when the output's commit is visible. The first second is warm-up.
  */
+
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -71,6 +72,7 @@ import { EmbeddedRunner } from '../src/runtime/runner.ts'
 import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
 import { compile, type Topology } from '../src/topology/compile.ts'
+import { positiveInt, xorshift } from './common.ts'
 
 const DOCS_HEADING = '## Engine (`npm run bench:engine`)'
 /** Enough event time (15 s) that the warm-up closes full tumbling and sliding windows. */
@@ -134,16 +136,6 @@ if (args.help) {
   process.exit(0)
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive whole number, got ${text}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
 function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
   const items = text.split(',').filter((s) => s !== '')
   for (const s of items) {
@@ -200,13 +192,7 @@ interface Events {
 
 /** Pre-encoded events: keys and values are views into one buffer, as `log.read` returns them. */
 function generate(n: number, topicName: string): Events {
-  let x = 0x2545f491
-  const rand = (bound: number) => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) % bound
-  }
+  const rand = xorshift()
   const bids: Bid[] = new Array(n)
   const keyTexts: string[] = new Array(n)
   const valueTexts: string[] = new Array(n)

@@ -33,6 +33,7 @@
  * - prefault: before each timed phase, a scratch file as large as the memory the phase will
  *   touch is written and deleted (see prefault()). Off with --no-prefault.
  */
+
 import {
   closeSync,
   existsSync,
@@ -53,6 +54,7 @@ import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Durability, EmbeddedLog, Producer, ProducerRecord } from '../src/log/index.ts'
 import { openEmbeddedLog } from '../src/log/index.ts'
+import { positiveInt } from './common.ts'
 
 const TOPIC = 'bench'
 const TP = { topic: TOPIC, partition: 0 }
@@ -93,16 +95,6 @@ if (args.help) {
   --no-prefault     do not pre-touch memory before each timed phase
 `)
   process.exit(0)
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive whole number, got ${text}\n`)
-    process.exit(2)
-  }
-  return n
 }
 
 const records100 = positiveInt('records', args.records, 4_000_000)

@@ -17,6 +17,7 @@
  * `run()` has returned. CPU is process.cpuUsage(): all threads (JS, workers, GC, LMDB).
  * Every run must commit the same number of window results.
  */
+
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +30,7 @@ import {
   ThreadedRunner,
 } from '../src/index.ts'
 import { compile } from '../src/topology/compile.ts'
+import { xorshift } from './common.ts'
 import { type Bid, perAuction } from './threads-pipeline.ts'
 
 const { values: args } = parseArgs({
@@ -51,13 +53,7 @@ const say = (s: string) => process.stderr.write(`[bench:threads] ${s}\n`)
 async function produce(log: EmbeddedLog): Promise<void> {
   await log.createTopic('bids', { partitions: 4 })
   const producer = log.producer()
-  let x = 0x2545f491
-  const rand = (bound: number) => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) % bound
-  }
+  const rand = xorshift()
   for (let from = 0; from < events; from += 50_000) {
     const chunk = []
     for (let i = from; i < Math.min(events, from + 50_000); i++) {

@@ -1,0 +1,23 @@
+/** Helpers shared by the benchmark scripts. */
+
+/** Parses a `--name N` flag (underscores and commas allowed); exits with code 2 when it is not a positive integer. */
+export function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
+  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`--${name} must be a positive whole number, got ${text}\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+/** A deterministic xorshift32 generator: `rand(bound)` is in `0 .. bound - 1`; the same seed gives the same events. */
+export function xorshift(seed = 0x2545f491): (bound: number) => number {
+  let x = seed
+  return (bound) => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) % bound
+  }
+}
