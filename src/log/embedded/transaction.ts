@@ -54,19 +54,22 @@ export class EmbeddedTransaction implements Transaction {
         topic: string
         part: PartitionState
         records: ProducerRecord[]
+        sizes: number[]
         results: RecordMetadata[]
       }> = []
       const results = new Map<string, RecordMetadata[]>()
       for (const { topic, records } of this.#sends) {
         const parts = this.#log.partitionsOf(topic)
-        this.#log.measure(parts[0]!, records)
+        // Measured once: the sizes both validate the records and size the batches.
+        const measured = this.#log.measure(parts[0]!, records)
         const perPartition = new Map<
           PartitionState,
-          { records: ProducerRecord[]; results: RecordMetadata[] }
+          { records: ProducerRecord[]; sizes: number[]; results: RecordMetadata[] }
         >()
         const topicResults = results.get(topic) ?? []
         results.set(topic, topicResults)
-        for (const r of records) {
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]!
           const p = r.partition ?? this.#partitioner.partition(r.key, parts.length)
           const part = parts[p]
           if (!part) {
@@ -74,17 +77,18 @@ export class EmbeddedTransaction implements Transaction {
           }
           let group = perPartition.get(part)
           if (!group) {
-            group = { records: [], results: [] }
+            group = { records: [], sizes: [], results: [] }
             perPartition.set(part, group)
           }
           const meta = { partition: p, offset: -1 }
           group.records.push(r)
+          group.sizes.push(measured[i]!)
           group.results.push(meta)
           topicResults.push(meta)
         }
         for (const [part, g] of perPartition) plan.push({ topic, part, ...g })
       }
-      const sized = plan.map((p) => ({ ...p, sizes: this.#log.measure(p.part, p.records) }))
+      const sized = plan.map((p) => ({ ...p, sizes: Uint32Array.from(p.sizes) }))
       let bytes = 0
       for (const { sizes } of sized) for (let i = 0; i < sizes.length; i++) bytes += sizes[i]!
       const reserved = await this.#log.reserve(bytes)
