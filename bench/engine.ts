@@ -33,8 +33,9 @@
  *             tasks joined by a repartition topic, simulated in memory (the upstream task's
  *             repartition records and watermark markers are handed to the downstream task as
  *             LogRecords in the same batch).
- * (c) log:    EmbeddedRunner on the embedded log with exactly-once commits (default 5 ms
- *             interval, `--durability`, default `sync`: every commit is fsynced). The events
+ * (c) log:    EmbeddedRunner on the embedded log with exactly-once commits (when the input
+ *             drains, else every 100 ms or 8,192 outputs; `--durability`, default `sync`:
+ *             every commit is fsynced). The events
  *             are appended to a one-partition topic first (not timed); the clock runs from
  *             runner.start() until the pipeline's committed offsets reach the end of every
  *             input (including the repartition topic) — so every output, including the windows

@@ -2,6 +2,10 @@
  * An incremental aggregation: `add` folds one value into the accumulator; `merge` combines
  * two accumulators (needed by session windows, which merge); `result` turns the accumulator
  * into the emitted value. Accumulators are stored in state, so keep them plain data.
+ *
+ * `add` and `merge` may return a new accumulator or change `acc` in place and return it:
+ * the engine snapshots state when it hands it to a commit, so an accumulator changed after
+ * that never leaks into the committed state.
  */
 export interface Aggregator<T, A, R = A> {
   init(): A
@@ -42,7 +46,12 @@ export function max<T>(of: (value: T) => number): Aggregator<T, number | null> {
 export function avg<T>(of: (value: T) => number): Aggregator<T, { n: number; sum: number }, number | null> {
   return {
     init: () => ({ n: 0, sum: 0 }),
-    add: (a, v) => ({ n: a.n + 1, sum: a.sum + of(v) }),
+    // In place: the engine copies state when it takes it for a commit (see the note above).
+    add: (a, v) => {
+      a.n++
+      a.sum += of(v)
+      return a
+    },
     merge: (a, b) => ({ n: a.n + b.n, sum: a.sum + b.sum }),
     result: (a) => (a.n === 0 ? null : a.sum / a.n),
   }

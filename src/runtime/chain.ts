@@ -8,9 +8,16 @@
 import type { ProcessContext } from '../dsl/processor.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
+import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
 import { type Timer, TimerQueue } from './timers.ts'
-import { WindowOperator } from './window-operator.ts'
+import {
+  FixedWindowOperator,
+  type WindowOperator,
+  type WindowOutput,
+  type WindowState,
+} from './window-operator.ts'
+import type { WindowStore } from './window-store.ts'
 
 export type Push = (record: StreamRecord) => void
 
@@ -18,6 +25,7 @@ export type Push = (record: StreamRecord) => void
 export interface ChainHost {
   readonly pipeline: string
   store<V>(name: string, options?: { ttl?: number }): KeyValueStore<V>
+  windowStore(name: string): WindowStore
   /** Queue a record for a topic in the next commit. */
   sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void
   repartition(topic: string, record: StreamRecord): void
@@ -167,14 +175,18 @@ function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() =
       }
     }
     case 'window-aggregate': {
-      const store = host.store<{ end: number; acc: unknown }>(`${host.pipeline}.${name}`)
       const late = op.late
-      const window = new WindowOperator(op, store, {
+      const out: WindowOutput = {
         emit: next,
         late: late
           ? (r) => host.sink(late.name, r, late.codec.encode as (v: unknown) => Uint8Array)
           : () => {},
-      })
+      }
+      const storeName = `${host.pipeline}.${name}`
+      const window: WindowOperator =
+        op.window.kind === 'session'
+          ? new SessionWindowOperator(op, host.store<WindowState>(storeName), out)
+          : new FixedWindowOperator(op, host.windowStore(storeName), out)
       host.windows.push(window)
       hooks.push(() => host.onWatermark((wm) => window.advance(wm)))
       return (r) => {

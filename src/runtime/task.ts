@@ -11,9 +11,10 @@ import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push } from './chain.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
-import { KeyValueStore, type StateBackend } from './state.ts'
+import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
 import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
 import type { WindowOperator } from './window-operator.ts'
+import { WindowStore } from './window-store.ts'
 
 export const WATERMARK_HEADER = 'sluice-watermark'
 const utf8 = new TextDecoder()
@@ -71,8 +72,10 @@ export class Task implements ChainHost {
   readonly subtopology: Subtopology
   readonly tracker = new WatermarkTracker()
   readonly windows: WindowOperator[] = []
-  readonly stores = new Map<string, KeyValueStore<unknown>>()
+  readonly stores = new Map<string, TaskStore>()
   readonly positions = new Map<string, number>()
+  /** Output records (sinks and repartitions) since the last `collect`. */
+  pendingOutputs = 0
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   #outputs = new Map<string, ProducerRecord[]>()
@@ -164,10 +167,22 @@ export class Task implements ChainHost {
       })
       this.stores.set(name, store)
     }
+    if (!(store instanceof KeyValueStore)) throw new Error(`store ${name} is not a key-value store`)
     return store as KeyValueStore<V>
   }
 
+  windowStore(name: string): WindowStore {
+    let store = this.stores.get(name)
+    if (!store) {
+      store = new WindowStore(name, this.partition, this.#options.backend)
+      this.stores.set(name, store)
+    }
+    if (!(store instanceof WindowStore)) throw new Error(`store ${name} is not a window store`)
+    return store
+  }
+
   sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void {
+    this.pendingOutputs++
     this.#output(topic).push({
       key: record.key === null ? null : Buffer.from(record.key),
       value: record.value === null || record.value === undefined ? null : encode(record.value),
@@ -178,6 +193,7 @@ export class Task implements ChainHost {
 
   repartition(topic: string, record: StreamRecord): void {
     this.#repartitionTopics.add(topic)
+    this.pendingOutputs++
     const key = Buffer.from(record.key!)
     this.#output(topic).push({
       key,
@@ -395,6 +411,7 @@ export class Task implements ChainHost {
     for (const store of this.stores.values()) store.takeWrites(state)
     const outputs = this.#outputs
     this.#outputs = new Map()
+    this.pendingOutputs = 0
     return { outputs, state, positions: new Map(this.positions) }
   }
 

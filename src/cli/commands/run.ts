@@ -39,7 +39,8 @@ dead letters); without a terminal, prints the same as a line every 10 s to stder
 
 Options:
   --describe                print each pipeline's topology and exit
-  --commit-interval <ms>    how often outputs, state and offsets commit (default 5)
+  --commit-interval <ms>    longest wait for a commit under load (default 100 in-thread,
+                            5 with worker threads; a drained input commits at once)
   --threads <n>             worker threads the tasks run on (default: the machine's cores,
                             here ${availableParallelism()}); 0 or 1 runs every task in the main thread
   --durability sync|interval
@@ -102,7 +103,7 @@ export const runCommand: Command = {
     const durability = parseDurabilityFlag('run', values.durability)
     const commitIntervalMs =
       values['commit-interval'] === undefined
-        ? 5
+        ? undefined
         : parseIntFlag('run', 'commit-interval', values['commit-interval'], 1)
     const threads =
       values.threads === undefined
@@ -115,10 +116,11 @@ export const runCommand: Command = {
     }
     const log = await openEmbeddedLog({ dataDir: dataDirOf(values), ...(durability ? { durability } : {}) })
     // The workers import the file again and pick the same pipelines by name.
+    const interval = commitIntervalMs === undefined ? {} : { commitIntervalMs }
     const runner =
       threads > 1
-        ? new ThreadedRunner(log, pipelines, { commitIntervalMs, threads, module: resolve(file!) })
-        : new EmbeddedRunner(log, pipelines, { commitIntervalMs })
+        ? new ThreadedRunner(log, pipelines, { ...interval, threads, module: resolve(file!) })
+        : new EmbeddedRunner(log, pipelines, interval)
     let stopping = false
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {

@@ -260,6 +260,30 @@ describe('the embedded runner', () => {
     await log.close()
   })
 
+  test('on a light load an output commits as soon as the input is drained, not after the interval', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    const input = topic<{ n: number }>('light-in')
+    const p = pipeline('light')
+    p.from(input)
+      .map((v) => ({ n: v.n * 2 }))
+      .to(topic('light-out'))
+    await log.createTopic('light-in', { partitions: 1 })
+    // An interval far longer than the test: only the drained-input rule can commit in time.
+    const runner = new EmbeddedRunner(log, [p], { commitIntervalMs: 600_000 })
+    live.add(runner)
+    await runner.start()
+    const running = runner.run()
+    const producer = log.producer()
+    for (const n of [1, 2, 3]) {
+      await producer.send('light-in', { value: json({ n }) })
+      await until(() => decoded(log, 'light-out').length === n, `output ${n} committed`, 5_000)
+    }
+    assert.deepEqual(decoded(log, 'light-out'), [{ n: 2 }, { n: 4 }, { n: 6 }])
+    runner.stop()
+    await running
+    await log.close()
+  })
+
   test('an unknown source topic is a clear error; mismatched partition counts are refused', async () => {
     const log = await openEmbeddedLog({ dataDir: tempDir() })
     const p = pipeline('orphan')

@@ -64,3 +64,33 @@ test('writes a commit serializes later are a snapshot: mutating state in place d
   acc.n = 3
   assert.deepEqual(backend.get('m\u00000\u0000k'), { n: 2 }, 'the memory backend copies on write')
 })
+
+test('a state snapshot is a deep copy of plain data and of anything structuredClone copies', () => {
+  const nested = { n: 1, list: [1, { x: 2 }], when: new Date(5), tags: new Set(['a']), none: null }
+  const proto = JSON.parse('{"__proto__": {"polluted": true}, "k": 1}')
+  const writes = new Map<string, unknown>([
+    ['a', nested],
+    ['b', proto],
+    ['c', 7],
+  ])
+  const copy = snapshotWrites(writes)
+  nested.n = 2
+  ;(nested.list[1] as { x: number }).x = 3
+  nested.when.setTime(6)
+  nested.tags.add('b')
+  assert.deepEqual(copy.get('a'), {
+    n: 1,
+    list: [1, { x: 2 }],
+    when: new Date(5),
+    tags: new Set(['a']),
+    none: null,
+  })
+  const b = copy.get('b') as Record<string, unknown>
+  assert.equal(
+    Object.getPrototypeOf(b),
+    Object.prototype,
+    'an own "__proto__" key does not become the prototype',
+  )
+  assert.deepEqual(Object.keys(b), ['__proto__', 'k'])
+  assert.equal(copy.get('c'), 7)
+})

@@ -86,11 +86,13 @@ function contents(log: EmbeddedLog, name: string): string[] {
   return out.sort()
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+async function until(check: () => boolean, what: string, ms = 20_000, pollMs = 10): Promise<void> {
   const deadline = Date.now() + ms
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
+    // pollMs 0: look again after each turn of the event loop (an in-thread runner yields at
+    // every loop turn), so a stop lands within one read batch.
+    await new Promise((r) => (pollMs === 0 ? setImmediate(r) : setTimeout(r, pollMs)))
   }
 }
 
@@ -167,7 +169,7 @@ describe('the threaded runner', () => {
       const runner = life(log)
       await runner.start()
       const run = launch(runner)
-      await until(() => runner.status()[0]!.recordsIn >= 15_000, `progress in life ${i + 1}`)
+      await until(() => runner.status()[0]!.recordsIn >= 10_000, `progress in life ${i + 1}`, 20_000, 0)
       await run.stop()
       const { lag } = runner.status()[0]!
       assert.ok(lag > 0, `life ${i + 1} stopped partway (lag ${lag})`)
