@@ -4,6 +4,7 @@
  * runner (embedded log, Kafka) or the test driver feeds it records and commits what
  * `collect()` returns — so every backend runs exactly the same processing code.
  */
+import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
 import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
@@ -17,7 +18,6 @@ import type { WindowOperator } from './window-operator.ts'
 import { WindowStore } from './window-store.ts'
 
 export const WATERMARK_HEADER = 'sluice-watermark'
-const utf8 = new TextDecoder()
 
 export interface TaskOptions {
   topology: Topology
@@ -76,6 +76,8 @@ export class Task implements ChainHost {
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
   pendingOutputs = 0
+  /** The output list of each output of the record being processed, for a rollback. */
+  readonly #journal: ProducerRecord[][] = []
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   #outputs = new Map<string, ProducerRecord[]>()
@@ -183,7 +185,9 @@ export class Task implements ChainHost {
 
   sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void {
     this.pendingOutputs++
-    this.#output(topic).push({
+    const list = this.#output(topic)
+    this.#journal.push(list)
+    list.push({
       key: record.key === null ? null : Buffer.from(record.key),
       value: record.value === null || record.value === undefined ? null : encode(record.value),
       timestamp: record.timestamp,
@@ -195,7 +199,9 @@ export class Task implements ChainHost {
     this.#repartitionTopics.add(topic)
     this.pendingOutputs++
     const key = Buffer.from(record.key!)
-    this.#output(topic).push({
+    const list = this.#output(topic)
+    this.#journal.push(list)
+    list.push({
       key,
       value: Buffer.from(JSON.stringify(record.value)),
       timestamp: record.timestamp,
@@ -313,24 +319,19 @@ export class Task implements ChainHost {
       }
     }
     this.recordsIn++
-    this.#origin = {
-      topic,
-      partition: record.partition,
-      offset: record.offset,
-      key: record.key,
-      value: record.value,
-    }
+    // A LogRecord is a RecordOrigin: no per-record copy (async slots and failures keep it).
+    this.#origin = record
     const decoded = source.decode(record)
     if (typeof decoded === 'string') {
       this.#fail(new OperatorError(`source ${topic}`, new Error(decoded)))
       return
     }
     if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
-    const mark = this.#outputMark()
+    this.#journal.length = 0
     try {
       source.push(decoded)
     } catch (error) {
-      this.#rollbackOutputs(mark)
+      this.#rollbackOutputs()
       this.#fail(error)
     }
   }
@@ -383,16 +384,14 @@ export class Task implements ChainHost {
     return list
   }
 
-  #outputMark(): Map<string, number> | null {
-    if (this.#outputs.size === 0) return null
-    const mark = new Map<string, number>()
-    for (const [t, list] of this.#outputs) mark.set(t, list.length)
-    return mark
-  }
-
   /** Drops what a failed record produced, so a dead-lettered record has no partial output. */
-  #rollbackOutputs(mark: Map<string, number> | null): void {
-    for (const [t, list] of this.#outputs) list.length = mark?.get(t) ?? 0
+  #rollbackOutputs(): void {
+    const journal = this.#journal
+    for (let i = journal.length - 1; i >= 0; i--) {
+      journal[i]!.pop()
+      this.pendingOutputs--
+    }
+    journal.length = 0
   }
 
   /**
@@ -412,6 +411,7 @@ export class Task implements ChainHost {
     const outputs = this.#outputs
     this.#outputs = new Map()
     this.pendingOutputs = 0
+    this.#journal.length = 0
     return { outputs, state, positions: new Map(this.positions) }
   }
 
@@ -468,8 +468,8 @@ export function deadLetterRecord(f: DeadLetter, pipeline: string, now: number): 
 function decodeInternal(record: LogRecord): StreamRecord | string {
   try {
     return {
-      key: record.key === null ? null : utf8.decode(record.key),
-      value: JSON.parse(utf8.decode(record.value!)),
+      key: record.key === null ? null : utf8(record.key),
+      value: JSON.parse(utf8(record.value!)),
       timestamp: record.timestamp,
     }
   } catch (e) {
@@ -496,7 +496,7 @@ function decoderFor(
       if (result.issues) return `schema validation failed: ${formatIssues(result.issues)}`
       value = result.value
     }
-    let key: string | null = record.key === null ? null : utf8.decode(record.key)
+    let key: string | null = record.key === null ? null : utf8(record.key)
     let timestamp = record.timestamp
     try {
       if (key === null && keyOf) key = String(keyOf(value))
