@@ -17,6 +17,8 @@ export type SluiceErrorCode =
   | 'SLUICE_TRANSACTION_STATE'
   | 'SLUICE_INVALID_INPUT'
   | 'SLUICE_WORKER_FAILED'
+  | 'SLUICE_BROKER_UNAVAILABLE'
+  | 'SLUICE_KAFKA_ERROR'
 
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode

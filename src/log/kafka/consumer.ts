@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto'
+import {
+  FetchIsolationLevels,
+  type GroupPartitionsAssigner,
+  Consumer as KafkaClientConsumer,
+} from '@platformatic/kafka'
+import { SluiceError } from '../../errors.ts'
+import type {
+  Assignor,
+  Consumer,
+  ConsumerOptions,
+  LogRecord,
+  OffsetSpec,
+  PollOptions,
+  ResetPolicy,
+  TopicPartition,
+} from '../types.ts'
+import type { KafkaAdmin } from './admin.ts'
+import type { Fetcher, PartitionRead } from './fetch.ts'
+import { clientOptions } from './options.ts'
+
+/** What a consumer needs from its log. */
+export interface ConsumerDeps {
+  admin: KafkaAdmin
+  fetcher: Fetcher
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>
+  resolveOffset(tp: TopicPartition, spec: OffsetSpec): Promise<number>
+  onClose(consumer: KafkaConsumer): void
+}
+
+/** A member's identity in its group's current generation: what TxnOffsetCommit must carry. */
+export interface GroupMembership {
+  groupId: string
+  generationId: number
+  memberId: string
+  coordinatorId: number
+}
+
+/** While unassigned, how often `poll` looks whether a rebalance has given it partitions. */
+const ASSIGNMENT_CHECK_MS = 50
+
+const key = (tp: TopicPartition) => `${tp.topic}\0${tp.partition}`
+
+/**
+ * A member of a Kafka consumer group (classic protocol): the client's Consumer joins the group,
+ * heartbeats, and follows rebalances; reading and positions are ours, as in the embedded
+ * consumer. `poll` fetches the owned partitions directly (read_committed), and `commit`
+ * commits positions with the member's generation, so a member that was rebalanced out cannot
+ * silently commit over the new owner.
+ *
+ * `memberId` is Sluice's name for the member (it becomes the client id); Kafka gives the member
+ * its own id when it joins.
+ */
+export class KafkaConsumer implements Consumer {
+  readonly group: string
+  readonly memberId: string
+  readonly topics: readonly string[]
+  readonly #deps: ConsumerDeps
+  readonly #client: KafkaClientConsumer<Buffer, Buffer, Buffer, Buffer>
+  readonly #reset: ResetPolicy
+  readonly #joined: Promise<void>
+  /** Next offset to read per owned partition; absent until first resolved. */
+  readonly #positions = new Map<string, { tp: TopicPartition; offset: number }>()
+  #cursor = 0
+  /** Why the member dropped out of the group, until `poll` rejoins. */
+  #lost: Error | null = null
+  #closed = false
+
+  constructor(deps: ConsumerDeps, options: ConsumerOptions) {
+    if (!options.group) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        'a consumer needs a group name (e.g. { group: "my-app" })',
+      )
+    }
+    if (options.topics.length === 0) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `consumer of group "${options.group}" subscribes to no topic`,
+      )
+    }
+    this.#deps = deps
+    this.group = options.group
+    this.topics = [...options.topics]
+    this.memberId = options.memberId ?? `${options.group}-${randomUUID()}`
+    this.#reset = options.reset ?? 'earliest'
+    const { group: timing } = deps.admin.options
+    this.#client = new KafkaClientConsumer<Buffer, Buffer, Buffer, Buffer>({
+      ...clientOptions(deps.admin.options, `consumer-${this.memberId}`),
+      groupId: this.group,
+      sessionTimeout: timing.sessionTimeoutMs,
+      heartbeatInterval: timing.heartbeatIntervalMs,
+      rebalanceTimeout: timing.rebalanceTimeoutMs,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      autocommit: false,
+      ...(options.assignor ? { partitionAssigner: clientAssigner(options.assignor) } : {}),
+    })
+    // The client emits 'error' when a rejoin after a rebalance fails, and then stops
+    // heartbeating: without a listener that event would crash the process. The next poll
+    // rejoins (or reports why it cannot).
+    this.#client.on('error', (error: Error) => {
+      this.#lost = error
+    })
+    this.#joined = this.#join()
+    // Join failures surface from poll(); never as an unhandled rejection here.
+    this.#joined.catch(() => {})
+  }
+
+  async #join(): Promise<void> {
+    for (const topic of this.topics) await this.#deps.admin.topic(topic)
+    this.#client.topics.trackAll(...this.topics)
+    try {
+      await this.#client.joinGroup({})
+    } catch (error) {
+      if (this.#closed) return
+      throw this.#deps.admin.error(error, `join consumer group "${this.group}"`, this.topics[0])
+    }
+  }
+
+  async #rejoin(): Promise<void> {
+    const lost = this.#lost
+    this.#lost = null
+    try {
+      await this.#client.joinGroup({})
+    } catch (error) {
+      throw this.#deps.admin.error(
+        error,
+        `rejoin consumer group "${this.group}" (after: ${lost?.message ?? 'unknown'})`,
+        this.topics[0],
+      )
+    }
+  }
+
+  assignment(): TopicPartition[] {
+    const out: TopicPartition[] = []
+    for (const a of this.#client.assignments ?? []) {
+      if (!this.topics.includes(a.topic)) continue
+      for (const partition of a.partitions) out.push({ topic: a.topic, partition })
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+  }
+
+  /**
+   * Kafka's generation id of the group this member last joined (0 before it has): the
+   * coordinator bumps it at every rebalance.
+   */
+  generation(): number {
+    return this.#client.generationId
+  }
+
+  /** The generation this member is in, when it has joined (for transactional offset commits). */
+  membership(): GroupMembership | null {
+    const client = this.#client
+    const coordinatorId = client.coordinatorId
+    if (this.#closed || !client.memberId || client.generationId < 0 || coordinatorId === null) return null
+    return {
+      groupId: this.group,
+      generationId: client.generationId,
+      memberId: client.memberId,
+      coordinatorId,
+    }
+  }
+
+  owns(tp: TopicPartition): boolean {
+    return this.assignment().some((a) => a.topic === tp.topic && a.partition === tp.partition)
+  }
+
+  /**
+   * Follows the current assignment: forgets partitions a rebalance took away and finds where to
+   * start the new ones — the group's committed offset, else the reset policy.
+   */
+  async #sync(): Promise<TopicPartition[]> {
+    const owned = this.assignment()
+    const keep = new Set(owned.map(key))
+    for (const k of this.#positions.keys()) if (!keep.has(k)) this.#positions.delete(k)
+    const fresh = owned.filter((tp) => !this.#positions.has(key(tp)))
+    const committed = new Map<string, Map<number, number>>()
+    for (const tp of fresh) {
+      if (!committed.has(tp.topic))
+        committed.set(tp.topic, await this.#deps.committedOffsets(this.group, tp.topic))
+      const offset =
+        committed.get(tp.topic)!.get(tp.partition) ?? (await this.#deps.resolveOffset(tp, this.#reset))
+      // A rebalance may have run while we awaited: only start partitions still owned.
+      if (this.owns(tp) && !this.#positions.has(key(tp))) this.#positions.set(key(tp), { tp, offset })
+    }
+    return owned.filter((tp) => this.#positions.has(key(tp)))
+  }
+
+  async poll(options: PollOptions = {}): Promise<LogRecord[]> {
+    this.#assertOpen()
+    await this.#joined
+    if (this.#lost) await this.#rejoin()
+    const maxRecords = options.maxRecords ?? 10_000
+    const deadline = Date.now() + (options.waitMs ?? 0)
+    for (;;) {
+      const owned = await this.#sync()
+      if (this.#closed) return []
+      const left = deadline - Date.now()
+      if (owned.length === 0) {
+        if (left <= 0) return []
+        await new Promise((resolve) => setTimeout(resolve, Math.min(left, ASSIGNMENT_CHECK_MS)))
+        continue
+      }
+      // Start at a rotating partition so a busy partition cannot starve the others.
+      const n = owned.length
+      const order = owned.map((_, k) => owned[(this.#cursor + k) % n]!)
+      this.#cursor = (this.#cursor + 1) % n
+      const reads: PartitionRead[] = order.map((tp) => ({ tp, offset: this.#positions.get(key(tp))!.offset }))
+      const results = await this.#deps.fetcher.read(reads, {
+        waitMs: Math.max(0, left),
+        maxBytes: 16 * 1024 * 1024,
+        maxRecords,
+      })
+      if (this.#closed) return []
+      const out: LogRecord[] = []
+      let moved = false
+      for (let i = 0; i < reads.length; i++) {
+        const { tp, offset } = reads[i]!
+        const result = results[i]!
+        const position = this.#positions.get(key(tp))
+        // A rebalance during the fetch took the partition away, or a seek moved it: drop the read.
+        if (!position || position.offset !== offset || !this.owns(tp)) continue
+        if (result.error) {
+          // Retention removed what we were about to read: continue from what is left.
+          position.offset = await this.#deps.resolveOffset(tp, this.#reset)
+          moved = true
+          continue
+        }
+        for (const r of result.records) out.push(r)
+        if (result.nextOffset !== position.offset) moved = true
+        position.offset = result.nextOffset
+      }
+      // Only transaction markers or aborted records were read: there may be data past them.
+      if (out.length > 0 || !moved || Date.now() >= deadline) return out
+    }
+  }
+
+  seek(tp: TopicPartition, offset: number): void {
+    if (!this.owns(tp)) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `cannot seek ${tp.topic}/${tp.partition}: this member does not own it (it owns ${this.assignment().length} partitions)`,
+      )
+    }
+    this.#positions.set(key(tp), { tp: { topic: tp.topic, partition: tp.partition }, offset })
+  }
+
+  /** The positions to commit: after the last record `poll` returned, per owned partition. */
+  positions(): { topic: string; partition: number; offset: number }[] {
+    return [...this.#positions.values()]
+      .filter(({ tp }) => this.owns(tp))
+      .map(({ tp, offset }) => ({ topic: tp.topic, partition: tp.partition, offset }))
+  }
+
+  async commit(): Promise<void> {
+    this.#assertOpen()
+    await this.#joined
+    const offsets = this.positions()
+    if (offsets.length > 0) await this.commitOffsets(offsets)
+  }
+
+  /** OffsetCommit as this member, in its current generation. */
+  async commitOffsets(
+    offsets: readonly { topic: string; partition: number; offset: number }[],
+  ): Promise<void> {
+    try {
+      await this.#client.commit({
+        offsets: offsets.map((o) => ({
+          topic: o.topic,
+          partition: o.partition,
+          offset: BigInt(o.offset),
+          leaderEpoch: -1,
+        })),
+      })
+    } catch (error) {
+      throw this.#deps.admin.error(error, `commit offsets of group "${this.group}"`, offsets[0]?.topic)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#deps.onClose(this)
+    // Leaving the group (LeaveGroup) hands our partitions over now, not after the session timeout.
+    await this.#client.close(true).catch(() => {})
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SluiceError('SLUICE_LOG_CLOSED', `consumer ${this.memberId} is closed`)
+  }
+}
+
+/**
+ * An `Assignor` as the client's partition assigner, which the group leader runs for everyone.
+ * Members are named by their Kafka member ids here (the only names the leader sees); what
+ * they owned before comes from their subscriptions, when their clients report it.
+ */
+function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
+  return (_current, members, _topics, metadata) => {
+    const decided = assignor(
+      [...members].map(([id, m]) => ({
+        id,
+        topics: m.topics ?? [],
+        owned: (m.ownedPartitions ?? []).flatMap((a) =>
+          a.partitions.map((partition) => ({ topic: a.topic, partition })),
+        ),
+      })),
+      (topic) => metadata.topics.get(topic)?.partitionsCount ?? 0,
+    )
+    return [...members.keys()].map((memberId) => {
+      const assignments = new Map<string, { topic: string; partitions: number[] }>()
+      for (const { topic, partition } of decided.get(memberId) ?? []) {
+        let a = assignments.get(topic)
+        if (!a) {
+          a = { topic, partitions: [] }
+          assignments.set(topic, a)
+        }
+        a.partitions.push(partition)
+      }
+      return { memberId, assignments }
+    })
+  }
+}
