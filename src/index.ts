@@ -29,6 +29,7 @@ export { type EventTime, type TopicDef, type TopicOptions, topic } from './dsl/t
 export { hopping, session, sliding, tumbling, type Window, type WindowSpec } from './dsl/windows.ts'
 export { isSluiceError, SluiceError, type SluiceErrorCode } from './errors.ts'
 export * from './log/index.ts'
+export { GroupRunner, type GroupRunnerOptions } from './runtime/group/group-runner.ts'
 export { EmbeddedRunner, type PipelineStatus, type RunnerOptions, runPipelines } from './runtime/runner.ts'
 export { ThreadedRunner, type ThreadedRunnerOptions } from './runtime/threads/thread-runner.ts'
 export { compile, type Topology } from './topology/compile.ts'

@@ -122,7 +122,27 @@ export interface ConsumerOptions {
   reset?: ResetPolicy
   /** A name for this member in the group (default: generated). */
   memberId?: string
+  /**
+   * Decides which member owns which partitions at every rebalance (default: each topic's
+   * partitions round-robin over its subscribers). The engine assigns whole tasks with it.
+   * Every member of a group must use the same assignor.
+   */
+  assignor?: Assignor
 }
+
+/** A group member as an assignor sees it. */
+export interface AssignorMember {
+  id: string
+  topics: readonly string[]
+  /** What the member owned before this rebalance, when the backend knows it (for stickiness). */
+  owned: readonly TopicPartition[]
+}
+
+/** Member id → the partitions it owns from now on. Partitions left out are owned by nobody. */
+export type Assignor = (
+  members: readonly AssignorMember[],
+  partitionsOf: (topic: string) => number,
+) => Map<string, TopicPartition[]>
 
 export interface PollOptions {
   maxRecords?: number
@@ -135,6 +155,11 @@ export interface Consumer {
   readonly memberId: string
   /** The partitions this member owns right now. */
   assignment(): TopicPartition[]
+  /**
+   * The group generation this member's assignment belongs to: it grows with every rebalance,
+   * so a member can tell that its partitions may have been someone else's in between.
+   */
+  generation(): number
   poll(options?: PollOptions): Promise<LogRecord[]>
   /** Commits the position after the last record returned by `poll` for each owned partition. */
   commit(): Promise<void>

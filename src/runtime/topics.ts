@@ -6,8 +6,7 @@
 import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
 import { SluiceError } from '../errors.ts'
-import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
-import type { TopicPartition } from '../log/types.ts'
+import type { Log, TopicPartition } from '../log/types.ts'
 import type { Topology } from '../topology/compile.ts'
 
 /**
@@ -15,10 +14,11 @@ import type { Topology } from '../topology/compile.ts'
  * (input partition count) of each subtopology, by id.
  */
 export async function prepareTopics(
-  log: EmbeddedLog,
+  log: Log,
   pipeline: Pipeline,
   topology: Topology,
 ): Promise<Map<number, number>> {
+  const partitionsOf = async (topic: string) => (await log.describeTopic(topic)).partitionDetails.length
   const counts = new Map<number, number>()
   const sourceDefs = new Map<string, TopicDef<unknown>>()
   for (const n of pipeline.nodes) if (n.op.kind === 'source') sourceDefs.set(n.op.topic.name, n.op.topic)
@@ -38,11 +38,11 @@ export async function prepareTopics(
   for (const sub of topology.subtopologies) {
     const sizes = new Map<string, number>()
     for (const s of sub.sources) {
-      if (s.upstream === null) sizes.set(s.topic, log.partitionsOf(s.topic).length)
+      if (s.upstream === null) sizes.set(s.topic, await partitionsOf(s.topic))
       else {
         const want = counts.get(s.upstream)!
         if (!(await log.hasTopic(s.topic))) await log.createTopic(s.topic, { partitions: want })
-        sizes.set(s.topic, log.partitionsOf(s.topic).length)
+        sizes.set(s.topic, await partitionsOf(s.topic))
       }
     }
     const distinct = new Set(sizes.values())
@@ -69,8 +69,8 @@ export async function prepareTopics(
 }
 
 /** Where a task input resumes: the group's committed offset, never before the log's start. */
-export async function restoredPosition(log: EmbeddedLog, group: string, tp: TopicPartition): Promise<number> {
+export async function restoredPosition(log: Log, group: string, tp: TopicPartition): Promise<number> {
   const committed = (await log.committedOffsets(group, tp.topic)).get(tp.partition)
-  const part = log.partition(tp)
-  return Math.max(committed ?? part.startOffset, part.startOffset)
+  const start = await log.resolveOffset(tp, 'earliest')
+  return Math.max(committed ?? start, start)
 }

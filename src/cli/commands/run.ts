@@ -12,6 +12,9 @@ import { pathToFileURL } from 'node:url'
 import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import { openEmbeddedLog } from '../../log/index.ts'
+import { openKafkaLog } from '../../log/kafka/index.ts'
+import type { Log } from '../../log/types.ts'
+import { GroupRunner } from '../../runtime/group/group-runner.ts'
 import { EmbeddedRunner, type PipelineStatus } from '../../runtime/runner.ts'
 import { ThreadedRunner } from '../../runtime/threads/thread-runner.ts'
 import { compile } from '../../topology/compile.ts'
@@ -25,14 +28,20 @@ import {
   parseIntFlag,
   UsageError,
 } from '../args.ts'
+import { parseBackend } from '../backend.ts'
 import { type Command, EXIT_OK } from '../command.ts'
 import { formatCount, printErr, writeOut } from '../output.ts'
 
 const HELP = `Usage: sluice run <pipeline.ts> [options]
 
-Runs the pipelines declared in a TypeScript file on the embedded log in --data-dir, until
-Ctrl-C (SIGINT) or SIGTERM; then commits what was processed and exits 0. A restart resumes
-exactly where the last commit left off (outputs, state and offsets commit together).
+Runs the pipelines declared in a TypeScript file on the embedded log in --data-dir (or, with
+--backend kafka://…, as a worker on Apache Kafka), until Ctrl-C (SIGINT) or SIGTERM; then
+commits what was processed and exits 0. A restart resumes exactly where the last commit left
+off (outputs, state and offsets commit together).
+
+On Kafka, start the same command on more machines (or more times): the workers join one
+consumer group per pipeline and share its tasks; state moves with the tasks through
+compacted changelog topics.
 
 Shows one status line per pipeline on a terminal (records/s, lag, watermark, open windows,
 dead letters); without a terminal, prints the same as a line every 10 s to stderr.
@@ -45,11 +54,21 @@ Options:
                             here ${availableParallelism()}); 0 or 1 runs every task in the main thread
   --durability sync|interval
                             sync (default): fsync every commit; interval: fsync every 100 ms
+  --backend <url>           embedded (default) or kafka://host:port[,host:port] (kafkas:// for
+                            TLS; kafka://user:pass@host:port?sasl=scram-sha-512 for SASL);
+                            default: $SLUICE_BACKEND
+  --guarantee exactly-once|at-least-once
+                            Kafka only. exactly-once (default): Kafka transactions;
+                            at-least-once: lower latency, a crash replays (duplicates)
+  --instance-id <id>        Kafka only: this worker's stable name; a restarted worker with the
+                            same id fences its predecessor's open transaction at once
 ${DATA_DIR_HELP}
 
 Example:
   sluice run examples/card-velocity.ts
   sluice run examples/card-velocity.ts --describe
+  sluice run examples/card-velocity.ts --backend kafka://127.0.0.1:9092
+  SLUICE_BACKEND=kafka://127.0.0.1:9092 sluice run examples/card-velocity.ts --instance-id w1
 `
 
 async function loadPipelines(file: string): Promise<Pipeline[]> {
@@ -86,7 +105,7 @@ function statusLine(s: PipelineStatus, perSecond: number): string {
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run the pipelines of a TypeScript file on the embedded log',
+  summary: 'run the pipelines of a TypeScript file (embedded log, or a worker on Kafka)',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs('run', args, {
@@ -94,6 +113,9 @@ export const runCommand: Command = {
       'commit-interval': { type: 'string' },
       durability: { type: 'string' },
       threads: { type: 'string' },
+      backend: { type: 'string' },
+      guarantee: { type: 'string' },
+      'instance-id': { type: 'string' },
     })
     if (values.help) {
       await writeOut(HELP)
@@ -109,18 +131,57 @@ export const runCommand: Command = {
       values.threads === undefined
         ? availableParallelism()
         : parseIntFlag('run', 'threads', values.threads, 0)
+    const backend = parseBackend('run', values.backend ?? process.env.SLUICE_BACKEND)
+    const guarantee = values.guarantee ?? 'exactly-once'
+    if (guarantee !== 'exactly-once' && guarantee !== 'at-least-once') {
+      throw new UsageError('run', `--guarantee takes exactly-once or at-least-once, got "${guarantee}"`)
+    }
+    if (
+      backend.kind === 'embedded' &&
+      (values.guarantee !== undefined || values['instance-id'] !== undefined)
+    ) {
+      throw new UsageError(
+        'run',
+        '--guarantee and --instance-id apply to --backend kafka://…; the embedded log is always exactly-once',
+      )
+    }
     const pipelines = await loadPipelines(file!)
     if (values.describe) {
       await writeOut(`${pipelines.map((p) => describe(compile(p))).join('\n\n')}\n`)
       return EXIT_OK
     }
-    const log = await openEmbeddedLog({ dataDir: dataDirOf(values), ...(durability ? { durability } : {}) })
-    // The workers import the file again and pick the same pipelines by name.
     const interval = commitIntervalMs === undefined ? {} : { commitIntervalMs }
-    const runner =
-      threads > 1
-        ? new ThreadedRunner(log, pipelines, { ...interval, threads, module: resolve(file!) })
-        : new EmbeddedRunner(log, pipelines, interval)
+    let log: Log
+    let runner: EmbeddedRunner | ThreadedRunner | GroupRunner
+    let where: string
+    if (backend.kind === 'kafka') {
+      log = await openKafkaLog({
+        brokers: backend.brokers,
+        ...(backend.tls ? { tls: backend.tls } : {}),
+        ...(backend.sasl ? { sasl: backend.sasl } : {}),
+      })
+      const instanceId = values['instance-id']
+      runner = new GroupRunner(log, pipelines, {
+        ...interval,
+        guarantee,
+        ...(instanceId === undefined ? {} : { instanceId }),
+      })
+      where = `Kafka ${backend.brokers.join(',')} (${guarantee}, worker ${runner.instanceId})`
+    } else {
+      const embedded = await openEmbeddedLog({
+        dataDir: dataDirOf(values),
+        ...(durability ? { durability } : {}),
+      })
+      log = embedded
+      // The workers import the file again and pick the same pipelines by name.
+      runner =
+        threads > 1
+          ? new ThreadedRunner(embedded, pipelines, { ...interval, threads, module: resolve(file!) })
+          : new EmbeddedRunner(embedded, pipelines, interval)
+      where =
+        `${embedded.dataDir} (${embedded.durability}, ` +
+        `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'})`
+    }
     let stopping = false
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -135,10 +196,7 @@ export const runCommand: Command = {
     process.on('SIGTERM', onSignal)
     try {
       await runner.start()
-      printErr(
-        `sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${log.dataDir} (${log.durability}, ` +
-          `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'}); Ctrl-C stops`,
-      )
+      printErr(`sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${where}; Ctrl-C stops`)
       const tty = process.stderr.isTTY === true
       let last = runner.status()
       let lastAt = Date.now()

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { isSluiceError, SluiceError } from '../../errors.ts'
 import type {
+  Assignor,
   Consumer,
   ConsumerOptions,
   LogRecord,
@@ -48,6 +49,18 @@ export class GroupCoordinator {
     const sorted = [...members].sort((a, b) =>
       a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0,
     )
+    const custom = sorted[0]!.assignor
+    if (custom) {
+      const log = sorted[0]!.log
+      const decided = custom(
+        sorted.map((m) => ({ id: m.memberId, topics: m.topics, owned: m.assignment() })),
+        (topic) => log.partitionsOf(topic).length,
+      )
+      for (const m of sorted) {
+        m.assign((decided.get(m.memberId) ?? []).map((tp) => log.partition(tp)))
+      }
+      return
+    }
     const assignment = new Map<EmbeddedConsumer, PartitionState[]>(sorted.map((m) => [m, []]))
     const topics = [...new Set(sorted.flatMap((m) => m.topics))].sort()
     for (const topic of topics) {
@@ -67,7 +80,10 @@ export class EmbeddedConsumer implements Consumer {
   readonly memberId: string
   readonly topics: readonly string[]
   readonly #reset: ResetPolicy
+  readonly assignor: Assignor | undefined
   #assigned: PartitionState[] = []
+  /** Bumped by every rebalance, so a member can tell that its assignment was recomputed. */
+  #generation = 0
   /** Next offset to read per owned partition; absent until first resolved. */
   readonly #positions = new Map<PartitionState, number>()
   #cursor = 0
@@ -85,14 +101,20 @@ export class EmbeddedConsumer implements Consumer {
     this.topics = [...options.topics]
     this.memberId = options.memberId ?? `${options.group}-${randomUUID()}`
     this.#reset = options.reset ?? 'earliest'
+    this.assignor = options.assignor
     log.groups.join(this)
   }
 
   /** Called by the coordinator on every rebalance. */
   assign(parts: PartitionState[]): void {
+    this.#generation++
     const keep = new Set(parts)
     for (const p of this.#positions.keys()) if (!keep.has(p)) this.#positions.delete(p)
     this.#assigned = parts
+  }
+
+  generation(): number {
+    return this.#generation
   }
 
   assignment(): TopicPartition[] {

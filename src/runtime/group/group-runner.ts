@@ -1,0 +1,197 @@
+/**
+ * Runs pipelines as one worker of a consumer group, over any `Log`: Apache Kafka when one
+ * machine is not enough (`sluice run --backend kafka://…`), or the embedded log, where the
+ * tests run several workers in one process. Start the same pipeline file as more workers and
+ * they share the tasks; stop one and the others take its tasks over, restoring their state
+ * from the changelog topics.
+ *
+ * Differences from EmbeddedRunner (which owns every task of its data directory):
+ * - tasks come and go with the group's assignment (pipeline-worker.ts);
+ * - state lives in memory and in compacted changelog topics, `<store>-changelog`, one
+ *   partition per task, created here with the task count of their subtopology;
+ * - a commit is a log transaction with the outputs, the changelog records and the input
+ *   offsets — on Kafka, a Kafka transaction (exactly-once), or, with
+ *   `guarantee: 'at-least-once'`, plain acknowledged sends followed by an offset commit.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Pipeline } from '../../dsl/pipeline.ts'
+import { SluiceError } from '../../errors.ts'
+import type { Log } from '../../log/types.ts'
+import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
+import type { PipelineStatus } from '../runner.ts'
+import { MemoryBackend } from '../state.ts'
+import { Task } from '../task.ts'
+import { prepareTopics } from '../topics.ts'
+import { changelogTopic } from './changelog.ts'
+import { type Guarantee, PipelineWorker, type WorkerTopology } from './pipeline-worker.ts'
+
+export interface GroupRunnerOptions {
+  /** exactly-once (default): Kafka transactions; at-least-once: lower latency, replays after a crash. */
+  guarantee?: Guarantee
+  /** The longest a result waits for its commit under load (default 100 ms; a drained input commits at once). */
+  commitIntervalMs?: number
+  /** Commit once this many output records are pending (default 8,192). */
+  commitMaxRecords?: number
+  /** Records per poll (default 10,000). */
+  maxPoll?: number
+  /**
+   * This worker's name in the group and in its transactional id (`<pipeline>-<instanceId>`).
+   * Give a restarted worker the same id and its new producer fences the old one at once;
+   * otherwise a transaction left open by a killed worker holds read_committed readers back
+   * until the broker's transaction timeout aborts it. Default: random.
+   */
+  instanceId?: string
+}
+
+export class GroupRunner {
+  readonly #log: Log
+  readonly #pipelines: readonly Pipeline[]
+  readonly #options: Required<GroupRunnerOptions>
+  readonly #workers: PipelineWorker[] = []
+  #stopping = false
+  #failure: Error | null = null
+
+  constructor(log: Log, pipelines: readonly Pipeline[], options: GroupRunnerOptions = {}) {
+    if (pipelines.length === 0) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'no pipelines to run')
+    this.#log = log
+    this.#pipelines = pipelines
+    this.#options = {
+      guarantee: options.guarantee ?? 'exactly-once',
+      commitIntervalMs: options.commitIntervalMs ?? 100,
+      commitMaxRecords: options.commitMaxRecords ?? 8_192,
+      maxPoll: options.maxPoll ?? 10_000,
+      instanceId: options.instanceId ?? randomUUID().slice(0, 8),
+    }
+  }
+
+  get instanceId(): string {
+    return this.#options.instanceId
+  }
+
+  /** Changelog records replayed so far to restore the state of tasks this worker took over. */
+  get restoredRecords(): number {
+    return this.#workers.reduce((n, w) => n + w.restoredRecords, 0)
+  }
+
+  get tasks(): Task[] {
+    return this.#workers.flatMap((w) => w.tasks)
+  }
+
+  /** Creates missing topics (sources, repartition, sinks, dead letters, changelogs). */
+  async start(): Promise<void> {
+    for (const pipeline of this.#pipelines) {
+      const topology = compile(pipeline)
+      const counts = await prepareTopics(this.#log, pipeline, topology)
+      const stores = new Map<number, string[]>()
+      for (const sub of topology.subtopologies) {
+        const names = storesOf(topology, sub)
+        stores.set(sub.id, names)
+        for (const store of names) {
+          const topic = changelogTopic(store)
+          const want = counts.get(sub.id)!
+          if (!(await this.#log.hasTopic(topic))) {
+            await this.#log.createTopic(topic, { partitions: want, compact: true })
+          } else {
+            const have = (await this.#log.describeTopic(topic)).partitionDetails.length
+            if (have !== want) {
+              throw new SluiceError(
+                'SLUICE_INVALID_ARGUMENT',
+                `changelog topic "${topic}" has ${have} partitions but its tasks read ${want}: the source topics ` +
+                  `changed their partition count. Delete "${topic}" (its state is rebuilt from nothing) or give ` +
+                  'the sources their old partition count back.',
+              )
+            }
+          }
+        }
+      }
+      const partitions = new Map<string, number>()
+      const written = [
+        ...topology.repartitionTopics.map((r) => r.topic),
+        ...topology.sinkTopics.map((d) => d.name),
+        topology.deadLetterTopic,
+        ...topology.subtopologies.flatMap((s) => s.sources.map((x) => x.topic)),
+      ]
+      for (const topic of new Set(written)) {
+        partitions.set(topic, (await this.#log.describeTopic(topic)).partitionDetails.length)
+      }
+      const shape: WorkerTopology = { topology, counts, partitions, stores }
+      this.#workers.push(
+        new PipelineWorker(this.#log, pipeline, shape, {
+          commitIntervalMs: this.#options.commitIntervalMs,
+          commitMaxRecords: this.#options.commitMaxRecords,
+          maxPoll: this.#options.maxPoll,
+          guarantee: this.#options.guarantee,
+          instanceId: this.#options.instanceId,
+        }),
+      )
+    }
+  }
+
+  /** Runs until `stop()`; the pipelines of the file run side by side, each in its own group. */
+  async run(): Promise<void> {
+    try {
+      await Promise.all(
+        this.#workers.map((w) =>
+          w.run().catch((error) => {
+            // One pipeline failing stops the others: the process exits with the failure.
+            this.stop()
+            throw error
+          }),
+        ),
+      )
+    } catch (error) {
+      this.#failure = error as Error
+      throw error
+    } finally {
+      await Promise.all(this.#workers.map((w) => w.close()))
+    }
+  }
+
+  /** Stops after a final commit; `run()` resolves when every pipeline has stopped. */
+  stop(): void {
+    this.#stopping = true
+    for (const w of this.#workers) w.stop()
+  }
+
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  status(): PipelineStatus[] {
+    return this.#workers.map((w) => {
+      const tasks = w.tasks
+      let watermark = Number.POSITIVE_INFINITY
+      for (const t of tasks) watermark = Math.min(watermark, t.watermark)
+      return {
+        pipeline: w.pipeline.name,
+        tasks: tasks.length,
+        recordsIn: tasks.reduce((n, t) => n + t.recordsIn, 0),
+        recordsOut: tasks.reduce((n, t) => n + t.recordsOut, 0),
+        deadLetters: tasks.reduce((n, t) => n + t.deadLetters, 0),
+        lateRecords: tasks.reduce((n, t) => n + t.windows.reduce((m, x) => m + x.lateRecords, 0), 0),
+        lag: w.lag,
+        watermark: tasks.length === 0 ? Number.NEGATIVE_INFINITY : watermark,
+        openWindows: tasks.reduce((n, t) => n + t.windows.reduce((m, x) => m + x.openWindows, 0), 0),
+        commits: w.commits,
+        state: this.#failure || w.failed ? 'failed' : this.#stopping ? 'stopped' : 'running',
+      }
+    })
+  }
+}
+
+/**
+ * The stores a subtopology's tasks use (each becomes a changelog topic). Tasks create their
+ * stores while building their chains, so a task built on throwaway state lists them exactly.
+ */
+export function storesOf(topology: Topology, sub: Subtopology): string[] {
+  const probe = new Task({
+    topology,
+    subtopology: sub,
+    partition: 0,
+    backend: new MemoryBackend(),
+    partitionsOf: () => 1,
+    upstreamTasks: () => 1,
+    now: () => 0,
+  })
+  return [...probe.stores.keys()].sort()
+}

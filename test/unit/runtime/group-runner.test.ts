@@ -1,0 +1,144 @@
+/**
+ * The consumer-group runner on the embedded log: several workers in one process, as on Kafka
+ * several processes. A keyed windowed pipeline (keyBy → repartition → tumbling count) must
+ * commit exactly the windows the embedded runner commits — with one worker, with two sharing
+ * the tasks, and when a worker leaves mid-stream and the other restores its tasks' state
+ * from the changelog topics.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import { type EmbeddedLog, EmbeddedRunner, GroupRunner, openEmbeddedLog } from 'sluice'
+import { tempDir } from '../../helpers/temp-dir.ts'
+import { type Click, windowed } from './fixtures/threaded-pipelines.ts'
+
+const CLICKS = 20_000
+const USERS = 97
+const json = (v: unknown) => Buffer.from(JSON.stringify(v))
+
+const live = new Map<{ stop(): void }, Promise<void>>()
+after(async () => {
+  for (const [runner, running] of live) {
+    runner.stop()
+    await running.catch(() => {})
+  }
+})
+
+async function produceClicks(log: EmbeddedLog, from: number, to: number): Promise<void> {
+  if (!(await log.hasTopic('clicks'))) await log.createTopic('clicks', { partitions: 4 })
+  const producer = log.producer()
+  const chunk: Array<{ key: Buffer; value: Buffer }> = []
+  for (let j = from; j < to; j++) {
+    const click: Click = { user: `u${j % USERS}`, at: j * 2 }
+    chunk.push({ key: Buffer.from(click.user), value: json(click) })
+  }
+  await producer.send('clicks', chunk)
+  await producer.close()
+}
+
+function contents(log: EmbeddedLog, name: string): string[] {
+  const out: string[] = []
+  for (const p of log.partitionsOf(name)) {
+    let offset = p.startOffset
+    for (;;) {
+      const batch = log.read(p.tp, offset)
+      if (batch.length === 0) break
+      for (const r of batch)
+        out.push(`${r.key ? Buffer.from(r.key).toString() : ''}|${Buffer.from(r.value ?? []).toString()}`)
+      offset = batch[batch.length - 1]!.offset + 1
+    }
+  }
+  return out.sort()
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+function launch(runner: GroupRunner | EmbeddedRunner): { stop(): Promise<void> } {
+  const running = runner.run()
+  live.set(runner, running)
+  return {
+    async stop() {
+      runner.stop()
+      await running
+      live.delete(runner)
+    },
+  }
+}
+
+/** Every input committed by the pipeline's group, and nothing new for a moment. */
+async function settled(log: EmbeddedLog): Promise<void> {
+  const end = async () => {
+    let consumed = 0
+    for (const [, o] of await log.committedOffsets('windowed', 'clicks')) consumed += o
+    return consumed
+  }
+  await until(async () => (await end()) === CLICKS, 'every click committed')
+  let last = -1
+  await until(() => {
+    const n = contents(log, 'click-counts').length
+    const same = n === last
+    last = n
+    return same
+  }, 'outputs to settle')
+}
+
+let reference: string[] = []
+
+describe('the consumer-group runner on the embedded log', () => {
+  test('one worker commits exactly the windows of the embedded runner', async () => {
+    const a = await openEmbeddedLog({ dataDir: tempDir() })
+    await produceClicks(a, 0, CLICKS)
+    const embedded = new EmbeddedRunner(a, [windowed])
+    await embedded.start()
+    const e = launch(embedded)
+    await settled(a)
+    await e.stop()
+    reference = contents(a, 'click-counts')
+    await a.close()
+    assert.ok(reference.length > 1_000, `the reference has windows (${reference.length})`)
+
+    const b = await openEmbeddedLog({ dataDir: tempDir() })
+    await produceClicks(b, 0, CLICKS)
+    const worker = new GroupRunner(b, [windowed])
+    await worker.start()
+    const w = launch(worker)
+    await settled(b)
+    assert.equal(worker.status()[0]!.tasks, 8, 'one worker owns all 4 + 4 tasks')
+    await w.stop()
+    assert.deepEqual(contents(b, 'click-counts'), reference)
+    // State went to one compacted changelog topic per store, one partition per task.
+    const changelog = await b.describeTopic('windowed.per-second-changelog')
+    assert.equal(changelog.partitionDetails.length, 4)
+    assert.equal(changelog.compact, true)
+    await b.close()
+  })
+
+  test('two workers share the tasks; when one leaves, the other restores its state and the output is exact', async () => {
+    assert.ok(reference.length > 0, 'runs after the first test')
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await produceClicks(log, 0, CLICKS / 2)
+    const one = new GroupRunner(log, [windowed], { instanceId: 'one' })
+    const two = new GroupRunner(log, [windowed], { instanceId: 'two' })
+    await one.start()
+    await two.start()
+    const r1 = launch(one)
+    const r2 = launch(two)
+    await until(() => one.status()[0]!.tasks > 0 && two.status()[0]!.tasks > 0, 'both workers to own tasks')
+    assert.equal(one.status()[0]!.tasks + two.status()[0]!.tasks, 8)
+    await until(() => two.status()[0]!.commits > 0 && one.status()[0]!.commits > 0, 'both to commit')
+    // Worker two leaves after its final commit; worker one takes every task over.
+    await r2.stop()
+    await until(() => one.status()[0]!.tasks === 8, 'worker one to own all tasks')
+    assert.ok(one.restoredRecords > 0, 'worker one replayed the changelogs of the tasks it took over')
+    await produceClicks(log, CLICKS / 2, CLICKS)
+    await settled(log)
+    await r1.stop()
+    assert.deepEqual(contents(log, 'click-counts'), reference)
+    await log.close()
+  })
+})
