@@ -164,6 +164,12 @@ export interface Consumer {
   /** Commits the position after the last record returned by `poll` for each owned partition. */
   commit(): Promise<void>
   seek(tp: TopicPartition, offset: number): void
+  /**
+   * The next offset this member reads from a partition it owns (undefined before it has
+   * resolved one). Past the last polled record, and on Kafka also past transaction markers
+   * after it: commit this, or a reader of a transactional topic never reaches its end.
+   */
+  position(tp: TopicPartition): number | undefined
   close(): Promise<void>
 }
 

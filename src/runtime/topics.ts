@@ -5,8 +5,8 @@
  */
 import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
-import { SluiceError } from '../errors.ts'
-import type { Log, TopicPartition } from '../log/types.ts'
+import { isSluiceError, SluiceError } from '../errors.ts'
+import type { Log, TopicConfig, TopicPartition } from '../log/types.ts'
 import type { Topology } from '../topology/compile.ts'
 
 /**
@@ -31,7 +31,7 @@ export async function prepareTopics(
             `(sluice topics create ${name} --partitions N), or declare topic('${name}', { partitions: N }).`,
         )
       }
-      await log.createTopic(name, { partitions: def.partitions })
+      await ensureTopic(log, name, { partitions: def.partitions })
     }
   }
   // Subtopologies in id order: a repartition source's upstream always has a lower id.
@@ -41,7 +41,7 @@ export async function prepareTopics(
       if (s.upstream === null) sizes.set(s.topic, await partitionsOf(s.topic))
       else {
         const want = counts.get(s.upstream)!
-        if (!(await log.hasTopic(s.topic))) await log.createTopic(s.topic, { partitions: want })
+        if (!(await log.hasTopic(s.topic))) await ensureTopic(log, s.topic, { partitions: want })
         sizes.set(s.topic, await partitionsOf(s.topic))
       }
     }
@@ -59,13 +59,25 @@ export async function prepareTopics(
   const defaultPartitions = counts.get(0) ?? 1
   for (const def of topology.sinkTopics) {
     if (!(await log.hasTopic(def.name))) {
-      await log.createTopic(def.name, { partitions: def.partitions ?? defaultPartitions })
+      await ensureTopic(log, def.name, { partitions: def.partitions ?? defaultPartitions })
     }
   }
   if (!(await log.hasTopic(topology.deadLetterTopic))) {
-    await log.createTopic(topology.deadLetterTopic, { partitions: 1 })
+    await ensureTopic(log, topology.deadLetterTopic, { partitions: 1 })
   }
   return counts
+}
+
+/**
+ * Creates a topic unless it exists. Workers of a group start together and race to create the
+ * same topics: the loser of the race finds the topic there, which is what it wanted.
+ */
+export async function ensureTopic(log: Log, name: string, config: TopicConfig): Promise<void> {
+  try {
+    await log.createTopic(name, config)
+  } catch (error) {
+    if (!isSluiceError(error, 'SLUICE_TOPIC_EXISTS')) throw error
+  }
 }
 
 /** Where a task input resumes: the group's committed offset, never before the log's start. */

@@ -169,6 +169,11 @@ export class EmbeddedConsumer implements Consumer {
     return out
   }
 
+  position(tp: TopicPartition): number | undefined {
+    const part = this.#assigned.find((p) => p.topic.name === tp.topic && p.partition === tp.partition)
+    return part ? this.#positions.get(part) : undefined
+  }
+
   seek(tp: TopicPartition, offset: number): void {
     const part = this.#assigned.find((p) => p.topic.name === tp.topic && p.partition === tp.partition)
     if (!part) {

@@ -246,6 +246,10 @@ export class KafkaConsumer implements Consumer {
   }
 
   /** The positions to commit: after the last record `poll` returned, per owned partition. */
+  position(tp: TopicPartition): number | undefined {
+    return this.owns(tp) ? this.#positions.get(key(tp))?.offset : undefined
+  }
+
   positions(): { topic: string; partition: number; offset: number }[] {
     return [...this.#positions.values()]
       .filter(({ tp }) => this.owns(tp))

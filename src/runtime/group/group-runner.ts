@@ -21,7 +21,7 @@ import { compile, type Subtopology, type Topology } from '../../topology/compile
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
-import { prepareTopics } from '../topics.ts'
+import { ensureTopic, prepareTopics } from '../topics.ts'
 import { changelogTopic } from './changelog.ts'
 import { type Guarantee, PipelineWorker, type WorkerTopology } from './pipeline-worker.ts'
 
@@ -90,7 +90,7 @@ export class GroupRunner {
           const topic = changelogTopic(store)
           const want = counts.get(sub.id)!
           if (!(await this.#log.hasTopic(topic))) {
-            await this.#log.createTopic(topic, { partitions: want, compact: true })
+            await ensureTopic(this.#log, topic, { partitions: want, compact: true })
           } else {
             const have = (await this.#log.describeTopic(topic)).partitionDetails.length
             if (have !== want) {

@@ -287,7 +287,14 @@ export class PipelineWorker {
         this.#backend.write(c.state)
         touched = true
       }
-      for (const [topic, offset] of c.positions) {
+      for (let [topic, offset] of c.positions) {
+        // Every polled record of an owned partition is processed by now, so the consumer's
+        // position is ours — and it also steps over transaction markers after the last record.
+        const polled = this.#consumer!.position({ topic, partition: id.partition })
+        if (polled !== undefined && polled > offset) {
+          offset = polled
+          task.positions.set(topic, polled)
+        }
         offsets.push({ topic, partition: id.partition, offset })
         touched ||= this.#moved(task, topic, offset)
       }
