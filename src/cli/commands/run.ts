@@ -161,9 +161,17 @@ export const runCommand: Command = {
         ...(backend.sasl ? { sasl: backend.sasl } : {}),
       })
       const instanceId = values['instance-id']
+      let lastOutage = 0
       runner = new GroupRunner(log, pipelines, {
         ...interval,
         guarantee,
+        onOutage: (error) => {
+          if (Date.now() - lastOutage < 5_000) return
+          lastOutage = Date.now()
+          printErr(
+            `sluice: Kafka unreachable, retrying (state is rebuilt from the last commit): ${error.message}`,
+          )
+        },
         ...(instanceId === undefined ? {} : { instanceId }),
       })
       where = `Kafka ${backend.brokers.join(',')} (${guarantee}, worker ${runner.instanceId})`

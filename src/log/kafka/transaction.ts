@@ -179,18 +179,13 @@ export class KafkaTransaction implements Transaction {
           transactionalId: this.#id,
           ...(this.#sends[0] ? { topic: this.#sends[0].topic } : {}),
         })
-        const aborted =
-          tx === null ||
-          tx.completed ||
-          (await tx.abort().then(
-            () => true,
-            () => false,
-          ))
-        // A fenced producer is dead for good; one whose abort failed still holds the open
-        // transaction. Either way the next transaction with this id needs a new producer.
-        if (mapped.code === 'SLUICE_PRODUCER_FENCED' || !aborted || tx === null) {
-          await this.#deps.discardProducer(this.#id)
-        }
+        if (tx !== null && !tx.completed) await tx.abort().catch(() => {})
+        // The next transaction with this id gets a new producer, whatever failed: a fenced
+        // producer is dead for good, one whose abort failed still holds the open transaction,
+        // and one that saw a broker restart mid-send can keep sequence numbers the broker no
+        // longer accepts (OUT_OF_ORDER_SEQUENCE_NUMBER on every later send, seen in tests).
+        // A new producer's InitProducerId bumps the epoch and aborts anything left open.
+        await this.#deps.discardProducer(this.#id)
         throw mapped
       }
     })

@@ -41,12 +41,16 @@ export interface GroupRunnerOptions {
    * until the broker's transaction timeout aborts it. Default: random.
    */
   instanceId?: string
+  /** How long the broker may stay unreachable before the worker fails (default 5 min). */
+  outageLimitMs?: number
+  /** Told about each failed attempt while the broker is unreachable (the CLI prints it). */
+  onOutage?: (error: Error) => void
 }
 
 export class GroupRunner {
   readonly #log: Log
   readonly #pipelines: readonly Pipeline[]
-  readonly #options: Required<GroupRunnerOptions>
+  readonly #options: Required<Omit<GroupRunnerOptions, 'onOutage'>> & Pick<GroupRunnerOptions, 'onOutage'>
   readonly #workers: PipelineWorker[] = []
   #stopping = false
   #failure: Error | null = null
@@ -61,6 +65,8 @@ export class GroupRunner {
       commitMaxRecords: options.commitMaxRecords ?? 8_192,
       maxPoll: options.maxPoll ?? 10_000,
       instanceId: options.instanceId ?? randomUUID().slice(0, 8),
+      outageLimitMs: options.outageLimitMs ?? 300_000,
+      ...(options.onOutage ? { onOutage: options.onOutage } : {}),
     }
   }
 
@@ -122,6 +128,8 @@ export class GroupRunner {
           maxPoll: this.#options.maxPoll,
           guarantee: this.#options.guarantee,
           instanceId: this.#options.instanceId,
+          outageLimitMs: this.#options.outageLimitMs,
+          ...(this.#options.onOutage ? { onOutage: this.#options.onOutage } : {}),
         }),
       )
     }

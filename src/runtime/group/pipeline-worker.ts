@@ -29,6 +29,10 @@ export interface WorkerSettings {
   guarantee: Guarantee
   /** Names this worker in the group and its transactional producer. */
   instanceId: string
+  /** How long the broker may stay unreachable before the worker gives up. */
+  outageLimitMs: number
+  /** Told about each failed attempt while the broker is unreachable. */
+  onOutage?: (error: Error) => void
 }
 
 export interface WorkerTopology {
@@ -102,42 +106,58 @@ export class PipelineWorker {
     let lastCommit = Date.now()
     let uncommitted = false
     let lastLag = 0
+    let outageSince: number | null = null
     try {
       while (!this.#stopping) {
-        if (await this.#follow()) uncommitted = this.#hasUncommittedWork()
-        const records = await consumer.poll({
-          maxRecords: this.#settings.maxPoll,
-          waitMs: uncommitted ? 0 : 100,
-        })
-        // The poll may have spanned a rebalance: records of partitions now owned by another
-        // worker are not ours to process (that worker reads them from the committed offsets).
-        if (records.length > 0 && (await this.#follow())) uncommitted = this.#hasUncommittedWork()
-        let processed = 0
-        for (const r of records) {
-          const task = this.#byInput.get(`${r.topic}\0${r.partition}`)
-          if (!task || r.offset < task.positions.get(r.topic)!) continue
-          task.process(r.topic, r)
-          processed++
-          if (task.asyncFull) await task.asyncProgress()
-        }
-        const now = Date.now()
-        for (const { task } of this.#tasks.values()) {
-          task.now = now
-          task.tick(now)
-        }
-        if (processed > 0) uncommitted = true
-        const drained = records.length < this.#settings.maxPoll
-        const due =
-          now - lastCommit >= this.#settings.commitIntervalMs ||
-          this.#pending() >= this.#settings.commitMaxRecords
-        if (due || (uncommitted && drained)) {
-          await this.#commit()
-          lastCommit = now
+        try {
+          if (await this.#follow()) uncommitted = this.#hasUncommittedWork()
+          const records = await consumer.poll({
+            maxRecords: this.#settings.maxPoll,
+            waitMs: uncommitted ? 0 : 100,
+          })
+          // The poll may have spanned a rebalance: records of partitions now owned by another
+          // worker are not ours to process (that worker reads them from the committed offsets).
+          if (records.length > 0 && (await this.#follow())) uncommitted = this.#hasUncommittedWork()
+          let processed = 0
+          for (const r of records) {
+            const task = this.#byInput.get(`${r.topic}\0${r.partition}`)
+            if (!task || r.offset < task.positions.get(r.topic)!) continue
+            task.process(r.topic, r)
+            processed++
+            if (task.asyncFull) await task.asyncProgress()
+          }
+          const now = Date.now()
+          for (const { task } of this.#tasks.values()) {
+            task.now = now
+            task.tick(now)
+          }
+          if (processed > 0) uncommitted = true
+          const drained = records.length < this.#settings.maxPoll
+          const due =
+            now - lastCommit >= this.#settings.commitIntervalMs ||
+            this.#pending() >= this.#settings.commitMaxRecords
+          if (due || (uncommitted && drained)) {
+            await this.#commit()
+            lastCommit = now
+            uncommitted = false
+          }
+          if (now - lastLag >= 1_000) {
+            lastLag = now
+            void this.#measureLag()
+          }
+          outageSince = null
+        } catch (error) {
+          // The broker went away (a restart, a network cut). Whether the commit in flight
+          // landed is unknown, so every task is rebuilt from what did commit — changelogs and
+          // group offsets — once the broker answers again. Processing resumes exactly-once.
+          if (!isTransient(error)) throw error
+          outageSince ??= Date.now()
+          if (Date.now() - outageSince > this.#settings.outageLimitMs) throw error
+          this.#settings.onOutage?.(error as Error)
+          for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
+          this.#generation = -1
           uncommitted = false
-        }
-        if (now - lastLag >= 1_000) {
-          lastLag = now
-          void this.#measureLag()
+          await new Promise((resolve) => setTimeout(resolve, 1_000))
         }
       }
       await this.#commit()
@@ -363,6 +383,16 @@ export class PipelineWorker {
       // Lag is a status figure; a failed lookup keeps the last one.
     }
   }
+}
+
+/** Errors of an unreachable or restarting broker, as opposed to errors of the pipeline. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof SluiceError) {
+    return error.code === 'SLUICE_BROKER_UNAVAILABLE' || error.code === 'SLUICE_KAFKA_ERROR'
+  }
+  const e = error as { code?: unknown; message?: unknown } | null
+  const text = `${String(e?.code ?? '')} ${String(e?.message ?? '')}`
+  return /PLT_KFK_(NETWORK|TIMEOUT|MULTIPLE)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket/i.test(text)
 }
 
 function isRebalanceError(error: unknown): boolean {

@@ -1,0 +1,61 @@
+/**
+ * Scaling out without stopping: one worker runs a keyed windowed aggregation; mid-stream two
+ * more join. Tasks move to them with their state (replayed from the changelog topics), and a
+ * read_committed reader sees exactly the windows of the embedded runner over the same input.
+ * Windows that span the moment of the move count records from before and after it, so state
+ * that did not move, or moved twice, shows up as a wrong count.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { Log } from 'sluice'
+import { openKafkaLog } from 'sluice/kafka'
+import {
+  brokers,
+  clicksTopic,
+  consumedClicks,
+  contents,
+  countsTopic,
+  deleteRunTopics,
+  lag,
+  PARTITIONS,
+  produce,
+  referenceWindows,
+  startWorker,
+  stopWorkers,
+  until,
+  workers,
+} from './worker-harness.ts'
+
+const EVENTS = Math.min(Number(process.env.SLUICE_KAFKA_EVENTS ?? 1_000_000), 300_000)
+let kafka: Log
+
+before(async () => {
+  kafka = await openKafkaLog({ brokers })
+  await kafka.createTopic(clicksTopic, { partitions: PARTITIONS })
+})
+
+after(async () => {
+  await stopWorkers()
+  await deleteRunTopics(kafka)
+  await kafka.close()
+})
+
+test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothing (${EVENTS.toLocaleString('en')} events)`, async (t) => {
+  const expected = await referenceWindows(EVENTS)
+  // Half the input first, so the first worker has built state when the others join.
+  await produce(kafka, 0, EVENTS / 2)
+  startWorker('s1')
+  await until(async () => (await consumedClicks(kafka)) >= EVENTS / 4, 'a quarter of the clicks', 300_000)
+  startWorker('s2')
+  startWorker('s3')
+  t.diagnostic(`scaled to 3 workers at ${await consumedClicks(kafka)} clicks committed`)
+  await produce(kafka, EVENTS / 2, EVENTS)
+  await until(async () => (await lag(kafka)) === 0, 'every input committed', 300_000)
+
+  const actual = await contents(kafka, countsTopic)
+  assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
+  assert.deepEqual(actual, expected)
+  for (const id of ['s1', 's2', 's3']) workers.get(id)!.child.kill('SIGTERM')
+  for (const id of ['s1', 's2', 's3'])
+    assert.equal(await workers.get(id)!.exited, 0, `worker ${id} stops cleanly`)
+})
