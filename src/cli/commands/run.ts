@@ -97,7 +97,7 @@ function statusLine(s: PipelineStatus, perSecond: number): string {
     ? new Date(s.watermark).toISOString().replace('.000Z', 'Z')
     : 'none yet'
   return (
-    `${s.pipeline}  ${formatCount(perSecond)} rec/s  in ${formatCount(s.recordsIn)}  out ${formatCount(s.recordsOut)}` +
+    `${s.pipeline}  ${formatCount(perSecond)} rec/s  tasks ${s.tasks}  in ${formatCount(s.recordsIn)}  out ${formatCount(s.recordsOut)}` +
     `  lag ${formatCount(s.lag)}  watermark ${wm}  windows ${formatCount(s.openWindows)}` +
     `  late ${formatCount(s.lateRecords)}  dead letters ${formatCount(s.deadLetters)}`
   )

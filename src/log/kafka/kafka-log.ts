@@ -164,8 +164,11 @@ export class KafkaLog implements Log {
       if (this.#closed || !result) return []
       if (result.error) throw result.error
       if (result.records.length > 0) return result.records
-      // Only markers or aborted records: look past them, within the same wait.
-      if (result.nextOffset <= offset || Date.now() >= deadline) return []
+      // Only markers or aborted records: look past them at once, whatever the wait. Returning
+      // [] here would tell the caller "nothing more", and a reader that stops on an empty read
+      // (a changelog restore, a reader going to the end) would miss everything behind an
+      // aborted transaction — seen in the scale-out test as whole partitions missing.
+      if (result.nextOffset <= offset) return []
       offset = result.nextOffset
     }
   }

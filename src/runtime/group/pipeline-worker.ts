@@ -232,10 +232,23 @@ export class PipelineWorker {
     }
   }
 
-  /** Restores a task's stores from their changelogs and its positions from the group's offsets. */
+  /**
+   * Builds a task this worker gained: its positions from the group's offsets, then its state
+   * from its changelogs — in that order. The previous owner may still be finishing a
+   * transaction (its offsets were accepted just before the rebalance). Reading the committed
+   * offsets waits for that transaction's outcome (pending offsets are "unstable" until it
+   * ends), so the changelog read afterwards sees its changes too; restoring first would miss
+   * them while taking its offsets — windows it had closed came back open and were emitted
+   * twice (seen in the kill -9 test before this order).
+   */
   async #build(id: TaskId, generation: number): Promise<void> {
     const { topology, counts, partitions, stores } = this.#shape
     const sub = topology.subtopologies.find((s) => s.id === id.subtopology)!
+    const positions: Array<[TopicPartition, number]> = []
+    for (const source of sub.sources) {
+      const tp: TopicPartition = { topic: source.topic, partition: id.partition }
+      positions.push([tp, await restoredPosition(this.#log, this.group, tp)])
+    }
     for (const store of stores.get(id.subtopology) ?? []) {
       this.#backend.dropPartition(store, id.partition)
       this.restoredRecords += await restoreChangelog(this.#log, store, id.partition, this.#backend.data)
@@ -249,11 +262,6 @@ export class PipelineWorker {
       upstreamTasks: (s) => counts.get(s)!,
       now: Date.now,
     })
-    const positions: Array<[TopicPartition, number]> = []
-    for (const topic of task.sourceTopics()) {
-      const tp: TopicPartition = { topic, partition: id.partition }
-      positions.push([tp, await restoredPosition(this.#log, this.group, tp)])
-    }
     // The assignment moved on while this task restored: the next pass decides again.
     if (this.#consumer!.generation() !== generation) return
     for (const [tp, position] of positions) {

@@ -50,7 +50,7 @@ test(`three workers, one killed mid-stream, a fourth joining: the output is exac
   await produce(kafka, 0, EVENTS)
   const started = Date.now()
   for (const id of ['w1', 'w2', 'w3']) startWorker(id)
-  await until(async () => (await consumedClicks(kafka)) >= EVENTS / 3, 'a third of the clicks', 300_000)
+  await until(async () => (await consumedClicks(kafka)) >= EVENTS / 3, 'a third of the clicks', 150_000)
   workers.get('w2')!.child.kill('SIGKILL')
   t.diagnostic(`killed w2 after ${Date.now() - started} ms, ${await consumedClicks(kafka)} clicks committed`)
   await until(
@@ -60,7 +60,7 @@ test(`three workers, one killed mid-stream, a fourth joining: the output is exac
   )
   startWorker('w4')
   t.diagnostic(`started w4 after ${Date.now() - started} ms`)
-  await until(async () => (await lag(kafka)) === 0, 'every input committed', 300_000)
+  await until(async () => (await lag(kafka)) === 0, 'every input committed', 200_000)
   t.diagnostic(`all input committed after ${Date.now() - started} ms`)
 
   const actual = await contents(kafka, countsTopic)

@@ -167,6 +167,14 @@ describe('Kafka log: transactions', () => {
       expected,
     )
     assert.deepEqual(await log.fetch({ topic: t, partition: 0 }, fetched[fetched.length - 1]!.offset + 1), [])
+    // Without a wait too: a read that starts at an aborted range (right after c2's marker)
+    // looks past it instead of answering "nothing", which a reader would take for the end.
+    const afterC2 = fetched[1]!.offset + 1
+    const noWait = await log.fetch({ topic: t, partition: 0 }, afterC2, { waitMs: 0, maxRecords: 1 })
+    assert.deepEqual(
+      noWait.map((r) => text(r.value)),
+      ['c3'],
+    )
     // From inside an aborted transaction (c2, commit marker, a1, a2, abort marker, c3), the next
     // record is the next committed one.
     const aborted = fetched.find((r) => text(r.value) === 'c2')!.offset + 2
