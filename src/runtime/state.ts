@@ -17,6 +17,10 @@ export interface StateBackend {
   write(writes: Map<string, unknown>): void
 }
 
+/**
+ * Committed state in memory: the test driver's, and a group worker's (filled from changelog
+ * topics when a task is assigned, updated at each commit, dropped when the task moves away).
+ */
 export class MemoryBackend implements StateBackend {
   readonly data = new Map<string, unknown>()
 
@@ -28,11 +32,18 @@ export class MemoryBackend implements StateBackend {
     for (const [k, v] of this.data) if (k.startsWith(prefix)) yield [k, v]
   }
 
+  /** Values are copied: the stores keep changing theirs in place. */
   write(writes: Map<string, unknown>): void {
     for (const [k, v] of writes) {
       if (v === DELETED) this.data.delete(k)
-      else this.data.set(k, structuredClone(v))
+      else this.data.set(k, cloneState(v))
     }
+  }
+
+  /** Forgets one task's entries of a store (the task moved away, or is rebuilt). */
+  dropPartition(store: string, partition: number): void {
+    const prefix = `${store}\0${partition}\0`
+    for (const k of this.data.keys()) if (k.startsWith(prefix)) this.data.delete(k)
   }
 }
 

@@ -14,11 +14,11 @@ import { SluiceError } from '../../errors.ts'
 import type { Consumer, Log, ProducerRecord, TopicPartition, TopicPartitionOffset } from '../../log/types.ts'
 import type { Topology } from '../../topology/compile.ts'
 import { stopPolicyMessage } from '../runner.ts'
+import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
 import { restoredPosition } from '../topics.ts'
 import { type TaskGroup, type TaskId, taskAssignor, taskKey, tasksForPartitions } from './assignor.ts'
 import { changelogRecords, restoreChangelog } from './changelog.ts'
-import { MapBackend } from './map-backend.ts'
 
 export type Guarantee = 'exactly-once' | 'at-least-once'
 
@@ -58,7 +58,7 @@ export class PipelineWorker {
   readonly #shape: WorkerTopology
   readonly #settings: WorkerSettings
   readonly #groups: TaskGroup[]
-  readonly #backend = new MapBackend()
+  readonly #backend = new MemoryBackend()
   readonly #tasks = new Map<string, OwnedTask>()
   /** `<topic>\0<partition>` → the task reading it. */
   readonly #byInput = new Map<string, Task>()
