@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     events: { type: 'string' },
     partitions: { type: 'string' },
     brokers: { type: 'string' },
+    'latency-rate': { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -48,6 +49,7 @@ if (args.help) {
   --events N       input events (default 500,000)
   --partitions N   input partitions (default 6)
   --brokers LIST   bootstrap brokers (default $KAFKA_BROKERS or 127.0.0.1:9092)
+  --latency-rate N events/s of the latency runs (default 5,000)
   --write-docs     (re)write the Kafka section of docs/benchmarks.md
 `)
   process.exit(0)
@@ -192,6 +194,103 @@ function windowed(name: string) {
   return p
 }
 
+interface Latency {
+  guarantee: 'at-least-once' | 'exactly-once'
+  rate: number
+  samples: number
+  p50: number
+  p99: number
+  max: number
+}
+
+/**
+ * End-to-end latency at a steady rate: a producer appends stamped bids to a one-partition
+ * topic every millisecond (what the rate owes), a stateless pipeline maps them, and a
+ * read_committed reader of the output takes now − stamp for every record it sees. 1 s of
+ * warm-up, then `LATENCY_SECONDS` measured.
+ */
+async function latency(guarantee: Latency['guarantee'], rate: number): Promise<Latency> {
+  const id = randomUUID().slice(0, 8)
+  const inTopic = `bench-lat-in-${id}`
+  const outTopic = `bench-lat-out-${id}`
+  await log.createTopic(inTopic, { partitions: 1 })
+  const p = pipeline(`bench-lat-${id}`)
+  p.from(topic<Bid & { sent: number }>(inTopic, { timestamp: (b) => b.at }))
+    .filter((b) => b.price >= 50_000)
+    .map((b) => ({ auction: b.auction, euros: Math.round(b.price * 0.92), sent: b.sent }))
+    .to(topic(outTopic, { partitions: 1 }))
+  const runner = new GroupRunner(log, [p], { guarantee })
+  await runner.start()
+  const running = runner.run()
+  while (runner.status()[0]!.tasks === 0) await new Promise((r) => setTimeout(r, 20))
+  const now = () => performance.timeOrigin + performance.now()
+  const t0 = now()
+  const measureFrom = t0 + 1_000
+  const end = measureFrom + LATENCY_SECONDS * 1_000
+  const lat: number[] = []
+  const producer = log.producer({ lingerMs: 1 })
+  let sent = 0
+  let reading = true
+  const reader = (async () => {
+    const tp = { topic: outTopic, partition: 0 }
+    let offset = 0
+    while (reading) {
+      const records = await log.fetch(tp, offset, { waitMs: 50 })
+      const at = now()
+      for (const r of records) {
+        const v = JSON.parse(Buffer.from(r.value ?? []).toString()) as { sent: number }
+        if (v.sent >= measureFrom && v.sent < end) lat.push(at - v.sent)
+        offset = r.offset + 1
+      }
+    }
+  })()
+  const sends: Promise<unknown>[] = []
+  while (now() < end) {
+    const owed = Math.floor(((now() - t0) / 1000) * rate) - sent
+    for (let i = 0; i < owed; i++, sent++) {
+      const bid = {
+        auction: sent % 1_000,
+        bidder: sent % 7_919,
+        price: 50_000 + (sent % 50_000),
+        at: Date.now(),
+        sent: now(),
+      }
+      sends.push(
+        producer.send(inTopic, {
+          key: Buffer.from(String(bid.auction)),
+          value: Buffer.from(JSON.stringify(bid)),
+        }),
+      )
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await Promise.all(sends)
+  await new Promise((r) => setTimeout(r, 1_500))
+  reading = false
+  await reader
+  await producer.close()
+  runner.stop()
+  await running
+  lat.sort((x, y) => x - y)
+  const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? Number.NaN
+  const result = {
+    guarantee,
+    rate,
+    samples: lat.length,
+    p50: q(0.5),
+    p99: q(0.99),
+    max: lat[lat.length - 1] ?? Number.NaN,
+  }
+  say(
+    `latency ${guarantee} at ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms (${lat.length} samples)`,
+  )
+  return result
+}
+
+const LATENCY_SECONDS = 5
+const LATENCY_RATE = positiveInt('latency-rate', args['latency-rate'], 5_000)
+const latencies: Latency[] = []
+
 const load0 = loadavg()[0]!
 say(`producing ${EVENTS.toLocaleString('en')} bids to ${input} (${PARTITIONS} partitions)`)
 await prepare()
@@ -215,6 +314,8 @@ try {
       sluice(windowed, { guarantee: 'exactly-once' }),
     ),
   )
+  latencies.push(await latency('at-least-once', LATENCY_RATE))
+  latencies.push(await latency('exactly-once', LATENCY_RATE))
 } finally {
   for (const t of await log.listTopics()) {
     if (t.includes(run) || t.startsWith('bench-')) await log.deleteTopic(t).catch(() => {})
@@ -233,7 +334,15 @@ const table = [
   '| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
 ].join('\n')
-process.stdout.write(`${table}\n`)
+const latencyTable = [
+  '| guarantee | rate events/s | samples | p50 ms | p99 ms | max ms |',
+  '| :--- | ---: | ---: | ---: | ---: | ---: |',
+  ...latencies.map(
+    (l) =>
+      `| ${l.guarantee} | ${l.rate.toLocaleString('en')} | ${l.samples.toLocaleString('en')} | ${l.p50.toFixed(1)} | ${l.p99.toFixed(1)} | ${l.max.toFixed(1)} |`,
+  ),
+].join('\n')
+process.stdout.write(`${table}\n\n${latencyTable}\n`)
 if (args['write-docs']) {
   const { readFileSync, writeFileSync } = await import('node:fs')
   const file = new URL('../docs/benchmarks.md', import.meta.url)
@@ -244,9 +353,14 @@ Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:kafka -- 
 
 ${table}
 
+End-to-end latency of the stateless pipeline (producer append → output visible to a read_committed reader):
+
+${latencyTable}
+
 - Input: ${EVENTS.toLocaleString('en')} JSON bids keyed by auction (1,000 auctions) in ${PARTITIONS} partitions, produced before the clock starts.
 - One worker per case, in the benchmark process; "per worker" = events ÷ wall time, "per core" = events ÷ process CPU time (the broker's CPU is not counted, and it shares the machine's cores).
 - Before the timed cases, one untimed pass of (a) warms the client, the broker and the page cache. Wall times on a 2-core machine that also runs the broker are noisy: repeat runs have put (b) between 80% and 130% of (a).
+- Latency: one-partition topics; a producer (linger 1 ms) appends stamped bids at the rate, the worker maps them, a read_committed reader in the same process takes now − stamp; 1 s warm-up, then 5 s measured. Exactly-once adds the transaction round trips (AddPartitions, TxnOffsetCommit, EndTxn and the markers) to every commit.
 - (a) copies every record (consume stream → idempotent producer, batches of 2,000), no decoding; (b) decodes JSON, filters about half, maps and encodes; (c) counts per auction in 10 s tumbling windows with changelogged state. Sluice commits when its input drains, else every 100 ms; exactly-once commits are Kafka transactions with the input offsets.
 `
   const start = text.indexOf('## Kafka workers')
