@@ -179,7 +179,17 @@ export interface Consumer {
  */
 export interface Transaction {
   send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): void
-  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): void
+  /**
+   * Commits group offsets with the transaction. With `generation`, only while the group is in
+   * that generation: a member that did its work in generation N must not commit it after a
+   * rebalance to N+1 took the partitions away (Kafka checks it in TxnOffsetCommit; the embedded
+   * log's groups rebalance synchronously, in the same turn as the commit is queued).
+   */
+  commitOffsets(
+    group: string,
+    offsets: readonly TopicPartitionOffset[],
+    options?: { generation?: number },
+  ): void
   commit(): Promise<Map<string, RecordMetadata[]>>
   abort(): void
 }

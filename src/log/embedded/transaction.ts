@@ -31,7 +31,11 @@ export class EmbeddedTransaction implements Transaction {
     this.#sends.push({ topic, records: Array.isArray(records) ? records : [records as ProducerRecord] })
   }
 
-  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): void {
+  commitOffsets(
+    group: string,
+    offsets: readonly TopicPartitionOffset[],
+    _options?: { generation?: number },
+  ): void {
     this.#assertOpen()
     for (const o of offsets) {
       this.#log.partition(o)

@@ -77,6 +77,8 @@ export class KafkaTransaction implements Transaction {
   readonly #partitioner = new Partitioner()
   #sends: Array<{ topic: string; records: readonly ProducerRecord[] }> = []
   #offsets: Array<{ group: string } & TopicPartitionOffset> = []
+  /** Per group: the generation its offsets were produced in, when the caller named one. */
+  readonly #generations = new Map<string, number>()
   #state: State = 'open'
 
   constructor(deps: TransactionDeps, id: string) {
@@ -92,9 +94,14 @@ export class KafkaTransaction implements Transaction {
     this.#sends.push({ topic, records: Array.isArray(records) ? records : [records as ProducerRecord] })
   }
 
-  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): void {
+  commitOffsets(
+    group: string,
+    offsets: readonly TopicPartitionOffset[],
+    options: { generation?: number } = {},
+  ): void {
     this.#assertOpen()
     if (!group) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'commitOffsets needs a group name')
+    if (options.generation !== undefined) this.#generations.set(group, options.generation)
     for (const o of offsets)
       this.#offsets.push({ group, topic: o.topic, partition: o.partition, offset: o.offset })
   }
@@ -217,8 +224,21 @@ export class KafkaTransaction implements Transaction {
         txnOffsetCommitV4.TxnOffsetCommitResponse
       >('TxnOffsetCommit', (error, found) => (error || !found ? reject(error) : resolve(found))),
     )
+    const expected = this.#generations.get(group)
     for (let attempt = 0; ; attempt++) {
       const member = this.#deps.membership(group, offsets)
+      // The work was done in generation `expected`. The client rejoins in the background, so
+      // the member may already be in a later generation that gave these partitions to
+      // someone else: committing them now, with the new generation, would be accepted and
+      // would overwrite the new owner's start. Send the expected generation instead, and
+      // refuse at once when it is known to be over.
+      if (expected !== undefined && member && member.generationId !== expected) {
+        throw new SluiceError(
+          'SLUICE_INVALID_ARGUMENT',
+          `cannot commit offsets of group "${group}" in transaction "${this.#id}": the member was ` +
+            `rebalanced out of generation ${expected} (now ${member.generationId}) meanwhile`,
+        )
+      }
       try {
         const coordinator = member ? admin.broker(member.coordinatorId) : await groupCoordinator(admin, group)
         if (!coordinator)
@@ -232,7 +252,7 @@ export class KafkaTransaction implements Transaction {
           group,
           producerId,
           producerEpoch,
-          member?.generationId ?? -1,
+          expected ?? member?.generationId ?? -1,
           member?.memberId ?? '',
           null,
           topics,

@@ -291,7 +291,8 @@ export class PipelineWorker {
   async #commit(): Promise<void> {
     // 1.
     for (const { task } of this.#tasks.values()) while (task.asyncInFlight > 0) await task.asyncProgress()
-    // 2.
+    // 2. The generation the collected work belongs to: its offsets commit only in it.
+    const generation = this.#generation
     const outputs = new Map<string, ProducerRecord[]>()
     const offsets: TopicPartitionOffset[] = []
     let touched = false
@@ -333,7 +334,7 @@ export class PipelineWorker {
       if (this.#settings.guarantee === 'exactly-once') {
         const tx = this.#log.transaction({ id: this.#txnId })
         for (const [topic, records] of outputs) tx.send(topic, records)
-        if (offsets.length > 0) tx.commitOffsets(this.group, offsets)
+        if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
         await tx.commit()
       } else {
         const producer = this.#producer()

@@ -8,23 +8,17 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import type { Log } from 'sluice'
-import { openKafkaLog } from 'sluice/kafka'
 import {
-  brokers,
-  clicksTopic,
   consumedClicks,
   contents,
   countsTopic,
-  deleteRunTopics,
+  kafkaForRun,
   lag,
-  PARTITIONS,
   produce,
   referenceWindows,
   startWorker,
-  stopWorkers,
   until,
   workerLogs,
   workers,
@@ -40,7 +34,7 @@ const ours = (() => {
     return false
   }
 })()
-let kafka: Log
+const kafkaLog = kafkaForRun()
 
 /** A check that counts as "not yet" while the broker is away. */
 const tolerant = (check: () => Promise<boolean>) => async () => {
@@ -51,20 +45,10 @@ const tolerant = (check: () => Promise<boolean>) => async () => {
   }
 }
 
-before(async () => {
-  kafka = await openKafkaLog({ brokers })
-  await kafka.createTopic(clicksTopic, { partitions: PARTITIONS })
-})
-
-after(async () => {
-  await stopWorkers()
-  await deleteRunTopics(kafka)
-  await kafka.close()
-})
-
 test(`a broker restart mid-stream: the workers resume and the output is still exactly once (${EVENTS.toLocaleString('en')} events)`, {
   skip: ours ? false : 'needs the broker of scripts/kafka.sh (it restarts it)',
 }, async (t) => {
+  const kafka = kafkaLog()
   const expected = await referenceWindows(EVENTS)
   await produce(kafka, 0, EVENTS)
   for (const id of ['r1', 'r2']) startWorker(id)

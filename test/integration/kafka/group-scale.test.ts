@@ -6,41 +6,25 @@
  * that did not move, or moved twice, shows up as a wrong count.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import type { Log } from 'sluice'
-import { openKafkaLog } from 'sluice/kafka'
+import { test } from 'node:test'
 import {
-  brokers,
-  clicksTopic,
   consumedClicks,
   contents,
   countsTopic,
-  deleteRunTopics,
+  kafkaForRun,
   lag,
-  PARTITIONS,
   produce,
   referenceWindows,
   startWorker,
-  stopWorkers,
   until,
   workers,
 } from './worker-harness.ts'
 
 const EVENTS = Math.min(Number(process.env.SLUICE_KAFKA_EVENTS ?? 1_000_000), 300_000)
-let kafka: Log
-
-before(async () => {
-  kafka = await openKafkaLog({ brokers })
-  await kafka.createTopic(clicksTopic, { partitions: PARTITIONS })
-})
-
-after(async () => {
-  await stopWorkers()
-  await deleteRunTopics(kafka)
-  await kafka.close()
-})
+const kafkaLog = kafkaForRun()
 
 test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothing (${EVENTS.toLocaleString('en')} events)`, async (t) => {
+  const kafka = kafkaLog()
   const expected = await referenceWindows(EVENTS)
   // Half the input first, so the first worker has built state when the others join.
   await produce(kafka, 0, EVENTS / 2)

@@ -9,41 +9,25 @@
  * SLUICE_KAFKA_EVENTS sets the input size (default 1,000,000).
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import type { Log } from 'sluice'
-import { openKafkaLog } from 'sluice/kafka'
+import { test } from 'node:test'
 import {
-  brokers,
-  clicksTopic,
   consumedClicks,
   contents,
   countsTopic,
-  deleteRunTopics,
+  kafkaForRun,
   lag,
-  PARTITIONS,
   produce,
   referenceWindows,
   startWorker,
-  stopWorkers,
   until,
   workers,
 } from './worker-harness.ts'
 
 const EVENTS = Number(process.env.SLUICE_KAFKA_EVENTS ?? 1_000_000)
-let kafka: Log
-
-before(async () => {
-  kafka = await openKafkaLog({ brokers })
-  await kafka.createTopic(clicksTopic, { partitions: PARTITIONS })
-})
-
-after(async () => {
-  await stopWorkers()
-  await deleteRunTopics(kafka)
-  await kafka.close()
-})
+const kafkaLog = kafkaForRun()
 
 test(`three workers, one killed mid-stream, a fourth joining: the output is exactly once (${EVENTS.toLocaleString('en')} events)`, async (t) => {
+  const kafka = kafkaLog()
   const expected = await referenceWindows(EVENTS)
   assert.ok(expected.length > 1_000, `the reference has windows (${expected.length})`)
 

@@ -5,8 +5,10 @@
  * pipeline fixture is imported.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { compile, EmbeddedRunner, type Log, openEmbeddedLog } from 'sluice'
+import { openKafkaLog } from 'sluice/kafka'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
 export const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -97,15 +99,15 @@ export async function until(check: () => Promise<boolean>, what: string, ms: num
 
 export function workerLogs(): string {
   return [...workers]
-    .map(
-      ([id, w]) =>
-        `--- worker ${id}:\n${w.stderr
-          .join('')
-          .split('\n')
-          .filter((l) => !l.includes('rec/s'))
-          .join('\n')
-          .slice(-3_000)}`,
-    )
+    .map(([id, w]) => {
+      const lines = w.stderr.join('').split('\n')
+      const status = lines.filter((l) => l.includes('rec/s')).at(-1) ?? '(no status line yet)'
+      const rest = lines
+        .filter((l) => !l.includes('rec/s'))
+        .join('\n')
+        .slice(-3_000)
+      return `--- worker ${id} (exit ${w.child.exitCode ?? w.child.signalCode ?? 'running'}):\n${rest}\nlast status: ${status}`
+    })
     .join('\n')
 }
 
@@ -151,4 +153,27 @@ export async function referenceWindows(events: number): Promise<string[]> {
 export async function deleteRunTopics(log: Log): Promise<void> {
   for (const topic of await log.listTopics())
     if (topic.includes(run)) await log.deleteTopic(topic).catch(() => {})
+}
+
+/**
+ * Opens the Kafka log of a worker test file and creates the input topic before its tests;
+ * afterwards kills what is left of the workers and deletes the run's topics. Returns a getter:
+ * the log exists once the `before` hook has run.
+ */
+export function kafkaForRun(): () => Log {
+  let kafka: Log | null = null
+  before(async () => {
+    kafka = await openKafkaLog({ brokers })
+    await kafka.createTopic(clicksTopic, { partitions: PARTITIONS })
+  })
+  after(async () => {
+    await stopWorkers()
+    if (!kafka) return
+    await deleteRunTopics(kafka)
+    await kafka.close()
+  })
+  return () => {
+    if (!kafka) throw new Error('the Kafka log opens in a before hook: use it inside tests')
+    return kafka
+  }
 }
