@@ -69,5 +69,11 @@ test(`a broker restart mid-stream: the workers resume and the output is still ex
   assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
   assert.deepEqual(actual, expected)
   for (const id of ['r1', 'r2']) workers.get(id)!.child.kill('SIGTERM')
-  for (const id of ['r1', 'r2']) assert.equal(await workers.get(id)!.exited, 0, `worker ${id} stops cleanly`)
+  for (const id of ['r1', 'r2'])
+    assert.equal(
+      await workers.get(id)!.exited,
+      0,
+      `worker ${id} stops cleanly
+${workerLogs()}`,
+    )
 })

@@ -17,6 +17,7 @@ import {
   referenceWindows,
   startWorker,
   until,
+  workerLogs,
   workers,
 } from './worker-harness.ts'
 
@@ -41,5 +42,10 @@ test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothin
   assert.deepEqual(actual, expected)
   for (const id of ['s1', 's2', 's3']) workers.get(id)!.child.kill('SIGTERM')
   for (const id of ['s1', 's2', 's3'])
-    assert.equal(await workers.get(id)!.exited, 0, `worker ${id} stops cleanly`)
+    assert.equal(
+      await workers.get(id)!.exited,
+      0,
+      `worker ${id} stops cleanly
+${workerLogs()}`,
+    )
 })

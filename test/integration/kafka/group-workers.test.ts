@@ -20,6 +20,7 @@ import {
   referenceWindows,
   startWorker,
   until,
+  workerLogs,
   workers,
 } from './worker-harness.ts'
 
@@ -54,5 +55,10 @@ test(`three workers, one killed mid-stream, a fourth joining: the output is exac
 
   for (const id of ['w1', 'w3', 'w4']) workers.get(id)!.child.kill('SIGTERM')
   for (const id of ['w1', 'w3', 'w4'])
-    assert.equal(await workers.get(id)!.exited, 0, `worker ${id} stops cleanly`)
+    assert.equal(
+      await workers.get(id)!.exited,
+      0,
+      `worker ${id} stops cleanly
+${workerLogs()}`,
+    )
 })
