@@ -15,6 +15,8 @@ export type SluiceErrorCode =
   | 'SLUICE_DATA_DIR_LOCKED'
   | 'SLUICE_LOG_CLOSED'
   | 'SLUICE_TRANSACTION_STATE'
+  /** A group member's work belongs to a generation the group has left: rebuild, then go on. */
+  | 'SLUICE_REBALANCED'
   | 'SLUICE_INVALID_INPUT'
   | 'SLUICE_WORKER_FAILED'
   | 'SLUICE_BROKER_UNAVAILABLE'

@@ -234,7 +234,7 @@ export class KafkaTransaction implements Transaction {
       // refuse at once when it is known to be over.
       if (expected !== undefined && member && member.generationId !== expected) {
         throw new SluiceError(
-          'SLUICE_INVALID_ARGUMENT',
+          'SLUICE_REBALANCED',
           `cannot commit offsets of group "${group}" in transaction "${this.#id}": the member was ` +
             `rebalanced out of generation ${expected} (now ${member.generationId}) meanwhile`,
         )
@@ -266,7 +266,7 @@ export class KafkaTransaction implements Transaction {
         }
         if (ids.has('UNKNOWN_MEMBER_ID') || ids.has('ILLEGAL_GENERATION') || ids.has('FENCED_INSTANCE_ID')) {
           throw new SluiceError(
-            'SLUICE_INVALID_ARGUMENT',
+            'SLUICE_REBALANCED',
             `cannot commit offsets of group "${group}" in transaction "${this.#id}": the member of this log ` +
               'was rebalanced out of the group meanwhile, so its positions may be stale; poll again and ' +
               'commit the positions of the partitions it owns now',

@@ -10,7 +10,7 @@
  * pipeline file shares the tasks.
  */
 import type { Pipeline } from '../../dsl/pipeline.ts'
-import { SluiceError } from '../../errors.ts'
+import { isSluiceError, SluiceError } from '../../errors.ts'
 import type { Consumer, Log, ProducerRecord, TopicPartition, TopicPartitionOffset } from '../../log/types.ts'
 import type { Topology } from '../../topology/compile.ts'
 import { stopPolicyMessage } from '../runner.ts'
@@ -405,8 +405,5 @@ function isTransient(error: unknown): boolean {
 }
 
 function isRebalanceError(error: unknown): boolean {
-  const text = `${(error as Error)?.message ?? ''} ${String((error as { cause?: unknown })?.cause ?? '')}`
-  return /rebalanced out|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|FENCED_INSTANCE_ID|REBALANCE_IN_PROGRESS/.test(
-    text,
-  )
+  return isSluiceError(error, 'SLUICE_REBALANCED')
 }
