@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka broker for tests: KRaft, combined broker + controller, loopback only.
 #
-#   scripts/kafka.sh start    fetch the broker jars with Maven (cached), format fresh storage,
-#                             start the broker in the background and wait until it answers
+#   scripts/kafka.sh start    fetch the broker jars with Maven (cached), make the test CA and
+#                             certificate (once), format fresh storage, start the broker in
+#                             the background and wait until it answers
 #   scripts/kafka.sh stop     SIGTERM, wait for a clean exit (SIGKILL after KAFKA_STOP_TIMEOUT s)
 #   scripts/kafka.sh status   prints running (pid) and exits 0, or stopped and exits 1
 #   scripts/kafka.sh fetch    only fetch the jars
 #
-# The broker listens on 127.0.0.1:9092 (controller on 127.0.0.1:9093), with transactions on and
-# replication factor 1 for the internal topics, and no auto-created topics. Everything lives in
-# .cache/kafka (git-ignored): libs/ (jars from org.apache.kafka:kafka_2.13 and its dependencies,
-# fetched once per version), data/ (fresh at each start unless KAFKA_KEEP_DATA=1),
+# Listeners, all on 127.0.0.1, at these default ports (transactions on, replication factor 1
+# for the internal topics, no auto-created topics):
+#
+#   9092  PLAINTEXT        no authentication (principal User:ANONYMOUS)
+#   9093  CONTROLLER       the KRaft controller (PLAINTEXT, User:ANONYMOUS)
+#   9094  SASL_PLAINTEXT   SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+#   9095  SSL              TLS with a certificate for 127.0.0.1 and localhost, signed by a
+#                          throwaway CA: clients trust .cache/kafka/tls/ca.pem (User:ANONYMOUS)
+#
+# Test-only users, the same for every mechanism on 9094 (loopback only, not secrets):
+#
+#   sluice / sluice-secret   super user: may do everything
+#   alice  / alice-secret    authenticated, but no ACL allows her anything (tests grant her
+#                            ACLs on their own topics, and remove them)
+#
+# The StandardAuthorizer is on with allow.everyone.if.no.acl.found=false and super users
+# User:ANONYMOUS and User:sluice, so the PLAINTEXT and SSL listeners work as if there were no
+# authorizer, and alice gets *_AUTHORIZATION_FAILED for every topic, group and transactional id.
+# PLAIN users are in the listener's JAAS config; SCRAM credentials are written into the
+# metadata log when the storage is formatted.
+#
+# Everything lives in .cache/kafka (git-ignored): libs/ (jars from org.apache.kafka:kafka_2.13
+# and its dependencies, fetched once per version), data/ (fresh at each start unless
+# KAFKA_KEEP_DATA=1), tls/ (ca.pem, and the broker's certificate and PKCS12 keystore with the
+# password sluice-keystore; made with openssl when missing or about to expire),
 # server.properties, kafka.pid and kafka.log.
 #
 # Environment: KAFKA_VERSION (default below; 4.x and 3.9.x releases work), KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), KAFKA_KEEP_DATA=1, KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (90 s),
-# KAFKA_STOP_TIMEOUT (30 s), JAVA_HOME (Java 17 or newer).
+# KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_PORT (9094), KAFKA_SSL_PORT (9095), KAFKA_KEEP_DATA=1,
+# KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s), JAVA_HOME (Java 17
+# or newer).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,10 +46,15 @@ VERSION=${KAFKA_VERSION:-4.4.0}
 HOST=127.0.0.1
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+SASL_PORT=${KAFKA_SASL_PORT:-9094}
+SSL_PORT=${KAFKA_SSL_PORT:-9095}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 DIR=$ROOT/.cache/kafka
 LIBS=$DIR/libs
+TLS=$DIR/tls
+# Protects only a throwaway keystore in a git-ignored directory.
+KEYSTORE_PASSWORD=sluice-keystore
 DATA=$DIR/data
 CONFIG=$DIR/server.properties
 LOG4J_CONFIG=$DIR/log4j2.properties
@@ -151,17 +179,79 @@ running_pid() {
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
+# --- security -------------------------------------------------------------------------------
+
+# name:password of the test users on the SASL listener (see the header).
+USERS=(sluice:sluice-secret alice:alice-secret)
+
+# The PLAIN login module's user_<name>="<password>" options.
+plain_users() {
+  local user
+  for user in "${USERS[@]}"; do printf ' user_%s="%s"' "${user%%:*}" "${user#*:}"; done
+}
+
+# tls/ca.pem (the CA clients trust) and tls/broker.p12 (the SSL listener's key and certificate
+# for 127.0.0.1 and localhost, signed by that CA). Made once; again only when a file is missing
+# or the certificate expires within a day.
+tls_material() {
+  if [[ -f $TLS/ca.pem && -f $TLS/broker.p12 && -f $TLS/broker.pem ]] &&
+    openssl x509 -checkend 86400 -noout -in "$TLS/broker.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null || die "openssl is needed to make the test CA and the broker's TLS certificate"
+  local tmp=$TLS.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  # && throughout: set -e does not apply inside an `if` condition.
+  if ! (
+    cd "$tmp" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+        -subj '/CN=Sluice test CA' &&
+      openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj '/CN=localhost' &&
+      printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
+        'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:localhost,IP:127.0.0.1' >broker.ext &&
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+        -extfile broker.ext -out broker.pem &&
+      openssl pkcs12 -export -name broker -in broker.pem -inkey broker.key -certfile ca.pem \
+        -passout "pass:$KEYSTORE_PASSWORD" -out broker.p12 &&
+      # Nothing signs with the CA again: a new certificate comes with a new CA.
+      rm -f ca.key ca.srl broker.key broker.csr broker.ext
+  ) >"$DIR/tls.log" 2>&1; then
+    tail -n 20 "$DIR/tls.log" >&2
+    die "making the TLS certificates failed (log: ${DIR#"$ROOT"/}/tls.log)"
+  fi
+  rm -rf "$TLS"
+  mv "$tmp" "$TLS"
+  say "made a test CA and a broker certificate for $HOST and localhost in ${TLS#"$ROOT"/}"
+}
+
 write_config() {
   cat >"$CONFIG" <<EOF
 # Generated by scripts/kafka.sh at each start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SSL://$HOST:$SSL_PORT
+# A client learns the other brokers' addresses from the listener it connected to: each must be advertised.
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SSL://$HOST:$SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
+# SASL on $SASL_PORT: PLAIN users here, SCRAM credentials in the metadata log (format_storage).
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$(plain_users);
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# TLS on $SSL_PORT: server authentication only, so its clients are User:ANONYMOUS.
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$TLS/broker.p12
+listener.name.ssl.ssl.keystore.password=$KEYSTORE_PASSWORD
+listener.name.ssl.ssl.client.auth=none
+# ACLs: the listeners without authentication (and the controller) are User:ANONYMOUS, a super
+# user like sluice; every other principal (alice) needs an ACL, and there are none.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:sluice
+allow.everyone.if.no.acl.found=false
 log.dirs=$DATA
 num.partitions=1
 default.replication.factor=1
@@ -199,8 +289,14 @@ format_storage() {
   while [[ $id == -* ]]; do
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   done
+  local scram=() user mechanism
+  for user in "${USERS[@]}"; do
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      scram+=(--add-scram "$mechanism=[name=${user%%:*},password=${user#*:}]")
+    done
+  done
   if ! "$JAVA" "${JAVA_OPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format --standalone \
-    --cluster-id "$id" --config "$CONFIG" >>"$LOG" 2>&1; then
+    --cluster-id "$id" --config "$CONFIG" "${scram[@]}" >>"$LOG" 2>&1; then
     tail -n 20 "$LOG" >&2
     die "formatting the storage in ${DATA#"$ROOT"/} failed (log: ${LOG#"$ROOT"/})"
   fi
@@ -223,10 +319,11 @@ start() {
     return 0
   fi
   rm -f "$PID_FILE"
-  for p in "$PORT" "$CONTROLLER_PORT"; do
+  for p in "$PORT" "$CONTROLLER_PORT" "$SASL_PORT" "$SSL_PORT"; do
     if port_open "$p"; then die "$HOST:$p is already in use by another process"; fi
   done
   fetch
+  tls_material
   started=$(now)
   if [[ ${KAFKA_KEEP_DATA:-0} != 1 ]]; then rm -rf "$DATA"; fi
   mkdir -p "$DATA"
@@ -238,7 +335,7 @@ start() {
   pid=$!
   echo "$pid" >"$PID_FILE"
   local deadline=$((SECONDS + START_TIMEOUT))
-  until port_open "$PORT" && broker_ready; do
+  until port_open "$SASL_PORT" && port_open "$SSL_PORT" && port_open "$PORT" && broker_ready; do
     if ! alive "$pid"; then
       tail -n 40 "$LOG" >&2
       rm -f "$PID_FILE"
@@ -251,7 +348,7 @@ start() {
     fi
     sleep 0.5
   done
-  say "Kafka $VERSION ready on $HOST:$PORT (pid $pid) in $(since "$started")s"
+  say "Kafka $VERSION ready on $HOST:$PORT, SASL on :$SASL_PORT, TLS on :$SSL_PORT (pid $pid) in $(since "$started")s"
 }
 
 stop() {
