@@ -20,6 +20,13 @@ export type SluiceErrorCode =
   | 'SLUICE_INVALID_INPUT'
   | 'SLUICE_WORKER_FAILED'
   | 'SLUICE_BROKER_UNAVAILABLE'
+  /**
+   * Client and broker could not establish who is talking: the broker refused the SASL
+   * credentials or mechanism, or TLS failed (an untrusted or wrong certificate, TLS on one side only).
+   */
+  | 'SLUICE_AUTHENTICATION_FAILED'
+  /** The broker knows who the client is and denies it the call: an ACL is missing. */
+  | 'SLUICE_NOT_AUTHORIZED'
   | 'SLUICE_KAFKA_ERROR'
 
 export class SluiceError extends Error {

@@ -1,11 +1,13 @@
 import { Admin, type Broker, type ClusterMetadata, ConfigResourceTypes } from '@platformatic/kafka'
-import { SluiceError } from '../../errors.ts'
+import { isSluiceError, SluiceError } from '../../errors.ts'
 import { validateTopicName } from '../topic-name.ts'
 import type { TopicConfig, TopicDescription, TopicPartition } from '../types.ts'
+import type { Identity } from './access-errors.ts'
 import {
   brokerUnavailable,
-  isAuthenticationFailure,
+  type ErrorContext,
   kafkaErrorIds,
+  rootMessage,
   toSluiceError,
   unknownTopic,
 } from './errors.ts'
@@ -31,6 +33,18 @@ export interface TopicSettings {
 
 const CONFIG_KEYS = ['retention.ms', 'retention.bytes', 'cleanup.policy', 'max.message.bytes']
 
+/** Metadata failures worth asking again: not an answer about the topic or about access to it. */
+const RETRIABLE_METADATA = new Set(['SLUICE_KAFKA_ERROR', 'SLUICE_BROKER_UNAVAILABLE'])
+
+/** What a failed call touched, beyond the words for it: the resources an ACL would name. */
+export type ErrorAbout = Pick<ErrorContext, 'topic' | 'group' | 'transactionalId' | 'operation'>
+
+/** Limits the producer cannot check without DescribeConfigs on the topic: the broker checks them. */
+const UNCHECKED: Pick<TopicSettings, 'compact' | 'maxRecordBytes'> = {
+  compact: false,
+  maxRecordBytes: Number.POSITIVE_INFINITY,
+}
+
 /**
  * Topics over Kafka's Admin API (CreateTopics, DeleteTopics, Metadata, DescribeConfigs), and
  * the cluster metadata the producer, fetcher and consumers route by.
@@ -40,18 +54,30 @@ export class KafkaAdmin {
   readonly options: ResolvedKafkaOptions
   /** Topic configs change rarely; the producer checks records against them on every send. */
   readonly #settings = new Map<string, { settings: TopicSettings; at: number }>()
+  /** Topics whose configs this principal may not read, and since when (see `sendLimits`). */
+  readonly #unreadable = new Map<string, number>()
+  readonly #identity: Identity
 
   constructor(options: ResolvedKafkaOptions) {
     this.options = options
     this.client = new Admin(clientOptions(options, 'admin'))
+    const { sasl, tls } = options.connection
+    this.#identity = {
+      ...(typeof sasl?.username === 'string'
+        ? { sasl: { mechanism: sasl.mechanism, username: sasl.username } }
+        : {}),
+      tls: tls !== undefined,
+      clientCertificate: tls?.cert !== undefined || tls?.pfx !== undefined,
+    }
   }
 
-  error(error: unknown, what: string, topic?: string): SluiceError {
-    return toSluiceError(error, {
-      what,
-      brokers: this.options.brokers,
-      ...(topic === undefined ? {} : { topic }),
-    })
+  /** The SluiceError for what the client threw while doing `what` (see errors.ts). */
+  error(error: unknown, what: string, about: ErrorAbout = {}): SluiceError {
+    return toSluiceError(error, this.context(what, about))
+  }
+
+  context(what: string, about: ErrorAbout = {}): ErrorContext {
+    return { what, brokers: this.options.brokers, identity: this.#identity, ...about }
   }
 
   /** Fails fast, with the broker addresses in the message, when no broker answers. */
@@ -59,9 +85,17 @@ export class KafkaAdmin {
     try {
       await this.client.metadata({ topics: [], forceUpdate: true, retries: 1 })
     } catch (error) {
-      // Refused credentials are not a missing broker: say so, not "start a broker".
-      if (isAuthenticationFailure(error)) throw this.error(error, 'connect to Kafka')
-      throw brokerUnavailable(this.options.brokers, 'connect to Kafka', error)
+      // Refused credentials or a failed TLS handshake are not a missing broker: say so, not
+      // "start a broker".
+      const e = this.error(error, 'connect to Kafka')
+      if (e.code === 'SLUICE_AUTHENTICATION_FAILED') throw e
+      const unavailable = brokerUnavailable(this.options.brokers, 'connect to Kafka', error)
+      // A SASL listener closes the connection of a client that does not authenticate.
+      if (!this.options.connection.sasl && /closed/i.test(rootMessage(error as Error))) {
+        unavailable.message +=
+          '; a broker that closes the connection at once may want SASL (kafka://user:pass@host:port?sasl=…) or TLS (kafkas://)'
+      }
+      throw unavailable
     }
   }
 
@@ -70,8 +104,12 @@ export class KafkaAdmin {
     return this.client.metadata({ topics: [...topics], forceUpdate })
   }
 
-  /** A topic's partitions and leaders; `fresh` bypasses the client's metadata cache. */
-  async topic(name: string, fresh = false): Promise<TopicInfo> {
+  /**
+   * A topic's partitions and leaders; `fresh` bypasses the client's metadata cache. `operation`
+   * is the ACL operation the caller is about to need on the topic: if the metadata is refused,
+   * the message advises granting that one (each of Read, Write… implies Describe).
+   */
+  async topic(name: string, fresh = false, operation?: string): Promise<TopicInfo> {
     let metadata: ClusterMetadata
     for (let attempt = 0; ; attempt++) {
       try {
@@ -80,8 +118,11 @@ export class KafkaAdmin {
         metadata = await this.client.metadata({ topics: [name], forceUpdate: fresh, retries: 0 })
         break
       } catch (error) {
-        const e = this.error(error, `read the metadata of topic "${name}"`, name)
-        if (e.code === 'SLUICE_UNKNOWN_TOPIC' || attempt >= this.options.retries) throw e
+        const e = this.error(error, `read the metadata of topic "${name}"`, {
+          topic: name,
+          ...(operation === undefined ? {} : { operation }),
+        })
+        if (!RETRIABLE_METADATA.has(e.code) || attempt >= this.options.retries) throw e
         await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs))
       }
     }
@@ -101,8 +142,8 @@ export class KafkaAdmin {
   }
 
   /** Throws the same error as the embedded log for a partition the topic does not have. */
-  async partition(tp: TopicPartition): Promise<TopicInfo> {
-    const info = await this.topic(tp.topic)
+  async partition(tp: TopicPartition, operation?: string): Promise<TopicInfo> {
+    const info = await this.topic(tp.topic, false, operation)
     if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= info.partitions) {
       throw new SluiceError(
         'SLUICE_INVALID_ARGUMENT',
@@ -153,7 +194,7 @@ export class KafkaAdmin {
         configs,
       })
     } catch (error) {
-      throw this.error(error, `create topic "${name}"`, name)
+      throw this.error(error, `create topic "${name}"`, { topic: name, operation: 'Create' })
     }
     this.#settings.delete(name)
     await this.#waitFor(`topic "${name}" to get a leader on every partition`, async () => {
@@ -173,7 +214,7 @@ export class KafkaAdmin {
     try {
       await this.client.deleteTopics({ topics: [name] })
     } catch (error) {
-      throw this.error(error, `delete topic "${name}"`, name)
+      throw this.error(error, `delete topic "${name}"`, { topic: name, operation: 'Delete' })
     }
     this.#settings.delete(name)
     await this.#waitFor(`topic "${name}" to disappear from the metadata`, async () => {
@@ -198,7 +239,10 @@ export class KafkaAdmin {
         ],
       })
     } catch (error) {
-      throw this.error(error, `describe topic "${name}"`, name)
+      throw this.error(error, `describe the settings of topic "${name}"`, {
+        topic: name,
+        operation: 'DescribeConfigs',
+      })
     }
     const values = new Map<string, string | null>()
     for (const c of described[0]?.configs ?? []) values.set(c.name, c.value ?? null)
@@ -214,6 +258,29 @@ export class KafkaAdmin {
     }
     this.#settings.set(name, { settings, at: Date.now() })
     return settings
+  }
+
+  /**
+   * The limits the producer checks records against before sending, from `settings`. Producers
+   * are usually granted Write and Describe on a topic, not DescribeConfigs: without it the
+   * records go unchecked, and the broker's refusals (MESSAGE_TOO_LARGE, INVALID_RECORD) map to
+   * the same errors.
+   */
+  async sendLimits(
+    name: string,
+    maxAgeMs: number,
+  ): Promise<Pick<TopicSettings, 'compact' | 'maxRecordBytes'>> {
+    const since = this.#unreadable.get(name)
+    if (since !== undefined && Date.now() - since <= maxAgeMs) return UNCHECKED
+    try {
+      const settings = await this.settings(name, maxAgeMs)
+      this.#unreadable.delete(name)
+      return settings
+    } catch (error) {
+      if (!isSluiceError(error, 'SLUICE_NOT_AUTHORIZED')) throw error
+      this.#unreadable.set(name, Date.now())
+      return UNCHECKED
+    }
   }
 
   /**

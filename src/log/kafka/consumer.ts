@@ -15,7 +15,7 @@ import type {
   ResetPolicy,
   TopicPartition,
 } from '../types.ts'
-import type { KafkaAdmin } from './admin.ts'
+import type { ErrorAbout, KafkaAdmin } from './admin.ts'
 import type { Fetcher, PartitionRead } from './fetch.ts'
 import { clientOptions } from './options.ts'
 
@@ -110,13 +110,13 @@ export class KafkaConsumer implements Consumer {
   }
 
   async #join(): Promise<void> {
-    for (const topic of this.topics) await this.#deps.admin.topic(topic)
+    for (const topic of this.topics) await this.#deps.admin.topic(topic, false, 'Read')
     this.#client.topics.trackAll(...this.topics)
     try {
       await this.#client.joinGroup({})
     } catch (error) {
       if (this.#closed) return
-      throw this.#deps.admin.error(error, `join consumer group "${this.group}"`, this.topics[0])
+      throw this.#deps.admin.error(error, `join consumer group "${this.group}"`, this.#about())
     }
   }
 
@@ -129,7 +129,7 @@ export class KafkaConsumer implements Consumer {
       throw this.#deps.admin.error(
         error,
         `rejoin consumer group "${this.group}" (after: ${lost?.message ?? 'unknown'})`,
-        this.topics[0],
+        this.#about(),
       )
     }
   }
@@ -283,8 +283,17 @@ export class KafkaConsumer implements Consumer {
         })),
       })
     } catch (error) {
-      throw this.#deps.admin.error(error, `commit offsets of group "${this.group}"`, offsets[0]?.topic)
+      throw this.#deps.admin.error(
+        error,
+        `commit offsets of group "${this.group}"`,
+        this.#about(offsets[0]?.topic),
+      )
     }
+  }
+
+  /** What a failed group call touched: a member reads its topics and commits in its group. */
+  #about(topic = this.topics[0]): ErrorAbout {
+    return { group: this.group, operation: 'Read', ...(topic === undefined ? {} : { topic }) }
   }
 
   async close(): Promise<void> {

@@ -1,24 +1,36 @@
 import { isSluiceError, SluiceError } from '../../errors.ts'
+import { authenticationFailed, type Identity, notAuthorized, tlsFailed } from './access-errors.ts'
 
 /**
  * What a failed Kafka call was about, for the message: the operation in words ("create topic
- * orders") and the topic when there is one.
+ * orders"), the resources it touched, and who the client is.
  */
 export interface ErrorContext {
   what: string
   brokers: readonly string[]
   topic?: string
+  group?: string
   transactionalId?: string
+  /** The ACL operation the call needs on its topic (Kafka's names: Read, Write…); default Describe. */
+  operation?: string
+  /** How the client authenticates: who the broker refused, or whom to grant an ACL. */
+  identity?: Identity
 }
 
-interface Found {
+/** What `walk` found in an error tree. */
+export interface Found {
   /** Kafka protocol error names (`apiId`), e.g. `TOPIC_ALREADY_EXISTS`. */
   ids: Set<string>
   network: Error | null
   authentication: boolean
+  /** A TLS error of Node's (an untrusted certificate…), or the client's "Broker requires TLS". */
+  tls: (Error & { code?: unknown }) | null
   unknownTopic: boolean
   messages: string[]
 }
+
+/** Node's codes for TLS failures: OpenSSL's (ERR_SSL_*), certificate checks, host name checks. */
+const TLS_CODE = /^ERR_(SSL|TLS)_|CERT|^UNABLE_TO_|SELF_SIGNED/
 
 /**
  * The client reports a failure as a tree: `MultipleErrors` of retries, each a `ResponseError`
@@ -31,8 +43,13 @@ function walk(error: unknown, found: Found, depth = 0): void {
   if (typeof e.apiId === 'string') found.ids.add(e.apiId)
   if (e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_TIMEOUT') found.network ??= e
   if (e.code === 'PLT_KFK_AUTHENTICATION') found.authentication = true
-  // Metadata for a missing topic fails with a plain user error, not a protocol error.
-  if (e.code === 'PLT_KFK_USER' && /^Unknown topic/.test(e.message)) found.unknownTopic = true
+  if (typeof e.code === 'string' && TLS_CODE.test(e.code)) found.tls ??= e
+  if (e.code === 'PLT_KFK_USER') {
+    // Metadata for a missing topic fails with a plain user error, not a protocol error.
+    if (/^Unknown topic/.test(e.message)) found.unknownTopic = true
+    // A plaintext client meeting a TLS listener, or a TLS client a plaintext one.
+    if (/requires TLS|TLS handshake failed/.test(e.message)) found.tls ??= e
+  }
   if (Array.isArray(e.errors)) for (const inner of e.errors) walk(inner, found, depth + 1)
   else found.messages.push(e.message)
   if (e.cause) walk(e.cause, found, depth + 1)
@@ -42,20 +59,12 @@ export function kafkaErrorIds(error: unknown): Set<string> {
   return find(error).ids
 }
 
-export function isAuthenticationFailure(error: unknown): boolean {
-  const found = find(error)
-  return (
-    found.authentication ||
-    found.ids.has('SASL_AUTHENTICATION_FAILED') ||
-    found.ids.has('UNSUPPORTED_SASL_MECHANISM')
-  )
-}
-
 function find(error: unknown): Found {
   const found: Found = {
     ids: new Set(),
     network: null,
     authentication: false,
+    tls: null,
     unknownTopic: false,
     messages: [],
   }
@@ -81,7 +90,7 @@ export function unknownTopic(topic: string, brokers: readonly string[], cause?: 
   )
 }
 
-function rootMessage(error: Error): string {
+export function rootMessage(error: Error): string {
   let e: unknown = error
   for (let i = 0; i < 8; i++) {
     const next =
@@ -95,9 +104,28 @@ function rootMessage(error: Error): string {
 /** Turns whatever the Kafka client threw into a SluiceError with a stable code and advice. */
 export function toSluiceError(error: unknown, context: ErrorContext): SluiceError {
   if (isSluiceError(error)) return error
-  const found = find(error)
+  return fromFound(find(error), context, error)
+}
+
+/** The SluiceError for an error code a response carries per partition (Fetch), by its name. */
+export function partitionError(id: string, context: ErrorContext): SluiceError {
+  return fromFound(
+    {
+      ids: new Set([id]),
+      network: null,
+      authentication: false,
+      tls: null,
+      unknownTopic: false,
+      messages: [],
+    },
+    context,
+    undefined,
+  )
+}
+
+function fromFound(found: Found, context: ErrorContext, error: unknown): SluiceError {
   const { ids } = found
-  const options = { cause: error }
+  const options = error === undefined ? undefined : { cause: error }
   const topic = context.topic ?? '?'
   if (ids.has('TOPIC_ALREADY_EXISTS')) {
     return new SluiceError(
@@ -106,6 +134,9 @@ export function toSluiceError(error: unknown, context: ErrorContext): SluiceErro
       options,
     )
   }
+  // Before the unknown topic: a topic the client may not describe also looks missing to it.
+  const denied = notAuthorized(ids, context, options)
+  if (denied) return denied
   if (found.unknownTopic || ids.has('UNKNOWN_TOPIC_OR_PARTITION') || ids.has('UNKNOWN_TOPIC_ID')) {
     return unknownTopic(topic, context.brokers, error)
   }
@@ -159,13 +190,13 @@ export function toSluiceError(error: unknown, context: ErrorContext): SluiceErro
       )
     }
   }
-  if (isAuthenticationFailure(error)) {
-    return new SluiceError(
-      'SLUICE_KAFKA_ERROR',
-      `cannot ${context.what}: the brokers at ${context.brokers.join(',')} refused the credentials ` +
-        `(${found.messages.at(-1) ?? 'authentication failed'}); check the sasl and tls options`,
-      options,
-    )
+  if (found.tls) return tlsFailed(found.tls, context, options)
+  if (
+    found.authentication ||
+    ids.has('SASL_AUTHENTICATION_FAILED') ||
+    ids.has('UNSUPPORTED_SASL_MECHANISM')
+  ) {
+    return authenticationFailed(found.messages.at(-1) ?? 'authentication failed', context, options)
   }
   if (found.network && ids.size === 0) return brokerUnavailable(context.brokers, context.what, error)
   const names =

@@ -11,7 +11,7 @@ import {
 import { SluiceError } from '../../errors.ts'
 import type { LogRecord, TopicPartition } from '../types.ts'
 import type { KafkaAdmin, TopicInfo } from './admin.ts'
-import { brokerUnavailable, toSluiceError, unknownTopic } from './errors.ts'
+import { brokerUnavailable, partitionError, unknownTopic } from './errors.ts'
 import { committedRecords } from './records.ts'
 
 type FetchApi = API<fetchV17.FetchRequest, fetchV17.FetchResponse>
@@ -84,7 +84,7 @@ export class Fetcher {
       const topics = new Map<string, TopicInfo>()
       for (const i of pending) {
         const topic = reads[i]!.tp.topic
-        if (!topics.has(topic)) topics.set(topic, await this.#admin.topic(topic, fresh))
+        if (!topics.has(topic)) topics.set(topic, await this.#admin.topic(topic, fresh, 'Read'))
       }
       const byLeader = new Map<number, number[]>()
       for (const i of pending) {
@@ -130,9 +130,12 @@ export class Fetcher {
           }
           if (fetched.errorCode !== 0) {
             const name = protocolErrorsCodesById[fetched.errorCode] ?? `error ${fetched.errorCode}`
-            throw new SluiceError(
-              'SLUICE_KAFKA_ERROR',
-              `cannot read topic "${tp.topic}" partition ${tp.partition}: Kafka failed with ${name}`,
+            throw partitionError(
+              name,
+              this.#admin.context(`read topic "${tp.topic}" partition ${tp.partition}`, {
+                topic: tp.topic,
+                operation: 'Read',
+              }),
             )
           }
           const read = committedRecords(
@@ -211,7 +214,7 @@ export class Fetcher {
       if (partial?.errorCode !== 0) {
         this.#discard(pool)
         if (this.#closed) return new Map()
-        const e = toSluiceError(error, { what: 'fetch records', brokers: this.#admin.options.brokers })
+        const e = this.#admin.error(error, 'fetch records', { operation: 'Read' })
         // A dropped connection or a broker that went away: the caller refreshes the metadata
         // and asks again (the partitions come back as missing from the answer).
         if (e.code === 'SLUICE_BROKER_UNAVAILABLE') return e
@@ -233,8 +236,17 @@ export class Fetcher {
   #fetchApi(): Promise<FetchApi> {
     this.#api ??= new Promise<FetchApi>((resolve, reject) => {
       this.#admin.client[kGetApi]<fetchV17.FetchRequest, fetchV17.FetchResponse>('Fetch', (error, api) => {
-        if (error || !api) reject(brokerUnavailable(this.#admin.options.brokers, 'fetch records', error))
-        else resolve(api)
+        if (api && !error) {
+          resolve(api)
+          return
+        }
+        // Refused credentials say so; anything else is a broker out of reach, to ask again.
+        const e = this.#admin.error(error, 'fetch records')
+        reject(
+          e.code === 'SLUICE_AUTHENTICATION_FAILED'
+            ? e
+            : brokerUnavailable(this.#admin.options.brokers, 'fetch records', error),
+        )
       })
     })
     this.#api.catch(() => {

@@ -147,7 +147,7 @@ export class KafkaLog implements Log {
    */
   async fetch(tp: TopicPartition, offset: number, options: FetchOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen()
-    await this.#admin.partition(tp)
+    await this.#admin.partition(tp, 'Read')
     if (!Number.isInteger(offset) || offset < 0) {
       throw new SluiceError(
         'SLUICE_OFFSET_OUT_OF_RANGE',
@@ -209,7 +209,7 @@ export class KafkaLog implements Log {
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.#assertOpen()
     if (offsets.length === 0) return
-    for (const o of offsets) await this.#admin.partition(o)
+    for (const o of offsets) await this.#admin.partition(o, 'Read')
     const member = this.#member(group, offsets)
     if (member) await member.commitOffsets(offsets)
     else await commitOffsetsAsAdmin(this.#admin, group, offsets)

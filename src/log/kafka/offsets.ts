@@ -27,7 +27,7 @@ export async function listOffsets(
         : FetchIsolationLevels.READ_UNCOMMITTED,
     })
   } catch (error) {
-    throw admin.error(error, `list the offsets of topic "${topic}"`, topic)
+    throw admin.error(error, `list the offsets of topic "${topic}"`, { topic })
   }
   for (const t of listed) for (const p of t.partitions) out[p.partitionIndex] = Number(p.offset)
   return out
@@ -79,7 +79,7 @@ export async function committedOffsets(
       requireStable: true,
     })
   } catch (error) {
-    throw admin.error(error, `read the offsets of group "${group}" on topic "${topic}"`, topic)
+    throw admin.error(error, `read the offsets of group "${group}" on topic "${topic}"`, { topic, group })
   }
   const result = new Map<number, number>()
   for (const g of groups) {
@@ -104,7 +104,7 @@ export async function commitOffsetsAsAdmin(
 ): Promise<void> {
   const byTopic = new Map<string, { partition: number; offset: bigint }[]>()
   for (const o of offsets) {
-    await admin.partition(o)
+    await admin.partition(o, 'Read')
     const list = byTopic.get(o.topic) ?? []
     byTopic.set(o.topic, list)
     list.push({ partition: o.partition, offset: BigInt(o.offset) })
@@ -124,6 +124,11 @@ export async function commitOffsetsAsAdmin(
         { cause: error },
       )
     }
-    throw admin.error(error, `commit offsets for group "${group}"`, offsets[0]?.topic)
+    const topic = offsets[0]?.topic
+    throw admin.error(error, `commit offsets for group "${group}"`, {
+      group,
+      operation: 'Read',
+      ...(topic === undefined ? {} : { topic }),
+    })
   }
 }

@@ -1,4 +1,12 @@
-import { compatibilityPartitioner, Producer as KafkaClientProducer, ProduceAcks } from '@platformatic/kafka'
+import {
+  type API,
+  addPartitionsToTxnV3,
+  type Callback,
+  compatibilityPartitioner,
+  Producer as KafkaClientProducer,
+  kGetApi,
+  ProduceAcks,
+} from '@platformatic/kafka'
 import { SluiceError } from '../../errors.ts'
 import type { Partitioner } from '../partitioner.ts'
 import type { Producer, ProducerOptions, ProducerRecord, RecordMetadata } from '../types.ts'
@@ -24,7 +32,7 @@ export function createClientProducer(
   transactionalId?: string,
 ): BufferProducer {
   const base = clientOptions(admin.options, role)
-  return new KafkaClientProducer<Buffer, Buffer, Buffer, Buffer>({
+  const producer = new KafkaClientProducer<Buffer, Buffer, Buffer, Buffer>({
     ...base,
     // Idempotence makes the client's retries safe; a failover takes longer than three quick tries.
     retries: Math.max(admin.options.retries, 10),
@@ -36,6 +44,29 @@ export function createClientProducer(
     // producer 0 and is refused as fenced once another instance holds the id.
     ...(transactionalId === undefined ? {} : { transactionalId, producerId: -1n, producerEpoch: -1 }),
   })
+  if (transactionalId !== undefined) useClientAddPartitionsToTxn(producer)
+  return producer
+}
+
+/**
+ * AddPartitionsToTxn v4 and later are the brokers' own (KIP-890: a partition leader checks with
+ * the transaction coordinator), and a broker authorizes them as ClusterAction, which only
+ * brokers and super users hold. The client sends the newest version the broker offers, so the
+ * transactions of every other principal failed with CLUSTER_AUTHORIZATION_FAILED (seen in
+ * test/integration/kafka/kafka-security.test.ts). Clients are to send v3, as the Java producer
+ * does; v3 takes the same request.
+ */
+function useClientAddPartitionsToTxn(producer: BufferProducer): void {
+  const getApi = producer[kGetApi].bind(producer)
+  const v3 = addPartitionsToTxnV3.api as API<unknown[], unknown>
+  const patched = (name: string, callback: Callback<API<unknown[], unknown>>): void => {
+    if (name === 'AddPartitionsToTxn') {
+      getApi<unknown[], unknown>(name, (error, api) => callback(error, api && api.version > 3 ? v3 : api))
+    } else {
+      getApi(name, callback)
+    }
+  }
+  Object.defineProperty(producer, kGetApi, { value: patched, configurable: true, writable: true })
 }
 
 /**
@@ -48,8 +79,8 @@ export async function toMessages(
   topic: string,
   records: readonly ProducerRecord[],
 ): Promise<{ messages: KafkaMessage[]; sizes: number[] }> {
-  const info = await admin.topic(topic)
-  const settings = await admin.settings(topic, SETTINGS_MAX_AGE_MS)
+  const info = await admin.topic(topic, false, 'Write')
+  const settings = await admin.sendLimits(topic, SETTINGS_MAX_AGE_MS)
   const messages = new Array<KafkaMessage>(records.length)
   const sizes = new Array<number>(records.length)
   for (let i = 0; i < records.length; i++) {
@@ -223,7 +254,12 @@ export class KafkaProducer implements Producer {
         batch.resolve(offsetsOf(batch.messages, result.offsets ?? []))
       } catch (error) {
         const topic = batch.messages[0]?.topic
-        batch.reject(this.#admin.error(error, `send to topic "${topic}"`, topic))
+        batch.reject(
+          this.#admin.error(error, `send to topic "${topic}"`, {
+            ...(topic === undefined ? {} : { topic }),
+            operation: 'Write',
+          }),
+        )
       } finally {
         this.#buffered -= batch.bytes
         const waiters = this.#drainWaiters

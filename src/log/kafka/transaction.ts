@@ -11,9 +11,9 @@ import {
 import { SluiceError } from '../../errors.ts'
 import { Partitioner } from '../partitioner.ts'
 import type { ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction } from '../types.ts'
-import type { KafkaAdmin } from './admin.ts'
+import type { ErrorAbout, KafkaAdmin } from './admin.ts'
 import type { GroupMembership } from './consumer.ts'
-import { kafkaErrorIds, toSluiceError } from './errors.ts'
+import { kafkaErrorIds } from './errors.ts'
 import type { BufferProducer } from './producer.ts'
 import { toMessages } from './producer.ts'
 import { type KafkaMessage, offsetsOf, RequestTimestamps } from './records.ts'
@@ -137,7 +137,7 @@ export class KafkaTransaction implements Transaction {
         list.push({ partition: prepared.messages[i]!.partition!, offset: -1 })
       }
     }
-    for (const o of this.#offsets) await admin.partition(o)
+    for (const o of this.#offsets) await admin.partition(o, 'Read')
     const groups = new Map<string, TopicPartitionOffset[]>()
     for (const { group, ...o } of this.#offsets) {
       const list = groups.get(group) ?? []
@@ -147,6 +147,8 @@ export class KafkaTransaction implements Transaction {
     if (messages.length === 0 && groups.size === 0) return results
     await this.#deps.withProducer(this.#id, async (producer) => {
       let tx: Awaited<ReturnType<BufferProducer['beginTransaction']>> | null = null
+      // The topic or group a step works on, for the message (and ACL) of a refused step.
+      const about: ErrorAbout = { transactionalId: this.#id, operation: 'Write' }
       try {
         // 2.
         tx = await producer.beginTransaction()
@@ -163,6 +165,7 @@ export class KafkaTransaction implements Transaction {
             bytes += sizes[end++]!
           }
           const chunk = messages.slice(start, end)
+          setTopic(about, chunk)
           const sent = await tx.send({ messages: chunk })
           const metadata = offsetsOf(chunk, sent.offsets ?? [])
           for (let i = 0; i < chunk.length; i++) {
@@ -172,7 +175,10 @@ export class KafkaTransaction implements Transaction {
           start = end
         }
         // 4.
+        about.operation = 'Read'
         for (const [group, offsets] of groups) {
+          about.group = group
+          setTopic(about, offsets)
           // addConsumer only reads the group id: it sends AddOffsetsToTxn for that group.
           await tx.addConsumer({ groupId: group } as KafkaClientConsumer<Buffer, Buffer, Buffer, Buffer>)
           await this.#commitGroupOffsets(producer, group, offsets)
@@ -180,12 +186,7 @@ export class KafkaTransaction implements Transaction {
         // 5.
         await tx.commit()
       } catch (error) {
-        const mapped = toSluiceError(error, {
-          what: `commit transaction "${this.#id}"`,
-          brokers: admin.options.brokers,
-          transactionalId: this.#id,
-          ...(this.#sends[0] ? { topic: this.#sends[0].topic } : {}),
-        })
+        const mapped = admin.error(error, `commit transaction "${this.#id}"`, about)
         if (tx !== null && !tx.completed) await tx.abort().catch(() => {})
         // The next transaction with this id gets a new producer, whatever failed: a fenced
         // producer is dead for good, one whose abort failed still holds the open transaction,
@@ -298,6 +299,13 @@ export class KafkaTransaction implements Transaction {
       )
     }
   }
+}
+
+/** Names the topic of `items` in `about` when they are all of one (else a message would guess). */
+function setTopic(about: ErrorAbout, items: readonly { topic: string }[]): void {
+  const topic = items[0]?.topic
+  if (topic !== undefined && items.every((i) => i.topic === topic)) about.topic = topic
+  else delete about.topic
 }
 
 async function groupCoordinator(admin: KafkaAdmin, group: string): Promise<Broker | undefined> {
