@@ -30,6 +30,7 @@ export { hopping, session, sliding, tumbling, type Window, type WindowSpec } fro
 export { isSluiceError, SluiceError, type SluiceErrorCode } from './errors.ts'
 export * from './log/index.ts'
 export { GroupRunner, type GroupRunnerOptions } from './runtime/group/group-runner.ts'
+export type { Guarantee, RestoreReport } from './runtime/group/pipeline-worker.ts'
 export { EmbeddedRunner, type PipelineStatus, type RunnerOptions, runPipelines } from './runtime/runner.ts'
 export { ThreadedRunner, type ThreadedRunnerOptions } from './runtime/threads/thread-runner.ts'
 export { compile, type Topology } from './topology/compile.ts'

@@ -139,7 +139,9 @@ export class Task implements ChainHost {
     chains.finish()
     // Event time survives restarts: without this, an input read to its end before a restart
     // would sit at −∞ forever after it and no window would close again.
-    this.#channelStore = this.store<ChannelSnapshot[]>(`${this.pipeline}.__watermarks`)
+    // One store per subtopology: on Kafka each store partition is one changelog partition, and
+    // the tasks of two subtopologies on the same partition number may run on different workers.
+    this.#channelStore = this.store<ChannelSnapshot[]>(`${this.pipeline}.__watermarks.${this.subtopology.id}`)
     const saved = this.#channelStore.get(String(this.subtopology.id))
     if (saved) {
       for (const s of saved) this.tracker.channels.find((c) => c.name === s.name)?.restore(s)

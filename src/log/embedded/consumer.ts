@@ -124,8 +124,7 @@ export class EmbeddedConsumer implements Consumer {
   #position(part: PartitionState): number {
     let position = this.#positions.get(part)
     if (position === undefined) {
-      const key = `${this.group}\0${part.topic.name}\0${part.partition}`
-      const committed = this.log.storage.offsets.get(key)
+      const committed = this.log.committedOffset(this.group, part.topic.name, part.partition)
       position = committed ?? (this.#reset === 'earliest' ? part.startOffset : part.highWatermark)
       if (position < part.startOffset) position = part.startOffset
       this.#positions.set(part, position)

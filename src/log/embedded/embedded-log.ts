@@ -121,6 +121,15 @@ export class EmbeddedLog implements Log {
   #maxInflightBytes: number
   #drainWaiters: Array<() => void> = []
   #pending = new Set<Promise<unknown>>()
+  /**
+   * Group offsets as readers see them, for the keys a commit in flight writes: LMDB shows a
+   * transaction's offsets as soon as it commits, but its records only once step 4 of
+   * `commit()` moves the high watermarks. Read from LMDB alone, a group could look caught up
+   * with records it has not produced yet (seen: a test took an input as processed while the
+   * outputs of that very commit were still invisible). Keys never written since open read
+   * from LMDB.
+   */
+  readonly #visibleOffsets = new Map<string, number | undefined>()
   #timers: NodeJS.Timeout[] = []
   #failure: Error | null = null
   #closed = false
@@ -536,6 +545,13 @@ export class EmbeddedLog implements Log {
     }
     // 1. (done by the caller, before staging: see reserve)
     const { env, batches, index, partitions, offsets, producers } = this.storage
+    if (staged.offsets) {
+      // Until step 4, readers keep seeing the offsets as they were before this commit.
+      for (const o of staged.offsets) {
+        const key = offsetsKey(o.group, o.topic, o.partition)
+        if (!this.#visibleOffsets.has(key)) this.#visibleOffsets.set(key, offsets.get(key))
+      }
+    }
     // 2. + 3.
     const written = env.transaction(() => {
       for (const a of staged.appends) {
@@ -566,6 +582,10 @@ export class EmbeddedLog implements Log {
           if (end > part.highWatermark) part.highWatermark = end
           part.bytes += a.batch.length
           part.batches++
+        }
+        if (staged.offsets) {
+          for (const o of staged.offsets)
+            this.#visibleOffsets.set(offsetsKey(o.group, o.topic, o.partition), o.offset)
         }
         for (const a of staged.appends) a.part.notify()
         // LMDB copied each batch during its put: the encode buffers can be used again.
@@ -706,14 +726,26 @@ export class EmbeddedLog implements Log {
 
   // ---------------------------------------------------------------- groups
 
+  /**
+   * A group's committed offsets of a topic. Like Kafka's, they wait for the commits in flight
+   * (Kafka holds back offsets of an open transaction as unstable): a task's new owner reads
+   * them and must see whatever its previous owner had already committed.
+   */
   async committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
     const { parts } = this.#topic(topic)
+    if (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
     const result = new Map<number, number>()
     for (const p of parts) {
-      const offset = this.storage.offsets.get(offsetsKey(group, topic, p.partition))
+      const offset = this.committedOffset(group, topic, p.partition)
       if (offset !== undefined) result.set(p.partition, offset)
     }
     return result
+  }
+
+  /** A committed group offset as readers see it: together with the records of its commit. */
+  committedOffset(group: string, topic: string, partition: number): number | undefined {
+    const key = offsetsKey(group, topic, partition)
+    return this.#visibleOffsets.has(key) ? this.#visibleOffsets.get(key) : this.storage.offsets.get(key)
   }
 
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
