@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
@@ -62,6 +62,9 @@ Options:
                             at-least-once: lower latency, a crash replays (duplicates)
   --instance-id <id>        Kafka only: this worker's stable name; a restarted worker with the
                             same id fences its predecessor's open transaction at once
+  --state-dir <dir>         Kafka only: local checkpoints of task state, so a task that comes
+                            back replays only the changelog written since (default:
+                            <data-dir>/checkpoints; workers on one machine may share it)
 ${DATA_DIR_HELP}
 
 Example:
@@ -116,6 +119,7 @@ export const runCommand: Command = {
       backend: { type: 'string' },
       guarantee: { type: 'string' },
       'instance-id': { type: 'string' },
+      'state-dir': { type: 'string' },
     })
     if (values.help) {
       await writeOut(HELP)
@@ -138,11 +142,14 @@ export const runCommand: Command = {
     }
     if (
       backend.kind === 'embedded' &&
-      (values.guarantee !== undefined || values['instance-id'] !== undefined)
+      (values.guarantee !== undefined ||
+        values['instance-id'] !== undefined ||
+        values['state-dir'] !== undefined)
     ) {
       throw new UsageError(
         'run',
-        '--guarantee and --instance-id apply to --backend kafka://…; the embedded log is always exactly-once',
+        '--guarantee, --instance-id and --state-dir apply to --backend kafka://…; the embedded log keeps ' +
+          'its state in --data-dir and is always exactly-once',
       )
     }
     const pipelines = await loadPipelines(file!)
@@ -154,6 +161,8 @@ export const runCommand: Command = {
     let log: Log
     let runner: EmbeddedRunner | ThreadedRunner | GroupRunner
     let where: string
+    // Messages between status redraws; on a terminal they go above the status block.
+    let note = (message: string) => printErr(message)
     if (backend.kind === 'kafka') {
       log = await openKafkaLog({
         brokers: backend.brokers,
@@ -173,6 +182,16 @@ export const runCommand: Command = {
           )
         },
         ...(instanceId === undefined ? {} : { instanceId }),
+        stateDir: resolve(values['state-dir'] ?? join(dataDirOf(values), 'checkpoints')),
+        onRestore: (r) =>
+          note(
+            `sluice: ${r.pipeline}: restored ${r.tasks} task${r.tasks === 1 ? '' : 's'} in ${r.ms} ms: ` +
+              `${formatCount(r.fromCheckpoints)} entries from local checkpoints, ${formatCount(r.replayed)} changelog records`,
+          ),
+        onCheckpointError: (error) =>
+          note(
+            `sluice: could not write a checkpoint (restores replay more of the changelog): ${error.message}`,
+          ),
       })
       where = `Kafka ${backend.brokers.join(',')} (${guarantee}, worker ${runner.instanceId})`
     } else {
@@ -219,7 +238,11 @@ export const runCommand: Command = {
         if (tty) process.stderr.write(`\x1b[${lines.length}A\x1b[0J${lines.join('\n')}\n`)
         else printErr(lines.join('\n'))
       }
-      if (tty) process.stderr.write('\n'.repeat(pipelines.length))
+      if (tty) {
+        process.stderr.write('\n'.repeat(pipelines.length))
+        const n = pipelines.length
+        note = (message) => process.stderr.write(`\x1b[${n}A\x1b[0J${message}\n${'\n'.repeat(n)}`)
+      }
       const timer = setInterval(show, tty ? 1_000 : 10_000)
       try {
         await runner.run()

@@ -12,6 +12,7 @@
 import { Packr } from 'msgpackr'
 import type { Log, ProducerRecord, TopicPartition } from '../../log/types.ts'
 import { DELETED } from '../state.ts'
+import type { Checkpoint } from './checkpoint.ts'
 
 // Plain msgpack: no shared record structures, so any worker (or version) decodes any record.
 const packr = new Packr({ useRecords: false, moreTypes: true })
@@ -47,21 +48,39 @@ export function changelogRecords(
   }
 }
 
+export interface Restored {
+  /** Entries loaded from the local checkpoint (0 without one, or when it was not usable). */
+  loaded: number
+  /** Changelog records replayed. */
+  replayed: number
+  /** The changelog offset the restored state is complete up to: its end, as of the restore. */
+  position: number
+}
+
 /**
- * Replays one changelog partition into `state` (backend keys → values) up to its end as of
- * now (read_committed: what committed transactions wrote). Returns the records read.
+ * Restores one store partition into `state` (backend keys → values): from the checkpoint when
+ * one is given and fits this changelog (its position between the changelog's start and end),
+ * then by replaying the changelog from there — or from its start — up to its end as of now
+ * (read_committed: what committed transactions wrote).
  */
 export async function restoreChangelog(
   log: Log,
   store: string,
   partition: number,
   state: Map<string, unknown>,
-): Promise<number> {
+  checkpoint: Checkpoint | null = null,
+): Promise<Restored> {
   const tp: TopicPartition = { topic: changelogTopic(store), partition }
   const end = await log.resolveOffset(tp, 'latest')
   let offset = await log.resolveOffset(tp, 'earliest')
   const prefix = `${store}\0${partition}\0`
-  let n = 0
+  let loaded = 0
+  if (checkpoint && checkpoint.position >= offset && checkpoint.position <= end) {
+    for (const [key, value] of checkpoint.entries) state.set(prefix + key, value)
+    loaded = checkpoint.entries.length
+    offset = checkpoint.position
+  }
+  let replayed = 0
   while (offset < end) {
     const records = await log.fetch(tp, offset, { maxRecords: 50_000, waitMs: 0 })
     if (records.length === 0) break
@@ -70,9 +89,9 @@ export async function restoreChangelog(
       const key = prefix + Buffer.from(r.key ?? new Uint8Array()).toString()
       if (r.value === null) state.delete(key)
       else state.set(key, packr.unpack(r.value))
-      n++
+      replayed++
     }
     offset = records[records.length - 1]!.offset + 1
   }
-  return n
+  return { loaded, replayed, position: end }
 }

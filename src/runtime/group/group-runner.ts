@@ -23,7 +23,8 @@ import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
 import { ensureTopic, prepareTopics } from '../topics.ts'
 import { changelogTopic } from './changelog.ts'
-import { type Guarantee, PipelineWorker, type WorkerTopology } from './pipeline-worker.ts'
+import { Checkpoints } from './checkpoint.ts'
+import { type Guarantee, PipelineWorker, type RestoreReport, type WorkerTopology } from './pipeline-worker.ts'
 
 export interface GroupRunnerOptions {
   /** exactly-once (default): Kafka transactions; at-least-once: lower latency, replays after a crash. */
@@ -45,12 +46,28 @@ export interface GroupRunnerOptions {
   outageLimitMs?: number
   /** Told about each failed attempt while the broker is unreachable (the CLI prints it). */
   onOutage?: (error: Error) => void
+  /**
+   * A local directory for checkpoints of task state. A worker that gets a task back (after a
+   * restart, or a rebalance that returns it) loads the checkpoint and replays only the
+   * changelog written since; without one (the default) it replays the whole changelog.
+   * Workers on one machine may share the directory.
+   */
+  stateDir?: string
+  /** How often the owned tasks are checkpointed while running (default 30 s; also when a task leaves, and at stop). */
+  checkpointIntervalMs?: number
+  /** Told when the worker has restored the tasks it gained (the CLI prints it). */
+  onRestore?: (report: RestoreReport) => void
+  /** Told when a checkpoint could not be written; processing goes on. */
+  onCheckpointError?: (error: Error) => void
 }
+
+type Callbacks = 'onOutage' | 'onRestore' | 'onCheckpointError' | 'stateDir'
 
 export class GroupRunner {
   readonly #log: Log
   readonly #pipelines: readonly Pipeline[]
-  readonly #options: Required<Omit<GroupRunnerOptions, 'onOutage'>> & Pick<GroupRunnerOptions, 'onOutage'>
+  readonly #options: Required<Omit<GroupRunnerOptions, Callbacks>> & Pick<GroupRunnerOptions, Callbacks>
+  readonly #checkpoints: Checkpoints | null
   readonly #workers: PipelineWorker[] = []
   #stopping = false
   #failure: Error | null = null
@@ -66,8 +83,12 @@ export class GroupRunner {
       maxPoll: options.maxPoll ?? 10_000,
       instanceId: options.instanceId ?? randomUUID().slice(0, 8),
       outageLimitMs: options.outageLimitMs ?? 300_000,
+      checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
       ...(options.onOutage ? { onOutage: options.onOutage } : {}),
+      ...(options.onRestore ? { onRestore: options.onRestore } : {}),
+      ...(options.onCheckpointError ? { onCheckpointError: options.onCheckpointError } : {}),
     }
+    this.#checkpoints = options.stateDir === undefined ? null : new Checkpoints(options.stateDir)
   }
 
   get instanceId(): string {
@@ -77,6 +98,11 @@ export class GroupRunner {
   /** Changelog records replayed so far to restore the state of tasks this worker took over. */
   get restoredRecords(): number {
     return this.#workers.reduce((n, w) => n + w.restoredRecords, 0)
+  }
+
+  /** State entries loaded from local checkpoints so far (with `stateDir`). */
+  get checkpointEntries(): number {
+    return this.#workers.reduce((n, w) => n + w.checkpointEntries, 0)
   }
 
   get tasks(): Task[] {
@@ -129,7 +155,11 @@ export class GroupRunner {
           guarantee: this.#options.guarantee,
           instanceId: this.#options.instanceId,
           outageLimitMs: this.#options.outageLimitMs,
+          checkpoints: this.#checkpoints,
+          checkpointIntervalMs: this.#options.checkpointIntervalMs,
           ...(this.#options.onOutage ? { onOutage: this.#options.onOutage } : {}),
+          ...(this.#options.onRestore ? { onRestore: this.#options.onRestore } : {}),
+          ...(this.#options.onCheckpointError ? { onCheckpointError: this.#options.onCheckpointError } : {}),
         }),
       )
     }

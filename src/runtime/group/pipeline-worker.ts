@@ -11,14 +11,22 @@
  */
 import type { Pipeline } from '../../dsl/pipeline.ts'
 import { isSluiceError, SluiceError } from '../../errors.ts'
-import type { Consumer, Log, ProducerRecord, TopicPartition, TopicPartitionOffset } from '../../log/types.ts'
+import type {
+  Consumer,
+  Log,
+  ProducerRecord,
+  RecordMetadata,
+  TopicPartition,
+  TopicPartitionOffset,
+} from '../../log/types.ts'
 import type { Topology } from '../../topology/compile.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
 import { restoredPosition } from '../topics.ts'
 import { type TaskGroup, type TaskId, taskAssignor, taskKey, tasksForPartitions } from './assignor.ts'
-import { changelogRecords, restoreChangelog } from './changelog.ts'
+import { changelogRecords, changelogTopic, restoreChangelog } from './changelog.ts'
+import type { Checkpoints } from './checkpoint.ts'
 
 export type Guarantee = 'exactly-once' | 'at-least-once'
 
@@ -33,6 +41,25 @@ export interface WorkerSettings {
   outageLimitMs: number
   /** Told about each failed attempt while the broker is unreachable. */
   onOutage?: (error: Error) => void
+  /** Local checkpoints of task state (null: restores replay whole changelogs). */
+  checkpoints: Checkpoints | null
+  /** How often to checkpoint the owned tasks while running (also on leaving a task, and at stop). */
+  checkpointIntervalMs: number
+  /** Told when the worker has restored the tasks it gained in a rebalance. */
+  onRestore?: (report: RestoreReport) => void
+  /** Told when a checkpoint could not be written (processing goes on; the changelog has all). */
+  onCheckpointError?: (error: Error) => void
+}
+
+export interface RestoreReport {
+  pipeline: string
+  /** Tasks built (gained, or rebuilt from committed state). */
+  tasks: number
+  /** State entries loaded from local checkpoints. */
+  fromCheckpoints: number
+  /** Changelog records replayed. */
+  replayed: number
+  ms: number
 }
 
 export interface WorkerTopology {
@@ -64,9 +91,22 @@ export class PipelineWorker {
   readonly #byInput = new Map<string, Task>()
   #consumer: Consumer | null = null
   #generation = -1
+  /**
+   * `<store>\0<partition>` → the changelog offset the in-memory state of that store partition
+   * is complete up to: the restore's end, then one past each committed changelog write.
+   */
+  readonly #changelogPositions = new Map<string, number>()
+  /** `<store>\0<partition>` → the position of its last checkpoint written. */
+  readonly #checkpointed = new Map<string, number>()
+  /** Changelog topic → its store. */
+  readonly #storeOf = new Map<string, string>()
+  #lastCheckpoint = Date.now()
+  #built = 0
   #stopping = false
   commits = 0
   restoredRecords = 0
+  /** State entries loaded from local checkpoints. */
+  checkpointEntries = 0
   /** Records appended to the owned inputs and not yet processed, as of the last lag check. */
   lag = 0
   failed: Error | null = null
@@ -80,6 +120,8 @@ export class PipelineWorker {
       id: s.id,
       topics: s.sources.map((x) => x.topic),
     }))
+    for (const names of shape.stores.values())
+      for (const store of names) this.#storeOf.set(changelogTopic(store), store)
   }
 
   get tasks(): Task[] {
@@ -161,6 +203,8 @@ export class PipelineWorker {
         }
       }
       await this.#commit()
+      this.#checkpoint([...this.#tasks.values()])
+      await this.#settings.checkpoints?.flush()
     } catch (error) {
       this.failed = error as Error
       throw error
@@ -192,13 +236,21 @@ export class PipelineWorker {
    */
   async #follow(): Promise<boolean> {
     const consumer = this.#consumer!
-    let changed = false
+    if (consumer.generation() === this.#generation) return false
+    const started = Date.now()
+    const before = { built: this.#built, loaded: this.checkpointEntries, replayed: this.restoredRecords }
     // Restoring takes time; a rebalance meanwhile starts the reconciliation over.
-    while (consumer.generation() !== this.#generation) {
-      changed = true
-      await this.#followOnce(consumer.generation())
+    while (consumer.generation() !== this.#generation) await this.#followOnce(consumer.generation())
+    if (this.#built > before.built) {
+      this.#settings.onRestore?.({
+        pipeline: this.pipeline.name,
+        tasks: this.#built - before.built,
+        fromCheckpoints: this.checkpointEntries - before.loaded,
+        replayed: this.restoredRecords - before.replayed,
+        ms: Date.now() - started,
+      })
     }
-    return changed
+    return true
   }
 
   async #followOnce(generation: number): Promise<void> {
@@ -224,11 +276,53 @@ export class PipelineWorker {
     }
   }
 
+  /**
+   * Leaves a task: checkpoints its state (committed state: state writes reach memory only
+   * after their commit), then forgets it. Its uncommitted work is lost on purpose — whoever
+   * owns the task next redoes it from the committed offsets.
+   */
   #drop(key: string, owned: OwnedTask): void {
+    this.#checkpoint([owned])
     this.#tasks.delete(key)
     for (const topic of owned.task.sourceTopics()) this.#byInput.delete(`${topic}\0${owned.id.partition}`)
     for (const store of this.#shape.stores.get(owned.id.subtopology) ?? []) {
       this.#backend.dropPartition(store, owned.id.partition)
+      this.#changelogPositions.delete(`${store}\0${owned.id.partition}`)
+    }
+  }
+
+  /**
+   * Writes the checkpoints of these tasks' stores whose state changed since their last one.
+   * The entries are gathered in one pass over the state and encoded at once; the files are
+   * written in the background.
+   */
+  #checkpoint(tasks: readonly OwnedTask[]): void {
+    const checkpoints = this.#settings.checkpoints
+    if (!checkpoints || tasks.length === 0) return
+    const due = new Map<
+      string,
+      { store: string; partition: number; position: number; entries: Array<[string, unknown]> }
+    >()
+    for (const { id } of tasks) {
+      for (const store of this.#shape.stores.get(id.subtopology) ?? []) {
+        const key = `${store}\0${id.partition}`
+        const position = this.#changelogPositions.get(key)
+        if (position === undefined || this.#checkpointed.get(key) === position) continue
+        due.set(`${key}\0`, { store, partition: id.partition, position, entries: [] })
+      }
+    }
+    if (due.size === 0) return
+    for (const [k, value] of this.#backend.data) {
+      const b = k.indexOf('\0', k.indexOf('\0') + 1)
+      const target = due.get(k.slice(0, b + 1))
+      if (target) target.entries.push([k.slice(b + 1), value])
+    }
+    for (const { store, partition, position, entries } of due.values()) {
+      this.#checkpointed.set(`${store}\0${partition}`, position)
+      void checkpoints.save(store, partition, position, entries, (error) => {
+        this.#checkpointed.delete(`${store}\0${partition}`)
+        this.#settings.onCheckpointError?.(error)
+      })
     }
   }
 
@@ -249,9 +343,16 @@ export class PipelineWorker {
       const tp: TopicPartition = { topic: source.topic, partition: id.partition }
       positions.push([tp, await restoredPosition(this.#log, this.group, tp)])
     }
+    const restored: Array<[string, number, number | null]> = []
     for (const store of stores.get(id.subtopology) ?? []) {
       this.#backend.dropPartition(store, id.partition)
-      this.restoredRecords += await restoreChangelog(this.#log, store, id.partition, this.#backend.data)
+      const checkpoint = (await this.#settings.checkpoints?.read(store, id.partition)) ?? null
+      const r = await restoreChangelog(this.#log, store, id.partition, this.#backend.data, checkpoint)
+      this.restoredRecords += r.replayed
+      this.checkpointEntries += r.loaded
+      // A checkpoint used as it is needs no rewrite until the state changes.
+      const unchanged = r.loaded > 0 && r.replayed === 0 && checkpoint ? checkpoint.position : null
+      restored.push([`${store}\0${id.partition}`, r.position, unchanged])
     }
     const task = new Task({
       topology,
@@ -269,7 +370,13 @@ export class PipelineWorker {
       this.#consumer!.seek(tp, position)
       this.#byInput.set(`${tp.topic}\0${id.partition}`, task)
     }
+    for (const [key, position, checkpointed] of restored) {
+      this.#changelogPositions.set(key, position)
+      if (checkpointed === null) this.#checkpointed.delete(key)
+      else this.#checkpointed.set(key, checkpointed)
+    }
     this.#tasks.set(taskKey(id), { id, task, generation })
+    this.#built++
   }
 
   /**
@@ -295,6 +402,7 @@ export class PipelineWorker {
     const generation = this.#generation
     const outputs = new Map<string, ProducerRecord[]>()
     const offsets: TopicPartitionOffset[] = []
+    const states: Array<Map<string, unknown>> = []
     let touched = false
     for (const { id, task } of this.#tasks.values()) {
       if (this.pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {
@@ -313,7 +421,9 @@ export class PipelineWorker {
       }
       if (c.state.size > 0) {
         changelogRecords(c.state, outputs)
-        this.#backend.write(c.state)
+        // Applied to memory once the commit lands: memory holds committed state only, which is
+        // what a checkpoint of a task left after a failed commit must hold.
+        states.push(c.state)
         touched = true
       }
       for (let [topic, offset] of c.positions) {
@@ -330,15 +440,19 @@ export class PipelineWorker {
     }
     if (!touched) return
     // 3.
+    let written: Map<string, RecordMetadata[]>
     try {
       if (this.#settings.guarantee === 'exactly-once') {
         const tx = this.#log.transaction({ id: this.#txnId })
         for (const [topic, records] of outputs) tx.send(topic, records)
         if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
-        await tx.commit()
+        written = await tx.commit()
       } else {
         const producer = this.#producer()
-        await Promise.all([...outputs].map(([topic, records]) => producer.send(topic, records)))
+        const sends = [...outputs].map(
+          async ([topic, records]) => [topic, await producer.send(topic, records)] as const,
+        )
+        written = new Map(await Promise.all(sends))
         if (offsets.length > 0) await this.#log.commitOffsets(this.group, offsets)
       }
     } catch (error) {
@@ -351,7 +465,22 @@ export class PipelineWorker {
       throw error
     }
     this.commits++
+    for (const state of states) this.#backend.write(state)
+    for (const [topic, records] of written) {
+      const store = this.#storeOf.get(topic)
+      if (store === undefined) continue
+      for (const { partition, offset } of records) {
+        const key = `${store}\0${partition}`
+        if (offset + 1 > (this.#changelogPositions.get(key) ?? 0))
+          this.#changelogPositions.set(key, offset + 1)
+      }
+    }
     for (const { task } of this.#tasks.values()) task.committed()
+    const now = Date.now()
+    if (now - this.#lastCheckpoint >= this.#settings.checkpointIntervalMs) {
+      this.#lastCheckpoint = now
+      this.#checkpoint([...this.#tasks.values()])
+    }
   }
 
   readonly #committedPositions = new WeakMap<Task, Map<string, number>>()
