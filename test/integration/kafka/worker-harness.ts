@@ -22,6 +22,8 @@ const { windowed, clicksTopic, countsTopic } = await import('./fixtures/windowed
 export { clicksTopic, countsTopic, windowed }
 
 const group = windowed.name
+/** The workers' --state-dir: shared, as by workers on one machine. */
+export const stateDir = tempDir()
 const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
 
 export interface Worker {
@@ -111,11 +113,21 @@ export function workerLogs(): string {
     .join('\n')
 }
 
-/** Starts `sluice run fixtures/windowed.ts --backend kafka://… --instance-id <id>`. */
+/** Starts `sluice run fixtures/windowed.ts --backend kafka://… --instance-id <id> --state-dir …`. */
 export function startWorker(id: string): Worker {
   const child = spawn(
     process.execPath,
-    [cli, 'run', fixture, '--backend', `kafka://${brokers.join(',')}`, '--instance-id', id],
+    [
+      cli,
+      'run',
+      fixture,
+      '--backend',
+      `kafka://${brokers.join(',')}`,
+      '--instance-id',
+      id,
+      '--state-dir',
+      stateDir,
+    ],
     { env: { ...process.env, SLUICE_TEST_RUN: run }, stdio: ['ignore', 'ignore', 'pipe'] },
   )
   const stderr: string[] = []
@@ -124,6 +136,24 @@ export function startWorker(id: string): Worker {
   const worker = { child, stderr, exited }
   workers.set(id, worker)
   return worker
+}
+
+export interface RestoreLine {
+  tasks: number
+  fromCheckpoints: number
+  replayed: number
+}
+
+/** The restore lines a worker printed ("restored 6 tasks in 40 ms: 1,234 entries from …"). */
+export function restores(worker: Worker): RestoreLine[] {
+  const n = (s: string) => Number(s.replaceAll(',', ''))
+  return [
+    ...worker.stderr
+      .join('')
+      .matchAll(
+        /restored ([\d,]+) tasks? in \d+ ms: ([\d,]+) entries from local checkpoints, ([\d,]+) changelog records/g,
+      ),
+  ].map((m) => ({ tasks: n(m[1]!), fromCheckpoints: n(m[2]!), replayed: n(m[3]!) }))
 }
 
 export async function stopWorkers(): Promise<void> {
