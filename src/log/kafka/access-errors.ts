@@ -104,7 +104,7 @@ export function notAuthorized(
     grant = `${acl} --operation ${context.operation ?? 'Describe'} --topic ${topic}`
     needs =
       'Sluice needs Describe on every topic it uses, Read on those it reads, Write on those it writes, ' +
-      'Create and Delete to create and delete topics'
+      'DescribeConfigs to describe them (sluice run does), Create and Delete to create and delete them'
   } else if (ids.has('CLUSTER_AUTHORIZATION_FAILED')) {
     // What Sluice meets this for: InitProducerId of a producer (all of Sluice's are idempotent),
     // which Kafka allows to a principal with Write on any topic (KIP-679).

@@ -19,6 +19,7 @@ import {
   AclPermissionTypes,
   Admin,
   ResourcePatternTypes,
+  type ResourcePatternTypeValue,
   ResourceTypes,
   type ResourceTypeValue,
 } from '@platformatic/kafka'
@@ -103,11 +104,16 @@ async function roundTrip(writer: Log, reader: Log, t: string, values: string[]):
 }
 
 /** Grants alice `operation` on a resource, and waits until the broker's authorizer has it. */
-async function grant(operation: AclOperationValue, resourceType: ResourceTypeValue, resourceName: string) {
+async function grant(
+  operation: AclOperationValue,
+  resourceType: ResourceTypeValue,
+  resourceName: string,
+  resourcePatternType: ResourcePatternTypeValue = ResourcePatternTypes.LITERAL,
+) {
   const acl: Acl = {
     resourceType,
     resourceName,
-    resourcePatternType: ResourcePatternTypes.LITERAL,
+    resourcePatternType,
     principal: 'User:alice',
     host: '*',
     operation,
@@ -399,24 +405,7 @@ async function drained(what: string, worker: Run): Promise<void> {
 }
 
 describe('sluice run over SASL and TLS', () => {
-  test('a SCRAM worker, then a TLS worker, process the input exactly once', async () => {
-    const events = 20_000
-    const expected = await referenceWindows(events)
-    await log.createTopic(clicksTopic, { partitions: PARTITIONS })
-    await produce(log, 0, events / 2)
-    const scram = sluiceRun(`kafka://sluice:sluice-secret@${saslBrokers.join(',')}?sasl=scram-sha-256`)
-    await drained('the SCRAM worker', scram)
-    assert.equal(await scram.stop(), 0, `the SCRAM worker stops cleanly:\n${scram.stderr()}`)
-    assert.match(scram.stderr(), literally(`running ${windowed.name} on Kafka ${saslBrokers.join(',')}`))
-
-    await produce(log, events / 2, events)
-    const tls = sluiceRun(`kafkas://${tlsBrokers.join(',')}`, { SLUICE_KAFKA_CA: caFile })
-    await drained('the TLS worker', tls)
-    assert.equal(await tls.stop(), 0, `the TLS worker stops cleanly:\n${tls.stderr()}`)
-    assert.deepEqual(await contents(log, countsTopic), expected)
-  })
-
-  test('as alice: exits 1 at once with the authorization error', async () => {
+  test('as alice, granted nothing: exits 1 at once with the authorization error', async () => {
     const worker = sluiceRun(`kafka://alice:alice-secret@${saslBrokers.join(',')}?sasl=plain`, {}, 'alice')
     const started = Date.now()
     assert.equal(await worker.exited, 1, worker.stderr())
@@ -428,5 +417,39 @@ describe('sluice run over SASL and TLS', () => {
     const worker = sluiceRun(`kafkas://${tlsBrokers.join(',')}`, { SLUICE_KAFKA_CA: '' }, 'no-ca')
     assert.equal(await worker.exited, 1, worker.stderr())
     assert.match(worker.stderr(), /sluice: error: .*not signed by a CA this client trusts.*SLUICE_KAFKA_CA/)
+  })
+
+  test('a SCRAM worker, a TLS worker, then alice with the ACLs of the README: the input exactly once', async () => {
+    const events = 30_000
+    const third = events / 3
+    const expected = await referenceWindows(events)
+    await log.createTopic(clicksTopic, { partitions: PARTITIONS })
+    const phase = async (what: string, from: number, backend: string, env: Record<string, string> = {}) => {
+      await produce(log, from, from + third)
+      const worker = sluiceRun(backend, env, what)
+      await drained(`the ${what} worker`, worker)
+      assert.equal(await worker.stop(), 0, `the ${what} worker stops cleanly:\n${worker.stderr()}`)
+      assert.match(worker.stderr(), literally(`running ${windowed.name} on Kafka`))
+    }
+    // Creates the repartition and changelog topics as it starts.
+    await phase('scram', 0, `kafka://sluice:sluice-secret@${saslBrokers.join(',')}?sasl=scram-sha-256`)
+    await phase('tls', third, `kafkas://${tlsBrokers.join(',')}`, { SLUICE_KAFKA_CA: caFile })
+    // README, "TLS, SASL and ACLs": everything under the pipeline's name (its group, its
+    // transactional ids, its repartition, changelog and dead-letter topics), and the source
+    // and sink topics.
+    const prefixed = async (resourceType: ResourceTypeValue) =>
+      grant(AclOperations.ALL, resourceType, windowed.name, ResourcePatternTypes.PREFIXED)
+    await prefixed(ResourceTypes.TOPIC)
+    await prefixed(ResourceTypes.GROUP)
+    await prefixed(ResourceTypes.TRANSACTIONAL_ID)
+    for (const operation of [AclOperations.READ, AclOperations.DESCRIBE_CONFIGS])
+      await grant(operation, ResourceTypes.TOPIC, clicksTopic)
+    for (const operation of [AclOperations.WRITE, AclOperations.DESCRIBE_CONFIGS])
+      await grant(operation, ResourceTypes.TOPIC, countsTopic)
+    await phase('alice', 2 * third, `kafka://${saslBrokers.join(',')}?sasl=scram-sha-512`, {
+      SLUICE_KAFKA_USERNAME: 'alice',
+      SLUICE_KAFKA_PASSWORD: 'alice-secret',
+    })
+    assert.deepEqual(await contents(log, countsTopic), expected)
   })
 })
