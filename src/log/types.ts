@@ -136,6 +136,8 @@ export interface AssignorMember {
   topics: readonly string[]
   /** What the member owned before this rebalance, when the backend knows it (for stickiness). */
   owned: readonly TopicPartition[]
+  /** The generation `owned` is from, when the backend knows it: the newer of two claims wins. */
+  generation?: number
 }
 
 /** Member id → the partitions it owns from now on. Partitions left out are owned by nobody. */

@@ -11,7 +11,15 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { isSluiceError, type SluiceErrorCode } from '../../src/errors.ts'
 import { partitionForKey } from '../../src/log/partitioner.ts'
-import type { Log, LogRecord, ProducerRecord, TopicConfig, TopicPartition } from '../../src/log/types.ts'
+import type {
+  Assignor,
+  Log,
+  LogRecord,
+  ProducerRecord,
+  TopicConfig,
+  TopicPartition,
+} from '../../src/log/types.ts'
+import { taskAssignor } from '../../src/runtime/group/assignor.ts'
 
 export interface OpenedLog {
   log: Log
@@ -493,6 +501,62 @@ export function logConformance(
         } finally {
           await c1.close()
           await c2.close()
+        }
+      })
+
+      test('a custom assignor sees what each member owned, and can keep it there', async () => {
+        const t = await topic('sticky', { partitions: 6 })
+        const group = unique('sticky')
+        // Sluice's task assignor (sticky within quota), recording what it was told each time.
+        const inner = taskAssignor([{ id: 0, topics: [t] }])
+        const seen: Array<{ owned: string[]; assigned: string[] }> = []
+        const assignor: Assignor = (members, partitionsOf) => {
+          const decided = inner(members, partitionsOf)
+          const ps = (tps: readonly TopicPartition[] | undefined) =>
+            (tps ?? [])
+              .map((tp) => tp.partition)
+              .sort((a, b) => a - b)
+              .join(',')
+          seen.push({
+            owned: members.map((m) => ps(m.owned)).sort(),
+            assigned: members.map((m) => ps(decided.get(m.id))).sort(),
+          })
+          return decided
+        }
+        const members: Array<ReturnType<Log['consumer']>> = []
+        const parts = (c: ReturnType<Log['consumer']>) => c.assignment().map((tp) => tp.partition)
+        const settle = (n: number, what: string) =>
+          eventually(what, async () => {
+            await Promise.all(members.map((c) => c.poll({ waitMs: 50 })))
+            const counts = members.map((c) => parts(c).length)
+            const total = counts.reduce((a, b) => a + b, 0)
+            const gens = new Set(members.map((c) => c.generation()))
+            return members.length === n && total === 6 && counts.every((k) => k > 0) && gens.size === 1
+              ? members.map(parts)
+              : undefined
+          })
+        try {
+          members.push(log.consumer({ group, topics: [t], assignor }))
+          await settle(1, 'one member owning all six partitions')
+          members.push(log.consumer({ group, topics: [t], assignor }))
+          const two = await settle(2, 'two members, three partitions each')
+          members.push(log.consumer({ group, topics: [t], assignor }))
+          const three = await settle(3, 'three members, two partitions each')
+          assert.deepEqual(
+            three.map((p) => p.length),
+            [2, 2, 2],
+          )
+          // What the first two owned before the third joined, the assignor was told…
+          const last = seen.at(-1)!
+          assert.deepEqual(last.owned, ['', ...two.map((p) => p.join(','))].sort())
+          // …so each keeps two of its three partitions and gives one to the newcomer.
+          for (const i of [0, 1])
+            assert.ok(
+              three[i]!.every((p) => two[i]!.includes(p)),
+              `member ${i + 1} kept its partitions (${two[i]} → ${three[i]})`,
+            )
+        } finally {
+          for (const c of members) await c.close()
         }
       })
 

@@ -19,6 +19,8 @@ import type { PartitionState } from './partition-state.ts'
  */
 export class GroupCoordinator {
   readonly #groups = new Map<string, Set<EmbeddedConsumer>>()
+  /** Each group's generation: one number for all its members, as on Kafka. */
+  readonly #generations = new Map<string, number>()
 
   join(member: EmbeddedConsumer): void {
     let members = this.#groups.get(member.group)
@@ -49,15 +51,26 @@ export class GroupCoordinator {
     const sorted = [...members].sort((a, b) =>
       a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0,
     )
+    const group = sorted[0]!.group
+    const generation = (this.#generations.get(group) ?? 0) + 1
+    this.#generations.set(group, generation)
     const custom = sorted[0]!.assignor
     if (custom) {
       const log = sorted[0]!.log
       const decided = custom(
-        sorted.map((m) => ({ id: m.memberId, topics: m.topics, owned: m.assignment() })),
+        sorted.map((m) => ({
+          id: m.memberId,
+          topics: m.topics,
+          owned: m.assignment(),
+          generation: m.generation(),
+        })),
         (topic) => log.partitionsOf(topic).length,
       )
       for (const m of sorted) {
-        m.assign((decided.get(m.memberId) ?? []).map((tp) => log.partition(tp)))
+        m.assign(
+          (decided.get(m.memberId) ?? []).map((tp) => log.partition(tp)),
+          generation,
+        )
       }
       return
     }
@@ -69,7 +82,7 @@ export class GroupCoordinator {
       for (const [i, part] of parts.entries())
         assignment.get(subscribers[i % subscribers.length]!)!.push(part)
     }
-    for (const [member, parts] of assignment) member.assign(parts)
+    for (const [member, parts] of assignment) member.assign(parts, generation)
   }
 }
 
@@ -106,8 +119,8 @@ export class EmbeddedConsumer implements Consumer {
   }
 
   /** Called by the coordinator on every rebalance. */
-  assign(parts: PartitionState[]): void {
-    this.#generation++
+  assign(parts: PartitionState[], generation: number): void {
+    this.#generation = generation
     const keep = new Set(parts)
     for (const p of this.#positions.keys()) if (!keep.has(p)) this.#positions.delete(p)
     this.#assigned = parts

@@ -96,7 +96,14 @@ export class KafkaConsumer implements Consumer {
       rebalanceTimeout: timing.rebalanceTimeoutMs,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
       autocommit: false,
-      ...(options.assignor ? { partitionAssigner: clientAssigner(options.assignor) } : {}),
+      ...(options.assignor
+        ? {
+            partitionAssigner: clientAssigner(options.assignor),
+            // The classic protocol tells the leader nothing of what members own (the client
+            // sends owned partitions only for cooperative-sticky): say it in the user data.
+            protocolsMetadata: () => encodeOwned(this.generation(), this.assignment()),
+          }
+        : {}),
     })
     // The client emits 'error' when a rejoin after a rebalance fails, and then stops
     // heartbeating: without a listener that event would crash the process. The next poll
@@ -317,13 +324,19 @@ export class KafkaConsumer implements Consumer {
 function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
   return (_current, members, _topics, metadata) => {
     const decided = assignor(
-      [...members].map(([id, m]) => ({
-        id,
-        topics: m.topics ?? [],
-        owned: (m.ownedPartitions ?? []).flatMap((a) =>
-          a.partitions.map((partition) => ({ topic: a.topic, partition })),
-        ),
-      })),
+      [...members].map(([id, m]) => {
+        const claim = decodeOwned(m.metadata)
+        return {
+          id,
+          topics: m.topics ?? [],
+          owned:
+            claim?.owned ??
+            (m.ownedPartitions ?? []).flatMap((a) =>
+              a.partitions.map((partition) => ({ topic: a.topic, partition })),
+            ),
+          ...(claim ? { generation: claim.generation } : {}),
+        }
+      }),
       (topic) => metadata.topics.get(topic)?.partitionsCount ?? 0,
     )
     return [...members.keys()].map((memberId) => {
@@ -338,5 +351,36 @@ function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
       }
       return { memberId, assignments }
     })
+  }
+}
+
+/**
+ * Subscription user data: `{"sluice":1,"generation":g,"owned":{"topic":[partitions]}}`. The
+ * generation lets the leader prefer the newer of two claims on one partition (a member that
+ * missed a rebalance still claims what it had).
+ */
+function encodeOwned(generation: number, owned: readonly TopicPartition[]): Buffer {
+  const byTopic: Record<string, number[]> = {}
+  for (const { topic, partition } of owned) (byTopic[topic] ??= []).push(partition)
+  return Buffer.from(JSON.stringify({ sluice: 1, generation, owned: byTopic }))
+}
+
+function decodeOwned(
+  data: Buffer | string | null | undefined,
+): { generation: number; owned: TopicPartition[] } | null {
+  if (!data || data.length === 0) return null
+  try {
+    const claim = JSON.parse(data.toString()) as { sluice?: unknown; generation?: unknown; owned?: unknown }
+    if (claim.sluice !== 1 || typeof claim.generation !== 'number' || typeof claim.owned !== 'object')
+      return null
+    const owned: TopicPartition[] = []
+    for (const [topic, partitions] of Object.entries(claim.owned as Record<string, unknown>)) {
+      if (!Array.isArray(partitions)) return null
+      for (const partition of partitions) if (typeof partition === 'number') owned.push({ topic, partition })
+    }
+    return { generation: claim.generation, owned }
+  } catch {
+    // Another client's user data (a member that is not Sluice): it claims nothing.
+    return null
   }
 }

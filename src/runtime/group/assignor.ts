@@ -58,15 +58,17 @@ export function assignTasks(
 
   const topicGroup = new Map<string, number>()
   for (const g of groups) for (const t of g.topics) topicGroup.set(t, g.id)
-  const previous = new Map<string, string>()
+  const previous = new Map<string, AssignorMember>()
   for (const m of members) {
     for (const { topic, partition } of m.owned) {
       const g = topicGroup.get(topic)
       if (g === undefined) continue
       const key = taskKey({ subtopology: g, partition })
-      // Two claimants (a member that missed a rebalance): the smaller id keeps it, deterministically.
+      // Two claimants (a member that missed a rebalance): the newer claim keeps it, then the
+      // smaller id, deterministically.
       const prior = previous.get(key)
-      if (prior === undefined || m.id < prior) previous.set(key, m.id)
+      const newer = (m.generation ?? -1) - (prior?.generation ?? -1)
+      if (prior === undefined || newer > 0 || (newer === 0 && m.id < prior.id)) previous.set(key, m)
     }
   }
 
@@ -76,7 +78,7 @@ export function assignTasks(
   const quota = new Map(ids.map((id, i) => [id, base + (i < extra ? 1 : 0)]))
   const unassigned: TaskId[] = []
   for (const task of tasks) {
-    const owner = previous.get(taskKey(task))
+    const owner = previous.get(taskKey(task))?.id
     const list = owner === undefined ? undefined : result.get(owner)
     if (list && owner !== undefined && list.length < quota.get(owner)!) list.push(task)
     else unassigned.push(task)
