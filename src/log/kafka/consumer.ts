@@ -361,7 +361,11 @@ function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
  */
 function encodeOwned(generation: number, owned: readonly TopicPartition[]): Buffer {
   const byTopic: Record<string, number[]> = {}
-  for (const { topic, partition } of owned) (byTopic[topic] ??= []).push(partition)
+  for (const { topic, partition } of owned) {
+    const list = byTopic[topic] ?? []
+    list.push(partition)
+    byTopic[topic] = list
+  }
   return Buffer.from(JSON.stringify({ sluice: 1, generation, owned: byTopic }))
 }
 
