@@ -1,0 +1,348 @@
+/**
+ * Engine semantics as scenarios that run on every runner and backend: the embedded runner and
+ * a consumer-group worker on the embedded log (test/unit/engine/scenarios.test.ts), and a
+ * consumer-group worker on Kafka (test/integration/kafka/semantics-kafka.test.ts). The same
+ * pipelines, unchanged, must commit the same hand-computed results everywhere.
+ *
+ * A scenario appends its input phase by phase; a phase is appended once every group of the
+ * scenario has committed all of its inputs (sources and repartition topics) to their end.
+ * Watermarks move between read batches (as Flink's periodic watermarks do), so what a phase
+ * boundary separates is decided by the input, never by timing: a record meant to be late is
+ * appended in a phase after the one that moved the watermark past its window.
+ *
+ * The finer rules of each operator are tested record by record on the TestDriver
+ * (test/unit/engine/); these scenarios prove that the runners and backends keep them —
+ * state, timers and watermarks through commits, changelogs and repartition topics.
+ * New operators (joins, patterns…) add their scenario here and run on Kafka with no more work.
+ */
+import {
+  compile,
+  count,
+  hopping,
+  type Keyed,
+  type Pipeline,
+  pipeline,
+  session,
+  sum,
+  topic,
+  tumbling,
+  type Windowed,
+} from 'sluice'
+
+export interface Append {
+  topic: string
+  value: unknown
+  key?: string
+  partition?: number
+}
+
+export interface Phase {
+  append: Append[]
+  /** Output label → every value committed once this phase has settled (optional). */
+  expect?: Record<string, unknown[]>
+}
+
+export interface Scenario {
+  name: string
+  pipelines: Pipeline[]
+  /** Source topics, created with their declared partition count (default 1). */
+  inputs: Array<{ name: string; partitions: number | undefined }>
+  phases: Phase[]
+  /** Output label → topic name. */
+  outputs: Record<string, string>
+  /** Output label → the values expected, in any order (compared sorted). */
+  expected: Record<string, unknown[]>
+}
+
+const EXACT = { maxOutOfOrder: '5s', idleAfter: '1h' } as const
+
+interface Event {
+  k: string
+  at: number
+}
+const ev = (k: string, at: number): Event => ({ k, at })
+
+/** Every scenario, with topic and pipeline names made unique by `run`. */
+export function scenarios(run: string): Scenario[] {
+  const n = (name: string) => `${name}-${run}`
+  const list: Scenario[] = []
+
+  {
+    // Input a@1000 a@3000 b@4000 a@12000 a@2000 z@100000, then a@500.
+    // - a@2000 is out of order but within the bound (W = 12000 − 5000 = 7000 < 10000): it counts;
+    // - z@100000 moves W to 95000: every window before it closes;
+    // - a@500, in the next phase, finds its windows closed: late, to the side topic.
+    const events = topic<Event>(n('sem-events'), { timestamp: (e) => e.at, key: (e) => e.k })
+    const tumblingOut = topic<Windowed<number>>(n('sem-tumbling-out'))
+    const lateOut = topic<Event>(n('sem-late-out'))
+    const sessionOut = topic<Windowed<number>>(n('sem-session-out'))
+    const t = pipeline(n('sem-tumbling'))
+    t.from(events, { watermark: EXACT })
+      .keyed()
+      .window(tumbling({ size: '10s' }), { late: lateOut })
+      .aggregate(count(), { name: 'count' })
+      .to(tumblingOut)
+    const s = pipeline(n('sem-session'))
+    s.from(events, { watermark: EXACT })
+      .keyed()
+      .window(session({ gap: '5s' }))
+      .aggregate(count(), { name: 'count' })
+      .to(sessionOut)
+    const at = (e: Event): Append => ({ topic: events.name, value: e })
+    list.push({
+      name: 'tumbling windows with out-of-order and late records; session windows merging',
+      pipelines: [t, s],
+      inputs: [events],
+      phases: [
+        {
+          append: [
+            ev('a', 1000),
+            ev('a', 3000),
+            ev('b', 4000),
+            ev('a', 12000),
+            ev('a', 2000),
+            ev('z', 100000),
+          ].map(at),
+          expect: { late: [] },
+        },
+        { append: [at(ev('a', 500))] },
+      ],
+      outputs: { tumbling: tumblingOut.name, late: lateOut.name, session: sessionOut.name },
+      expected: {
+        tumbling: [
+          { key: 'a', start: 0, end: 10000, value: 3 },
+          { key: 'a', start: 10000, end: 20000, value: 1 },
+          { key: 'b', start: 0, end: 10000, value: 1 },
+        ],
+        late: [{ k: 'a', at: 500 }],
+        // a@1000, a@2000, a@3000 merge into one session [1000, 3000 + 5000); a@12000 is alone.
+        session: [
+          { key: 'a', start: 1000, end: 8000, value: 3 },
+          { key: 'a', start: 12000, end: 17000, value: 1 },
+          { key: 'b', start: 4000, end: 9000, value: 1 },
+        ],
+      },
+    })
+  }
+
+  {
+    // Hopping 10 s every 5 s: a record at t counts in [t − t mod 5000 − 5000, +10 s) and the next.
+    //   a@1000 → [−5000, 5000), [0, 10000)     a@6000 → [0, 10000), [5000, 15000)
+    //   a@12000 → [5000, 15000), [10000, 20000) b@7000 → [0, 10000), [5000, 15000)
+    // z@100000 (next phase) moves W to 95000 and closes them all; z's own windows stay open.
+    const src = topic<Event>(n('sem-hop-in'), { timestamp: (e) => e.at, key: (e) => e.k })
+    const out = topic<Windowed<number>>(n('sem-hop-out'))
+    const p = pipeline(n('sem-hop'))
+    p.from(src, { watermark: EXACT })
+      .keyed()
+      .window(hopping({ size: '10s', advance: '5s' }))
+      .aggregate(count(), { name: 'count' })
+      .to(out)
+    const at = (e: Event): Append => ({ topic: src.name, value: e })
+    list.push({
+      name: 'hopping windows: each record in size/advance windows',
+      pipelines: [p],
+      inputs: [src],
+      phases: [
+        // W = 7000: only [−5000, 5000) has ended.
+        {
+          append: [ev('a', 1000), ev('a', 6000), ev('a', 12000), ev('b', 7000)].map(at),
+          expect: { out: [{ key: 'a', start: -5000, end: 5000, value: 1 }] },
+        },
+        { append: [at(ev('z', 100000))] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { key: 'a', start: -5000, end: 5000, value: 1 },
+          { key: 'a', start: 0, end: 10000, value: 2 },
+          { key: 'a', start: 5000, end: 15000, value: 2 },
+          { key: 'a', start: 10000, end: 20000, value: 1 },
+          { key: 'b', start: 0, end: 10000, value: 1 },
+          { key: 'b', start: 5000, end: 15000, value: 1 },
+        ],
+      },
+    })
+  }
+
+  {
+    // keyBy across three source partitions: one user's clicks from every partition meet in
+    // one task, and that task's watermark is the minimum over the three upstream tasks — so
+    // the windows close only once every partition has moved past them (phase 2).
+    interface Click {
+      user: string
+      at: number
+    }
+    const src = topic<Click>(n('sem-rekey-in'), { timestamp: (c) => c.at, partitions: 3 })
+    const out = topic<Windowed<number>>(n('sem-rekey-out'))
+    const p = pipeline(n('sem-rekey'))
+    p.from(src, { watermark: EXACT })
+      .keyBy((c) => c.user)
+      .window(tumbling({ size: '10s' }))
+      .aggregate(count(), { name: 'count' })
+      .to(out)
+    const on = (partition: number, user: string, at: number): Append => ({
+      topic: src.name,
+      value: { user, at },
+      partition,
+    })
+    list.push({
+      name: 'keyBy: a repartition topic between stages, watermarks as the minimum over upstream tasks',
+      pipelines: [p],
+      inputs: [src],
+      phases: [
+        {
+          append: [
+            on(0, 'u1', 1000),
+            on(0, 'u2', 2000),
+            on(1, 'u1', 3000),
+            on(1, 'u1', 11000),
+            on(2, 'u2', 4000),
+          ],
+          expect: { out: [] },
+        },
+        // Two partitions past the windows: partition 2 still holds W at 4000 − 5000.
+        { append: [on(0, 'x', 100000), on(1, 'x', 100000)], expect: { out: [] } },
+        { append: [on(2, 'x', 100000)] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { key: 'u1', start: 0, end: 10000, value: 2 },
+          { key: 'u1', start: 10000, end: 20000, value: 1 },
+          { key: 'u2', start: 0, end: 10000, value: 2 },
+        ],
+      },
+    })
+  }
+
+  {
+    // process(): an event-time timer per key at its record's time + 1 s, registered once per
+    // key and time, firing when the watermark reaches it — kept in state across commits.
+    interface Ping {
+      device: string
+      at: number
+    }
+    interface Fired {
+      device: string
+      time: number
+    }
+    const src = topic<Ping>(n('sem-timer-in'), { timestamp: (x) => x.at, key: (x) => x.device })
+    const out = topic<Fired>(n('sem-timer-out'))
+    const p = pipeline(n('sem-timer'))
+    p.from(src, { watermark: { maxOutOfOrder: 0, idleAfter: '1h' } })
+      .process<Fired>({
+        name: 'expire-after-1s',
+        process(ping, ctx) {
+          ctx.timers.eventTime(ping.at + 1000)
+        },
+        onTimer(timer, ctx) {
+          ctx.emit({ device: ctx.key, time: timer.time })
+        },
+      })
+      .to(out)
+    const at = (device: string, t: number): Append => ({ topic: src.name, value: { device, at: t } })
+    list.push({
+      name: 'process(): event-time timers survive commits and fire on the watermark',
+      pipelines: [p],
+      inputs: [src],
+      // W = 500 after phase 1: nothing fires. Phase 2 (W = 1600) fires a@1100 and b@1500;
+      // c's timer (2600) stays pending.
+      phases: [
+        { append: [at('a', 100), at('a', 100), at('b', 500)], expect: { out: [] } },
+        { append: [at('c', 1600)] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { device: 'a', time: 1100 },
+          { device: 'b', time: 1500 },
+        ],
+      },
+    })
+  }
+
+  {
+    // A running aggregate per key (no window): every update is emitted.
+    interface Spend {
+      card: string
+      amount: number
+    }
+    const src = topic<Spend>(n('sem-running-in'), { key: (s) => s.card })
+    const out = topic<Keyed<number>>(n('sem-running-out'))
+    const p = pipeline(n('sem-running'))
+    p.from(src)
+      .keyed()
+      .aggregate(
+        sum((s: Spend) => s.amount),
+        { name: 'total' },
+      )
+      .to(out)
+    const spend = (card: string, amount: number): Append => ({ topic: src.name, value: { card, amount } })
+    list.push({
+      name: 'a running aggregate per key, its state carried across phases',
+      pipelines: [p],
+      inputs: [src],
+      phases: [
+        {
+          append: [spend('a', 1), spend('b', 10), spend('a', 2)],
+          expect: {
+            out: [
+              { key: 'a', value: 1 },
+              { key: 'a', value: 3 },
+              { key: 'b', value: 10 },
+            ],
+          },
+        },
+        { append: [spend('a', 4), spend('b', 5)] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { key: 'a', value: 1 },
+          { key: 'a', value: 3 },
+          { key: 'a', value: 7 },
+          { key: 'b', value: 10 },
+          { key: 'b', value: 15 },
+        ],
+      },
+    })
+  }
+
+  {
+    // merge two topics, split into branches; a step that throws sends its record to the
+    // dead-letter topic (retries 0) and processing goes on.
+    const left = topic<number>(n('sem-merge-left'))
+    const right = topic<number>(n('sem-merge-right'))
+    const big = topic<number>(n('sem-split-big'))
+    const rest = topic<number>(n('sem-split-rest'))
+    const p = pipeline(n('sem-branches'), { errors: { retries: 0 } })
+    const { big: bigs, default: others } = p
+      .from(left)
+      .merge(p.from(right))
+      .map((x) => {
+        if (x === 13) throw new Error('13 is unlucky')
+        return x * 10
+      })
+      .split({ big: (x) => x >= 100 })
+    bigs.to(big)
+    others.to(rest)
+    list.push({
+      name: 'merge, split and a dead-letter topic',
+      pipelines: [p],
+      inputs: [left, right],
+      phases: [
+        {
+          append: [
+            ...[1, 13, 20].map((value) => ({ topic: left.name, value })),
+            ...[5, 30].map((value) => ({ topic: right.name, value })),
+          ],
+        },
+      ],
+      outputs: { big: big.name, rest: rest.name, deadLetters: compile(p).deadLetterTopic },
+      expected: { big: [200, 300], rest: [10, 50], deadLetters: [13] },
+    })
+  }
+
+  return list
+}
