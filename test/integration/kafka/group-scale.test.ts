@@ -15,6 +15,7 @@ import {
   lag,
   produce,
   referenceWindows,
+  restores,
   startWorker,
   until,
   workerLogs,
@@ -37,6 +38,8 @@ test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothin
   await produce(kafka, EVENTS / 2, EVENTS)
   await until(async () => (await lag(kafka)) === 0, 'every input committed', 300_000)
 
+  for (const id of ['s1', 's2', 's3'])
+    t.diagnostic(`${id} restores: ${JSON.stringify(restores(workers.get(id)!))}`)
   const actual = await contents(kafka, countsTopic)
   assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
   assert.deepEqual(actual, expected)
