@@ -13,10 +13,12 @@ export {
   type PipelineOptions,
   pipeline,
   type SourceOptions,
+  type TableOptions,
 } from './dsl/pipeline.ts'
 export type { KeyedState, ProcessContext, Processor, TimerInfo, Timers } from './dsl/processor.ts'
 export type { StandardSchemaV1 } from './dsl/schema.ts'
 export {
+  type JoinOptions,
   type Keyed,
   KeyedStream,
   type SinkTopic,
@@ -25,6 +27,7 @@ export {
   WindowedStream,
   type WindowOptions,
 } from './dsl/stream.ts'
+export { Table } from './dsl/table.ts'
 export { type EventTime, type TopicDef, type TopicOptions, topic } from './dsl/topic.ts'
 export { hopping, session, sliding, tumbling, type Window, type WindowSpec } from './dsl/windows.ts'
 export { isSluiceError, SluiceError, type SluiceErrorCode } from './errors.ts'

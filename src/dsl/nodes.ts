@@ -22,11 +22,33 @@ export type LogicalNode =
   | { kind: 'aggregate'; aggregator: Aggregator<unknown, unknown, unknown> }
   | { kind: 'process'; processor: Processor<unknown, unknown, unknown> }
   | MapAsyncNode
+  | TableNode
+  | StreamTableJoinNode
 
 export interface SourceNode {
   kind: 'source'
   topic: TopicDef<unknown>
   watermark: WatermarkOptions
+}
+
+/** A table read from a topic: the latest value per key, tombstones delete (table.ts). */
+export interface TableNode {
+  kind: 'table'
+  topic: TopicDef<unknown>
+  watermark: WatermarkOptions
+}
+
+/**
+ * Enriches each stream record with the table's value for its key. Parents: the stream, then
+ * the table node (which puts both in one task: they must be co-partitioned).
+ */
+export interface StreamTableJoinNode {
+  kind: 'stream-table-join'
+  table: GraphNode
+  joiner: (value: unknown, row: unknown) => unknown
+  type: 'inner' | 'left'
+  /** `event-time`: the table's value as of the record's event time; `latest`: as of now. */
+  version: 'event-time' | 'latest'
 }
 
 export interface WindowAggregateNode {
@@ -64,5 +86,11 @@ export interface GraphNode {
 
 /** Stateful operations: their names key their state, so they are never positional. */
 export function isStateful(op: LogicalNode): boolean {
-  return op.kind === 'window-aggregate' || op.kind === 'aggregate' || op.kind === 'process'
+  return (
+    op.kind === 'window-aggregate' ||
+    op.kind === 'aggregate' ||
+    op.kind === 'process' ||
+    op.kind === 'table' ||
+    op.kind === 'stream-table-join'
+  )
 }

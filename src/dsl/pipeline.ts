@@ -1,6 +1,7 @@
 import { type Duration, parseDuration } from '../util/duration.ts'
 import type { GraphNode, LogicalNode, WatermarkOptions } from './nodes.ts'
 import { Stream } from './stream.ts'
+import { Table } from './table.ts'
 import type { TopicDef } from './topic.ts'
 
 /** What happens when a step throws or a record fails validation. */
@@ -20,6 +21,17 @@ export interface PipelineOptions {
 }
 
 export interface SourceOptions {
+  watermark?: WatermarkOptions
+}
+
+export interface TableOptions {
+  /** The table's step name and state store (`<pipeline>.<name>`); default `<topic>-table`. */
+  name?: string
+  /**
+   * Event time of the table's updates. `idleAfter` defaults to 1 s for tables (30 s for
+   * streams): reference data is mostly quiet, and a quiet table must not hold back the
+   * stream records that wait for its event time (see Stream.join).
+   */
   watermark?: WatermarkOptions
 }
 
@@ -56,6 +68,11 @@ export class Pipeline {
    */
   from<T>(topic: TopicDef<T>, options: SourceOptions = {}): Stream<T> {
     const watermark = options.watermark ?? {}
+    if (this.nodes.some((n) => n.op.kind === 'table' && n.op.topic.name === topic.name)) {
+      throw new TypeError(
+        `pipeline "${this.name}" already reads topic "${topic.name}" as a table; read a topic once per pipeline`,
+      )
+    }
     const existing = this.nodes.find((n) => n.op.kind === 'source' && n.op.topic.name === topic.name)
     if (existing) {
       if (JSON.stringify((existing.op as { watermark: unknown }).watermark) !== JSON.stringify(watermark)) {
@@ -67,6 +84,28 @@ export class Pipeline {
     }
     const op: LogicalNode = { kind: 'source', topic: topic as TopicDef<unknown>, watermark }
     return new Stream<T>(this, this.addNode(op, topic.name, []))
+  }
+
+  /**
+   * Reads a topic as a table: the latest value per key (a record upserts its key, a tombstone
+   * deletes it). Join streams with it: `stream.join(table, …)`.
+   */
+  table<T>(topic: TopicDef<T>, options: TableOptions = {}): Table<T> {
+    const clash = this.nodes.find(
+      (n) => (n.op.kind === 'source' || n.op.kind === 'table') && n.op.topic.name === topic.name,
+    )
+    if (clash) {
+      throw new TypeError(
+        `pipeline "${this.name}" already reads topic "${topic.name}" as a ${clash.op.kind === 'table' ? 'table' : 'stream'}; ` +
+          'read a topic once per pipeline and reuse what it returns',
+      )
+    }
+    const op: LogicalNode = {
+      kind: 'table',
+      topic: topic as TopicDef<unknown>,
+      watermark: options.watermark ?? {},
+    }
+    return new Table<T>(this, this.addNode(op, options.name ?? `${topic.name}-table`, []))
   }
 
   addNode(op: LogicalNode, name: string | undefined, parents: readonly GraphNode[]): GraphNode {

@@ -3,6 +3,7 @@ import type { Aggregator } from './aggregations.ts'
 import type { GraphNode, LogicalNode } from './nodes.ts'
 import type { Pipeline } from './pipeline.ts'
 import type { Processor } from './processor.ts'
+import type { Table } from './table.ts'
 import type { TopicDef } from './topic.ts'
 import type { Window, WindowSpec } from './windows.ts'
 
@@ -29,6 +30,19 @@ export interface SinkTopic<in T> {
 export interface NameOption {
   /** A stable name: shown by describe(); for stateful steps, it names the state. */
   name?: string
+}
+
+export interface JoinOptions extends NameOption {
+  /**
+   * Which of the table's values a record joins:
+   * - `event-time` (default): the value the table had at the record's event time. A record
+   *   whose event time the table has not reached yet (its watermark, or it is idle) waits in
+   *   state until it has, so an update appended to the table after the record, but earlier
+   *   in event time, is still the one it joins. Results are the same on every replay.
+   * - `latest`: the table's value when the record is processed. No waiting, but the result
+   *   depends on how far the table had been read.
+   */
+  version?: 'event-time' | 'latest'
 }
 
 export interface WindowOptions<T = unknown> {
@@ -130,6 +144,46 @@ export class Stream<T> {
     })
     result.default = this.filter((v) => !preds.some((p) => p(v)), { name: `${prefix}-default` })
     return result
+  }
+
+  /**
+   * Enriches each record with the table's value for the record's key (inner join: records
+   * with no value for their key are dropped). The stream must be keyed like the table: its
+   * records' keys are the table's keys (keyBy to re-key it), in as many partitions.
+   * Default name: `<table>-join`. See JoinOptions for which version of the table a record sees.
+   * @example orders.keyBy((o) => o.customerId).join(customers, (o, c) => ({ ...o, tier: c.tier }))
+   */
+  join<V, U>(table: Table<V>, joiner: (value: T, row: V) => U, options: JoinOptions = {}): Stream<U> {
+    return this.#join(table, joiner as (value: T, row: V | undefined) => U, 'inner', options)
+  }
+
+  /** Like `join`, but records with no table value for their key are kept: `row` is undefined. */
+  leftJoin<V, U>(
+    table: Table<V>,
+    joiner: (value: T, row: V | undefined) => U,
+    options: JoinOptions = {},
+  ): Stream<U> {
+    return this.#join(table, joiner, 'left', options)
+  }
+
+  #join<V, U>(
+    table: Table<V>,
+    joiner: (value: T, row: V | undefined) => U,
+    type: 'inner' | 'left',
+    options: JoinOptions,
+  ): Stream<U> {
+    if (table.pipeline !== this.pipeline) {
+      throw new TypeError(`pipeline "${this.pipeline.name}": cannot join a table of another pipeline`)
+    }
+    const op: LogicalNode = {
+      kind: 'stream-table-join',
+      table: table.node,
+      joiner: joiner as (value: unknown, row: unknown) => unknown,
+      type,
+      version: options.version ?? 'event-time',
+    }
+    const name = options.name ?? `${table.name}-join`
+    return new Stream<U>(this.pipeline, this.add(op, name, [this.node, table.node]))
   }
 
   /** Writes the stream to a topic. */

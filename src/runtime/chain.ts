@@ -10,6 +10,7 @@ import type { PhysicalNode } from '../topology/compile.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
+import { streamTableJoinStep, tableStep } from './table-operator.ts'
 import { type Timer, TimerQueue } from './timers.ts'
 import {
   FixedWindowOperator,
@@ -35,6 +36,8 @@ export interface ChainHost {
   /** Async steps: start work whose result re-enters the chain later, in input order. */
   async(name: string, fn: (value: unknown) => Promise<unknown>, concurrency: number, next: Push): Push
   readonly watermark: number
+  /** How far event time is known on these source topics: +∞ while they are idle. */
+  sourceWatermark(topics: readonly string[]): number
   readonly now: number
   windows: WindowOperator[]
 }
@@ -264,6 +267,10 @@ function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() =
     }
     case 'mapAsync':
       return host.async(name, op.fn, op.concurrency, next)
+    case 'table':
+      return tableStep(node, host, next)
+    case 'stream-table-join':
+      return streamTableJoinStep(node as PhysicalNode & { op: typeof op }, host, next, hooks)
     default:
       throw new TypeError(`unknown step kind ${(op as { kind: string }).kind}`)
   }

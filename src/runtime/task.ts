@@ -115,7 +115,8 @@ export class Task implements ChainHost {
       const internal = source.def === null
       const channelOptions = {
         maxOutOfOrder: parseDuration(wm.maxOutOfOrder ?? 0, 'maxOutOfOrder'),
-        idleAfter: internal ? 0 : parseDuration(wm.idleAfter ?? '30s', 'idleAfter'),
+        // Tables are mostly quiet reference data: idle soon, so they do not hold joins back.
+        idleAfter: internal ? 0 : parseDuration(wm.idleAfter ?? (source.table ? '1s' : '30s'), 'idleAfter'),
         advanceWithProcessingTime: wm.advance === 'processing-time',
       }
       const channelCount = source.upstream === null ? 1 : options.upstreamTasks(source.upstream)
@@ -132,7 +133,7 @@ export class Task implements ChainHost {
         topic: source.topic,
         internal,
         push,
-        decode: internal ? decodeInternal : decoderFor(source.def!),
+        decode: internal ? decodeInternal : decoderFor(source.def!, source.table),
         channels,
       })
     }
@@ -221,6 +222,16 @@ export class Task implements ChainHost {
 
   get watermark(): number {
     return this.tracker.watermark
+  }
+
+  /** How far event time is known on these source topics: +∞ while they are idle (nothing pending). */
+  sourceWatermark(topics: readonly string[]): number {
+    let wm = Number.POSITIVE_INFINITY
+    for (const topic of topics) {
+      for (const c of this.#sources.get(topic)?.channels ?? [])
+        if (!c.idle && c.watermark < wm) wm = c.watermark
+    }
+    return wm
   }
 
   async(name: string, fn: (value: unknown) => Promise<unknown>, concurrency: number, next: Push): Push {
@@ -481,10 +492,16 @@ function decodeInternal(record: LogRecord): StreamRecord | string {
 
 function decoderFor(
   def: NonNullable<Subtopology['sources'][number]['def']>,
+  table: boolean,
 ): (r: LogRecord) => StreamRecord | string {
   const { codec, schema, key: keyOf, timestamp: timeOf } = def
   return (record) => {
-    if (record.value === null) return 'tombstone (null value) on a stream source'
+    if (record.value === null) {
+      if (!table) return 'tombstone (null value) on a stream source'
+      // A table's delete: its key and log time are all there is.
+      if (record.key === null) return 'tombstone (null value) without a key on a table topic'
+      return { key: utf8(record.key), value: null, timestamp: record.timestamp }
+    }
     let value: unknown
     try {
       value = codec.decode(record.value)

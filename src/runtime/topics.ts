@@ -20,30 +20,36 @@ export async function prepareTopics(
 ): Promise<Map<number, number>> {
   const partitionsOf = async (topic: string) => (await log.describeTopic(topic)).partitionDetails.length
   const counts = new Map<number, number>()
-  const sourceDefs = new Map<string, TopicDef<unknown>>()
-  for (const n of pipeline.nodes) if (n.op.kind === 'source') sourceDefs.set(n.op.topic.name, n.op.topic)
-  for (const [name, def] of sourceDefs) {
+  const sourceDefs = new Map<string, { def: TopicDef<unknown>; table: boolean }>()
+  for (const n of pipeline.nodes) {
+    if (n.op.kind === 'source' || n.op.kind === 'table')
+      sourceDefs.set(n.op.topic.name, { def: n.op.topic, table: n.op.kind === 'table' })
+  }
+  for (const [name, { def, table }] of sourceDefs) {
     if (!(await log.hasTopic(name))) {
       if (def.partitions === undefined) {
         throw new SluiceError(
           'SLUICE_UNKNOWN_TOPIC',
           `pipeline "${pipeline.name}" reads topic "${name}", which does not exist. Create it ` +
-            `(sluice topics create ${name} --partitions N), or declare topic('${name}', { partitions: N }).`,
+            `(sluice topics create ${name} --partitions N${table ? ' --compact' : ''}), or declare topic('${name}', { partitions: N }).`,
         )
       }
-      await ensureTopic(log, name, { partitions: def.partitions })
+      // A table keeps the latest value per key: compaction keeps exactly that.
+      await ensureTopic(log, name, { partitions: def.partitions, ...(table ? { compact: true } : {}) })
     }
   }
   // Subtopologies in id order: a repartition source's upstream always has a lower id.
   for (const sub of topology.subtopologies) {
     const sizes = new Map<string, number>()
+    for (const s of sub.sources) if (s.upstream === null) sizes.set(s.topic, await partitionsOf(s.topic))
+    // A repartition topic feeding a task that also reads a user topic (a table to join, a
+    // stream to merge) is created with that topic's partition count: keyBy co-partitions.
+    const userCounts = new Set(sizes.values())
     for (const s of sub.sources) {
-      if (s.upstream === null) sizes.set(s.topic, await partitionsOf(s.topic))
-      else {
-        const want = counts.get(s.upstream)!
-        if (!(await log.hasTopic(s.topic))) await ensureTopic(log, s.topic, { partitions: want })
-        sizes.set(s.topic, await partitionsOf(s.topic))
-      }
+      if (s.upstream === null) continue
+      const want = userCounts.size === 1 ? [...userCounts][0]! : counts.get(s.upstream)!
+      if (!(await log.hasTopic(s.topic))) await ensureTopic(log, s.topic, { partitions: want })
+      sizes.set(s.topic, await partitionsOf(s.topic))
     }
     const distinct = new Set(sizes.values())
     if (distinct.size > 1) {

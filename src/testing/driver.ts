@@ -51,7 +51,8 @@ export class TestDriver {
     this.#partitions = options.partitions ?? 1
     this.#now = options.startTime ?? 0
     for (const n of pipeline.nodes) {
-      if (n.op.kind === 'source' || n.op.kind === 'sink') this.#defs.set(n.op.topic.name, n.op.topic)
+      if (n.op.kind === 'source' || n.op.kind === 'table' || n.op.kind === 'sink')
+        this.#defs.set(n.op.topic.name, n.op.topic)
       if (n.op.kind === 'window-aggregate' && n.op.late) this.#defs.set(n.op.late.name, n.op.late)
     }
     for (const sub of this.topology.subtopologies) {

@@ -16,8 +16,20 @@ import type { TopicDef } from '../dsl/topic.ts'
 
 export interface PhysicalNode {
   readonly name: string
-  readonly op: LogicalNode | RepartitionOp
+  readonly op: Exclude<LogicalNode, { kind: 'stream-table-join' }> | RepartitionOp | StreamTableJoinOp
   readonly children: PhysicalNode[]
+}
+
+/** A stream–table join as a task runs it: the table is found by its store. */
+export interface StreamTableJoinOp {
+  kind: 'stream-table-join'
+  /** The joined table's state store, `<pipeline>.<table>`. */
+  tableStore: string
+  /** The table's source topics: their event time says which table versions are final. */
+  tableTopics: string[]
+  joiner: (value: unknown, row: unknown) => unknown
+  type: 'inner' | 'left'
+  version: 'event-time' | 'latest'
 }
 
 /** Upstream half of a keyBy: compute the new key and write to the repartition topic. */
@@ -34,6 +46,8 @@ export interface SourceSpec {
   readonly watermark: WatermarkOptions
   /** For repartition sources: the subtopology that writes the topic (its tasks send watermarks). */
   readonly upstream: number | null
+  /** A table's topic: tombstones delete, and its records feed the table's store. */
+  readonly table: boolean
   readonly root: PhysicalNode
 }
 
@@ -85,22 +99,39 @@ export function compile(pipeline: Pipeline): Topology {
   const build = (n: GraphNode): PhysicalNode => {
     let built = physical.get(n)
     if (built) return built
-    const op: LogicalNode | RepartitionOp =
-      n.op.kind === 'keyBy' ? { kind: 'repartition', fn: n.op.fn, topic: repartitionTopic(n) } : n.op
+    const op: PhysicalNode['op'] =
+      n.op.kind === 'keyBy'
+        ? { kind: 'repartition', fn: n.op.fn, topic: repartitionTopic(n) }
+        : n.op.kind === 'stream-table-join'
+          ? {
+              kind: 'stream-table-join',
+              tableStore: `${pipeline.name}.${names.get(n.op.table)}`,
+              tableTopics: n.op.table.op.kind === 'table' ? [n.op.table.op.topic.name] : [],
+              joiner: n.op.joiner,
+              type: n.op.type,
+              version: n.op.version,
+            }
+          : n.op
     built = { name: names.get(n)!, op, children: [] }
     physical.set(n, built)
-    if (n.op.kind !== 'keyBy') for (const c of children.get(n)!) built.children.push(build(c))
+    if (n.op.kind === 'keyBy') return built
+    for (const c of children.get(n)!) {
+      // A table does not flow into its joins: they read its store.
+      if (n.op.kind === 'table' && c.op.kind === 'stream-table-join') continue
+      built.children.push(build(c))
+    }
     return built
   }
 
   const subtopologies: Subtopology[] = roots.map((_, id) => ({ id, sources: [] }))
   for (const n of nodes) {
-    if (n.op.kind === 'source') {
+    if (n.op.kind === 'source' || n.op.kind === 'table') {
       subtopologies[group.get(n)!]!.sources.push({
         topic: n.op.topic.name,
         def: n.op.topic,
         watermark: n.op.watermark,
         upstream: null,
+        table: n.op.kind === 'table',
         root: build(n),
       })
     }
@@ -115,6 +146,7 @@ export function compile(pipeline: Pipeline): Topology {
         def: null,
         watermark,
         upstream: group.get(n)!,
+        table: false,
         root,
       })
     }

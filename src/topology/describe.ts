@@ -8,6 +8,10 @@ export function describe(topology: Topology): string {
       `  subtopology ${sub.id} (one task per partition of ${sub.sources.map((s) => s.topic).join(', ')})`,
     )
     for (const source of sub.sources) {
+      if (source.table) {
+        lines.push(`    table ${source.topic} → store ${topology.pipeline}.${source.root.name}`)
+        continue
+      }
       lines.push(`    source ${source.topic}${source.upstream === null ? '' : ' (internal)'}`)
       for (const child of source.root.children) walk(child, 3, lines)
     }
@@ -42,6 +46,8 @@ function label(node: PhysicalNode): string {
             : `session gap ${w.gap}ms`
       return `window-aggregate ${node.name} [${shape}, lateness ${op.allowedLateness}ms, emit ${op.emit}]`
     }
+    case 'stream-table-join':
+      return `${op.type === 'left' ? 'left join' : 'join'} ${node.name} with ${op.tableStore} [${op.version}]`
     default:
       return node.name.startsWith(`${op.kind}-`) ? op.kind : `${op.kind} ${node.name}`
   }

@@ -344,5 +344,87 @@ export function scenarios(run: string): Scenario[] {
     })
   }
 
+  {
+    // A stream–table join across a repartition: orders (3 partitions) are re-keyed by customer
+    // and joined with the customers table (2 partitions): the repartition topic is created with
+    // the table's 2, so the join is co-partitioned. Every order joins the customer's tier as of
+    // the order's event time, waiting while the table has not reached it (idleAfter 1 h here,
+    // so only the table's event time releases records: the result is independent of timing).
+    interface Customer {
+      id: string
+      tier: string
+      at: number
+    }
+    interface Order {
+      id: string
+      customer: string
+      at: number
+    }
+    const customers = topic<Customer>(n('sem-customers'), {
+      key: (c) => c.id,
+      timestamp: (c) => c.at,
+      partitions: 2,
+    })
+    const orders = topic<Order>(n('sem-orders'), { key: (o) => o.id, timestamp: (o) => o.at, partitions: 3 })
+    const out = topic<{ order: string; tier: string }>(n('sem-enriched'))
+    const p = pipeline(n('sem-enrich'))
+    const table = p.table(customers, { name: 'customers', watermark: { maxOutOfOrder: 0, idleAfter: '1h' } })
+    p.from(orders, { watermark: EXACT })
+      .keyBy((o) => o.customer, { name: 'by-customer' })
+      .join(table, (o, c) => ({ order: o.id, tier: c.tier }))
+      .to(out)
+    const customer = (id: string, tier: string, at: number): Append => ({
+      topic: customers.name,
+      key: id,
+      value: { id, tier, at },
+    })
+    const order = (id: string, c: string, at: number): Append => ({
+      topic: orders.name,
+      key: id,
+      value: { id, customer: c, at },
+    })
+    list.push({
+      name: 'stream–table join: the table version at each record’s event time, across a repartition',
+      pipelines: [p],
+      inputs: [customers, orders],
+      phases: [
+        // The table is at 100, the orders at 300 and 400: they wait.
+        {
+          append: [
+            customer('c1', 'silver', 100),
+            customer('c2', 'gold', 100),
+            order('o1', 'c1', 300),
+            order('o2', 'c2', 400),
+          ],
+          expect: { out: [] },
+        },
+        // The table moves to 1500: o1 and o2 join the tiers valid at 300 and 400. o3 (2000) waits.
+        {
+          append: [
+            order('o3', 'c1', 2000),
+            customer('c1', 'platinum', 1500),
+            customer('c2', 'platinum', 1500),
+          ],
+          expect: {
+            out: [
+              { order: 'o1', tier: 'silver' },
+              { order: 'o2', tier: 'gold' },
+            ],
+          },
+        },
+        // The table moves to 2500: o3 joins c1 as of 2000 — platinum, not diamond.
+        { append: [customer('c1', 'diamond', 2500), customer('c2', 'diamond', 2500)] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { order: 'o1', tier: 'silver' },
+          { order: 'o2', tier: 'gold' },
+          { order: 'o3', tier: 'platinum' },
+        ],
+      },
+    })
+  }
+
   return list
 }

@@ -66,3 +66,20 @@ const ids = topic('type-ids', { schema })
 p.from(ids).map((r) => r.id + 1)
 // @ts-expect-error the schema says records have `id`, not `name`
 p.from(ids).map((r) => r.name)
+
+// Joins: the joiner sees the table's value type; a left join's may be undefined.
+interface Card {
+  cardId: string
+  limit: number
+}
+const cards = p.table(topic<Card>('type-cards'))
+p.from(txns)
+  .keyBy((t) => t.cardId)
+  .join(cards, (t, c) => t.amount / c.limit)
+  .map((ratio) => ratio.toFixed(2))
+p.from(txns)
+  .keyBy((t) => t.cardId)
+  // @ts-expect-error in a left join the card may be missing
+  .leftJoin(cards, (t, c) => t.amount / c.limit, { name: 'left-ratio' })
+// @ts-expect-error the table holds cards, which have no `name`
+p.from(txns).join(cards, (_t, c) => c.name, { name: 'bad-join' })
