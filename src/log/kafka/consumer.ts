@@ -19,6 +19,11 @@ import type { ErrorAbout, KafkaAdmin } from './admin.ts'
 import type { Fetcher, PartitionRead } from './fetch.ts'
 import { clientOptions } from './options.ts'
 
+/** One topic of a member's assignment, as the client reports it. */
+interface ClientAssignment {
+  topic: string
+  partitions: number[]
+}
 /** What a consumer needs from its log. */
 export interface ConsumerDeps {
   admin: KafkaAdmin
@@ -67,6 +72,11 @@ export class KafkaConsumer implements Consumer {
   #cursor = 0
   /** Why the member dropped out of the group, until `poll` rejoins. */
   #lost: Error | null = null
+  /** The generation and assignment of the last completed sync, as one pair. */
+  #synced: { generation: number; assignments: readonly ClientAssignment[] } = {
+    generation: 0,
+    assignments: [],
+  }
   #closed = false
 
   constructor(deps: ConsumerDeps, options: ConsumerOptions) {
@@ -111,6 +121,17 @@ export class KafkaConsumer implements Consumer {
     this.#client.on('error', (error: Error) => {
       this.#lost = error
     })
+    // The client takes its new generation id from the JoinGroup response and its assignment
+    // only from the SyncGroup response after it: read separately, the two can disagree (a new
+    // generation with the old partitions). A worker that built its tasks from such a pair
+    // could process partitions another member owns in that generation. Both are taken here,
+    // together, when the sync completes.
+    this.#client.on(
+      'consumer:group:join',
+      (e: { generationId: number; assignments: ClientAssignment[] | null }) => {
+        this.#synced = { generation: e.generationId, assignments: e.assignments ?? [] }
+      },
+    )
     this.#joined = this.#join()
     // Join failures surface from poll(); never as an unhandled rejection here.
     this.#joined.catch(() => {})
@@ -143,7 +164,7 @@ export class KafkaConsumer implements Consumer {
 
   assignment(): TopicPartition[] {
     const out: TopicPartition[] = []
-    for (const a of this.#client.assignments ?? []) {
+    for (const a of this.#synced.assignments) {
       if (!this.topics.includes(a.topic)) continue
       for (const partition of a.partitions) out.push({ topic: a.topic, partition })
     }
@@ -155,7 +176,7 @@ export class KafkaConsumer implements Consumer {
    * coordinator bumps it at every rebalance.
    */
   generation(): number {
-    return this.#client.generationId
+    return this.#synced.generation
   }
 
   /** The generation this member is in, when it has joined (for transactional offset commits). */
