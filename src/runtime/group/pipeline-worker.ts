@@ -457,7 +457,8 @@ export class PipelineWorker {
       }
     } catch (error) {
       // 4.
-      if (this.#consumer!.generation() !== this.#generation || isRebalanceError(error)) {
+      const rebalanced = this.#consumer!.generation() !== this.#generation || isRebalanceError(error)
+      if (rebalanced || this.#recoverableFence(error)) {
         for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
         this.#generation = -1
         return
@@ -481,6 +482,25 @@ export class PipelineWorker {
       this.#lastCheckpoint = now
       this.#checkpoint([...this.#tasks.values()])
     }
+  }
+
+  /** When this worker's producer was fenced recently (see #recoverableFence). */
+  readonly #fences: number[] = []
+
+  /**
+   * A fenced transactional producer: either another worker runs with this worker's instance
+   * id (a real zombie pair), or the broker's transaction coordinator bumped our producer's
+   * epoch itself — it aborts a transaction that outlived its timeout that way, which is what
+   * a broker restart mid-transaction ends in. The second is recovered from like a rebalance
+   * (the next transaction's producer takes the new epoch, Kafka Streams does the same);
+   * fenced over and over, it is the first, and the worker stops.
+   */
+  #recoverableFence(error: unknown): boolean {
+    if (!isSluiceError(error, 'SLUICE_PRODUCER_FENCED')) return false
+    const now = Date.now()
+    this.#fences.push(now)
+    while (this.#fences.length > 0 && now - this.#fences[0]! > 60_000) this.#fences.shift()
+    return this.#fences.length <= 3
   }
 
   readonly #committedPositions = new WeakMap<Task, Map<string, number>>()
