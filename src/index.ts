@@ -23,6 +23,7 @@ export {
   KeyedStream,
   type SinkTopic,
   Stream,
+  type StreamJoinOptions,
   type Windowed,
   WindowedStream,
   type WindowOptions,

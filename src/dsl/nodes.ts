@@ -24,6 +24,7 @@ export type LogicalNode =
   | MapAsyncNode
   | TableNode
   | StreamTableJoinNode
+  | StreamJoinNode
 
 export interface SourceNode {
   kind: 'source'
@@ -49,6 +50,19 @@ export interface StreamTableJoinNode {
   type: 'inner' | 'left'
   /** `event-time`: the table's value as of the record's event time; `latest`: as of now. */
   version: 'event-time' | 'latest'
+}
+
+/**
+ * Pairs records of two streams with the same key whose event times are close: a right record
+ * at time r joins a left record at time l when l − before ≤ r ≤ l + after. Parents: left, right.
+ */
+export interface StreamJoinNode {
+  kind: 'stream-join'
+  joiner: (left: unknown, right: unknown) => unknown
+  type: 'inner' | 'left' | 'outer'
+  before: number
+  after: number
+  allowedLateness: number
 }
 
 export interface WindowAggregateNode {
@@ -91,6 +105,7 @@ export function isStateful(op: LogicalNode): boolean {
     op.kind === 'aggregate' ||
     op.kind === 'process' ||
     op.kind === 'table' ||
-    op.kind === 'stream-table-join'
+    op.kind === 'stream-table-join' ||
+    op.kind === 'stream-join'
   )
 }

@@ -45,6 +45,20 @@ export interface JoinOptions extends NameOption {
   version?: 'event-time' | 'latest'
 }
 
+/** How close in event time two streams' records must be to join (stream–stream joins). */
+export interface StreamJoinOptions {
+  /** The join's name: its state store is `<pipeline>.<name>`. */
+  name: string
+  /** Records at most this far apart, either way (Kafka Streams' join window). */
+  within?: Duration
+  /** Or asymmetric bounds: the other record from `before` earlier … */
+  before?: Duration
+  /** … to `after` later than this one (Flink's interval join). */
+  after?: Duration
+  /** Records up to this far behind the watermark still join; later ones are dropped. */
+  allowedLateness?: Duration
+}
+
 export interface WindowOptions<T = unknown> {
   /** Records up to this late (behind the watermark) still update their window. */
   allowedLateness?: Duration
@@ -153,17 +167,88 @@ export class Stream<T> {
    * Default name: `<table>-join`. See JoinOptions for which version of the table a record sees.
    * @example orders.keyBy((o) => o.customerId).join(customers, (o, c) => ({ ...o, tier: c.tier }))
    */
-  join<V, U>(table: Table<V>, joiner: (value: T, row: V) => U, options: JoinOptions = {}): Stream<U> {
-    return this.#join(table, joiner as (value: T, row: V | undefined) => U, 'inner', options)
+  join<V, U>(table: Table<V>, joiner: (value: T, row: V) => U, options?: JoinOptions): Stream<U>
+  /**
+   * Joins another stream keyed the same way (co-partitioned): every pair of records with the
+   * same key whose event times are `within` each other (or `before`/`after` this record)
+   * yields `joiner(left, right)`, at the later of the two times. Inner: only pairs.
+   * Buffered records leave state once the watermark has passed their window + lateness.
+   * @example clicks.join(views, (c, v) => ({ ...c, view: v.page }), { name: 'click-view', within: '5m' })
+   */
+  join<V, U>(other: Stream<V>, joiner: (left: T, right: V) => U, options: StreamJoinOptions): Stream<U>
+  join<V, U>(
+    other: Table<V> | Stream<V>,
+    joiner: (left: T, right: V) => U,
+    options?: JoinOptions | StreamJoinOptions,
+  ): Stream<U> {
+    const j = joiner as (left: T, right: V | undefined) => U
+    if (other instanceof Stream) return this.#streamJoin(other, j, 'inner', options as StreamJoinOptions)
+    return this.#join(other, j, 'inner', (options ?? {}) as JoinOptions)
   }
 
   /** Like `join`, but records with no table value for their key are kept: `row` is undefined. */
   leftJoin<V, U>(
     table: Table<V>,
     joiner: (value: T, row: V | undefined) => U,
-    options: JoinOptions = {},
+    options?: JoinOptions,
+  ): Stream<U>
+  /**
+   * Like the stream–stream `join`, and a left record that found no partner by the time its
+   * window closed (watermark past its time + `after` + lateness) is emitted once with
+   * `right` undefined.
+   */
+  leftJoin<V, U>(
+    other: Stream<V>,
+    joiner: (left: T, right: V | undefined) => U,
+    options: StreamJoinOptions,
+  ): Stream<U>
+  leftJoin<V, U>(
+    other: Table<V> | Stream<V>,
+    joiner: (left: T, right: V | undefined) => U,
+    options?: JoinOptions | StreamJoinOptions,
   ): Stream<U> {
-    return this.#join(table, joiner, 'left', options)
+    if (other instanceof Stream) return this.#streamJoin(other, joiner, 'left', options as StreamJoinOptions)
+    return this.#join(other, joiner, 'left', (options ?? {}) as JoinOptions)
+  }
+
+  /**
+   * A stream–stream join that also emits unpaired records of either side once their window
+   * closes, with the missing side undefined.
+   */
+  outerJoin<V, U>(
+    other: Stream<V>,
+    joiner: (left: T | undefined, right: V | undefined) => U,
+    options: StreamJoinOptions,
+  ): Stream<U> {
+    return this.#streamJoin(other, joiner as (left: T, right: V | undefined) => U, 'outer', options)
+  }
+
+  #streamJoin<V, U>(
+    other: Stream<V>,
+    joiner: (left: T, right: V | undefined) => U,
+    type: 'inner' | 'left' | 'outer',
+    options: StreamJoinOptions,
+  ): Stream<U> {
+    if (other.pipeline !== this.pipeline) {
+      throw new TypeError(`pipeline "${this.pipeline.name}": cannot join a stream of another pipeline`)
+    }
+    const within = options.within === undefined ? undefined : parseDuration(options.within, 'within')
+    const before = options.before === undefined ? within : parseDuration(options.before, 'before')
+    const after = options.after === undefined ? within : parseDuration(options.after, 'after')
+    if (before === undefined || after === undefined) {
+      throw new TypeError(
+        `join "${options.name}": say how close in event time records must be: { within: '5m' } or { before, after }`,
+      )
+    }
+    const op: LogicalNode = {
+      kind: 'stream-join',
+      joiner: joiner as (left: unknown, right: unknown) => unknown,
+      type,
+      before,
+      after,
+      allowedLateness: parseDuration(options.allowedLateness ?? 0, 'allowedLateness'),
+    }
+    return new Stream<U>(this.pipeline, this.add(op, options.name, [this.node, other.node]))
   }
 
   #join<V, U>(

@@ -5,11 +5,13 @@
  * timers and commits reach them.
  */
 
+import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
+import { StreamJoinOperator } from './stream-join-operator.ts'
 import { streamTableJoinStep, tableStep } from './table-operator.ts'
 import { type Timer, TimerQueue } from './timers.ts'
 import {
@@ -50,6 +52,8 @@ export class ChainBuilder {
   readonly #host: ChainHost
   readonly #built = new Map<PhysicalNode, Push>()
   readonly #hooks: Array<() => void> = []
+  /** Operators shared by several physical nodes (the two sides of a stream–stream join). */
+  readonly #shared = new Map<PhysicalNode, unknown>()
 
   constructor(host: ChainHost) {
     this.#host = host
@@ -70,7 +74,7 @@ export class ChainBuilder {
           : (r) => {
               for (const k of kids) k(r)
             }
-    self = step(node, next, this.#host, this.#hooks)
+    self = step(node, next, this.#host, this.#hooks, this.#shared)
     this.#built.set(node, self)
     return self
   }
@@ -86,7 +90,13 @@ export class ChainBuilder {
   }
 }
 
-function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() => void>): Push {
+function step(
+  node: PhysicalNode,
+  next: Push,
+  host: ChainHost,
+  hooks: Array<() => void>,
+  shared: Map<PhysicalNode, unknown>,
+): Push {
   const name = node.name
   const op = node.op
   switch (op.kind) {
@@ -271,6 +281,30 @@ function step(node: PhysicalNode, next: Push, host: ChainHost, hooks: Array<() =
       return tableStep(node, host, next)
     case 'stream-table-join':
       return streamTableJoinStep(node as PhysicalNode & { op: typeof op }, host, next, hooks)
+    case 'stream-join':
+      // Records reach the join node only as its results (from the operator's side nodes).
+      return next
+    case 'join-side': {
+      // Both sides share one operator, made by whichever side is built first; `next` is the
+      // join node itself.
+      const joinNode = node.children[0]!
+      const joinOp = joinNode.op as StreamJoinNode
+      let operator = shared.get(joinNode) as StreamJoinOperator | undefined
+      if (!operator) {
+        const made = new StreamJoinOperator(
+          joinNode.name,
+          joinOp,
+          host.store(`${host.pipeline}.${joinNode.name}`),
+          next,
+        )
+        shared.set(joinNode, made)
+        hooks.push(() => host.onWatermark((wm) => made.advance(wm)))
+        operator = made
+      }
+      const side = op.side
+      const join = operator
+      return (r) => join.process(side, r, host.watermark)
+    }
     default:
       throw new TypeError(`unknown step kind ${(op as { kind: string }).kind}`)
   }

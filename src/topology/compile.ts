@@ -16,8 +16,21 @@ import type { TopicDef } from '../dsl/topic.ts'
 
 export interface PhysicalNode {
   readonly name: string
-  readonly op: Exclude<LogicalNode, { kind: 'stream-table-join' }> | RepartitionOp | StreamTableJoinOp
+  readonly op:
+    | Exclude<LogicalNode, { kind: 'stream-table-join' }>
+    | RepartitionOp
+    | StreamTableJoinOp
+    | JoinSideOp
   readonly children: PhysicalNode[]
+}
+
+/**
+ * Where one input of a stream–stream join enters it: records of side 0 (left) or 1 (right)
+ * go to the join's operator, shared by both sides; its results flow on from the join node.
+ */
+export interface JoinSideOp {
+  kind: 'join-side'
+  side: 0 | 1
 }
 
 /** A stream–table join as a task runs it: the table is found by its store. */
@@ -118,6 +131,19 @@ export function compile(pipeline: Pipeline): Topology {
     for (const c of children.get(n)!) {
       // A table does not flow into its joins: they read its store.
       if (n.op.kind === 'table' && c.op.kind === 'stream-table-join') continue
+      if (c.op.kind === 'stream-join') {
+        // Each input of a stream–stream join enters through its own side node (a stream
+        // joined with itself has both).
+        c.parents.forEach((parent, side) => {
+          if (parent !== n) return
+          built.children.push({
+            name: `${names.get(c)}.${side === 0 ? 'left' : 'right'}`,
+            op: { kind: 'join-side', side: side as 0 | 1 },
+            children: [build(c)],
+          })
+        })
+        continue
+      }
       built.children.push(build(c))
     }
     return built

@@ -46,6 +46,14 @@ function label(node: PhysicalNode): string {
             : `session gap ${w.gap}ms`
       return `window-aggregate ${node.name} [${shape}, lateness ${op.allowedLateness}ms, emit ${op.emit}]`
     }
+    case 'join-side':
+      return `${node.name} ⇒`
+    case 'stream-join': {
+      const bounds =
+        op.before === op.after ? `within ${op.after}ms` : `${op.before}ms before, ${op.after}ms after`
+      const kind = op.type === 'inner' ? 'join' : `${op.type} join`
+      return `${kind} ${node.name} [${bounds}, lateness ${op.allowedLateness}ms]`
+    }
     case 'stream-table-join':
       return `${op.type === 'left' ? 'left join' : 'join'} ${node.name} with ${op.tableStore} [${op.version}]`
     default:

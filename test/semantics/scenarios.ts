@@ -426,5 +426,76 @@ export function scenarios(run: string): Scenario[] {
     })
   }
 
+  {
+    // A stream–stream left join within 1 s, over two partitions on each side: pairs as soon as
+    // both sides are there; a click without a view only once the watermark — the minimum over
+    // all four input partitions — has passed its window (phase 2 moves every partition).
+    interface Click {
+      user: string
+      id: string
+      at: number
+    }
+    interface View {
+      user: string
+      page: string
+      at: number
+    }
+    const clicks = topic<Click>(n('sem-join-clicks'), {
+      key: (c) => c.user,
+      timestamp: (c) => c.at,
+      partitions: 2,
+    })
+    const views = topic<View>(n('sem-join-views'), {
+      key: (v) => v.user,
+      timestamp: (v) => v.at,
+      partitions: 2,
+    })
+    const out = topic<string>(n('sem-join-out'))
+    const p = pipeline(n('sem-join'))
+    p.from(clicks, { watermark: EXACT })
+      .leftJoin(p.from(views, { watermark: EXACT }), (c, v) => `${c.id}+${v?.page ?? '-'}`, {
+        name: 'click-view',
+        within: '1s',
+      })
+      .to(out)
+    const click = (user: string, id: string, at: number, partition?: number): Append => ({
+      topic: clicks.name,
+      key: user,
+      value: { user, id, at },
+      ...(partition === undefined ? {} : { partition }),
+    })
+    const view = (user: string, page: string, at: number, partition?: number): Append => ({
+      topic: views.name,
+      key: user,
+      value: { user, page, at },
+      ...(partition === undefined ? {} : { partition }),
+    })
+    list.push({
+      name: 'stream–stream left join: pairs at once, unpaired records once their window closes',
+      pipelines: [p],
+      inputs: [clicks, views],
+      phases: [
+        {
+          append: [
+            click('u1', 'c1', 1000),
+            view('u1', 'v1', 1500),
+            click('u2', 'c2', 3000),
+            view('u2', 'v2', 9000),
+          ],
+          expect: { out: ['c1+v1'] },
+        },
+        // Every partition of both topics moves to 100 s: W = 95 s closes c2's window.
+        {
+          append: [0, 1].flatMap((partition) => [
+            click(`z${partition}`, `zc${partition}`, 100_000, partition),
+            view(`z${partition}`, `zv${partition}`, 100_000, partition),
+          ]),
+        },
+      ],
+      outputs: { out: out.name },
+      expected: { out: ['c1+v1', 'c2+-', 'zc0+zv0', 'zc1+zv1'] },
+    })
+  }
+
   return list
 }
