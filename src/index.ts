@@ -3,7 +3,7 @@
  * @module
  */
 
-export { type Aggregator, avg, count, distinctCount, max, min, sum } from './dsl/aggregations.ts'
+export { type Aggregator, avg, count, distinctCount, max, min, sum, topN } from './dsl/aggregations.ts'
 export { type Codec, jsonCodec, stringCodec } from './dsl/codec.ts'
 export type { WatermarkOptions } from './dsl/nodes.ts'
 export {

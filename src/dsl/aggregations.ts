@@ -71,3 +71,36 @@ export function distinctCount<T>(
     result: (set) => set.length,
   }
 }
+
+/**
+ * The `n` values ranking highest by `by` (lowest with `order: 'asc'`), best first. Ties keep
+ * the value that arrived first. Keeps at most n values in state.
+ * @example .window(tumbling({ size: '1m' })).aggregate(topN(3, { by: (b) => b.price }), { name: 'top-bids' })
+ */
+export function topN<T>(
+  n: number,
+  options: { by: (value: T) => number; order?: 'desc' | 'asc' },
+): Aggregator<T, T[]> {
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`topN needs a whole number n ≥ 1, got ${n}`)
+  const { by } = options
+  const sign = options.order === 'asc' ? -1 : 1
+  // a ranks before b: higher (or, ascending, lower) score; equal scores keep arrival order.
+  const insert = (list: T[], v: T) => {
+    const score = sign * by(v)
+    let i = list.length
+    while (i > 0 && sign * by(list[i - 1]!) < score) i--
+    if (i >= n) return list
+    list.splice(i, 0, v)
+    if (list.length > n) list.length = n
+    return list
+  }
+  return {
+    init: () => [],
+    add: (list, v) => insert(list, v),
+    merge: (a, b) => {
+      const out = [...a]
+      for (const v of b) insert(out, v)
+      return out
+    },
+  }
+}

@@ -25,6 +25,7 @@ export type LogicalNode =
   | TableNode
   | StreamTableJoinNode
   | StreamJoinNode
+  | { kind: 'dedupe'; id: ((value: unknown) => string | number) | undefined; within: number }
 
 export interface SourceNode {
   kind: 'source'
@@ -106,6 +107,7 @@ export function isStateful(op: LogicalNode): boolean {
     op.kind === 'process' ||
     op.kind === 'table' ||
     op.kind === 'stream-table-join' ||
-    op.kind === 'stream-join'
+    op.kind === 'stream-join' ||
+    op.kind === 'dedupe'
   )
 }

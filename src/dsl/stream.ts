@@ -271,6 +271,23 @@ export class Stream<T> {
     return new Stream<U>(this.pipeline, this.add(op, name, [this.node, table.node]))
   }
 
+  /**
+   * Drops repeats: a record whose id (default: its key) was already seen at most `within`
+   * earlier in event time is not passed on — producer retries and replays of an upstream
+   * system become idempotent. Ids are kept per task until the watermark has passed
+   * `within` after them, so duplicates must land in the same partition: they do when the id
+   * is derived from the record key, as a retried send's is.
+   * @example payments.dedupe({ name: 'once', id: (p) => p.paymentId, within: '1h' })
+   */
+  dedupe(options: { name: string; within: Duration; id?: (value: T) => string | number }): Stream<T> {
+    const op: LogicalNode = {
+      kind: 'dedupe',
+      id: options.id as ((value: unknown) => string | number) | undefined,
+      within: parseDuration(options.within, 'within'),
+    }
+    return new Stream<T>(this.pipeline, this.add(op, options.name))
+  }
+
   /** Writes the stream to a topic. */
   to(topic: SinkTopic<T>, options: NameOption = {}): void {
     this.add({ kind: 'sink', topic: topic as unknown as TopicDef<unknown> }, options.name)

@@ -8,6 +8,7 @@
 import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
+import { dedupeStep } from './dedupe-operator.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
@@ -281,6 +282,8 @@ function step(
       return tableStep(node, host, next)
     case 'stream-table-join':
       return streamTableJoinStep(node as PhysicalNode & { op: typeof op }, host, next, hooks)
+    case 'dedupe':
+      return dedupeStep(name, op, host, next, hooks)
     case 'stream-join':
       // Records reach the join node only as its results (from the operator's side nodes).
       return next

@@ -497,5 +497,47 @@ export function scenarios(run: string): Scenario[] {
     })
   }
 
+  {
+    // Deduplication by id within 10 s of event time, its memory carried across commits.
+    interface Pay {
+      id: string
+      card: string
+      at: number
+    }
+    const src = topic<Pay>(n('sem-dedupe-in'), { key: (x) => x.card, timestamp: (x) => x.at })
+    const out = topic<Pay>(n('sem-dedupe-out'))
+    const p = pipeline(n('sem-dedupe'))
+    p.from(src, { watermark: EXACT })
+      .dedupe({ name: 'once', id: (x) => x.id, within: '10s' })
+      .to(out)
+    const pay = (id: string, at: number): Append => ({ topic: src.name, value: { id, card: 'c', at } })
+    list.push({
+      name: 'dedupe: a retried id within the horizon passes once, across commits',
+      pipelines: [p],
+      inputs: [src],
+      phases: [
+        {
+          append: [pay('p1', 1000), pay('p1', 1000), pay('p2', 2000)],
+          expect: {
+            out: [
+              { id: 'p1', card: 'c', at: 1000 },
+              { id: 'p2', card: 'c', at: 2000 },
+            ],
+          },
+        },
+        // p1 again 8 s later: a duplicate. p1 22 s later: a new payment reusing the id.
+        { append: [pay('p1', 9000), pay('p1', 23000)] },
+      ],
+      outputs: { out: out.name },
+      expected: {
+        out: [
+          { id: 'p1', card: 'c', at: 1000 },
+          { id: 'p2', card: 'c', at: 2000 },
+          { id: 'p1', card: 'c', at: 23000 },
+        ],
+      },
+    })
+  }
+
   return list
 }
