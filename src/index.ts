@@ -6,6 +6,7 @@
 export { type Aggregator, avg, count, distinctCount, max, min, sum, topN } from './dsl/aggregations.ts'
 export { type Codec, jsonCodec, stringCodec } from './dsl/codec.ts'
 export type { WatermarkOptions } from './dsl/nodes.ts'
+export { type Match, Pattern, pattern } from './dsl/pattern.ts'
 export {
   declaredPipelines,
   type ErrorPolicy,

@@ -1,5 +1,6 @@
 import type { Duration } from '../util/duration.ts'
 import type { Aggregator } from './aggregations.ts'
+import type { PatternSpec } from './pattern.ts'
 import type { Processor } from './processor.ts'
 import type { TopicDef } from './topic.ts'
 import type { WindowSpec } from './windows.ts'
@@ -25,6 +26,7 @@ export type LogicalNode =
   | TableNode
   | StreamTableJoinNode
   | StreamJoinNode
+  | { kind: 'match'; pattern: PatternSpec; skip: 'past-last-event' | 'none' }
   | { kind: 'dedupe'; id: ((value: unknown) => string | number) | undefined; within: number }
 
 export interface SourceNode {
@@ -108,6 +110,7 @@ export function isStateful(op: LogicalNode): boolean {
     op.kind === 'table' ||
     op.kind === 'stream-table-join' ||
     op.kind === 'stream-join' ||
-    op.kind === 'dedupe'
+    op.kind === 'dedupe' ||
+    op.kind === 'match'
   )
 }

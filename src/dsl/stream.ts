@@ -1,6 +1,7 @@
 import { type Duration, parseDuration } from '../util/duration.ts'
 import type { Aggregator } from './aggregations.ts'
 import type { GraphNode, LogicalNode } from './nodes.ts'
+import type { Match, Pattern } from './pattern.ts'
 import type { Pipeline } from './pipeline.ts'
 import type { Processor } from './processor.ts'
 import type { Table } from './table.ts'
@@ -286,6 +287,21 @@ export class Stream<T> {
       within: parseDuration(options.within, 'within'),
     }
     return new Stream<T>(this.pipeline, this.add(op, options.name))
+  }
+
+  /**
+   * Finds a pattern in each key's events (see `pattern()`), in event-time order: events wait
+   * for the watermark, so results do not depend on arrival order. Emits one `Match` per
+   * match, with the events of each named stage. After a match, partial matches that began
+   * at or before its last event are dropped (`skip: 'none'` keeps every overlapping match).
+   * @example txns.keyBy((t) => t.card).match(declinedThenApproved, { name: 'declined-approved' })
+   */
+  match<N extends string>(
+    p: Pattern<T, N>,
+    options: { name: string; skip?: 'past-last-event' | 'none' },
+  ): Stream<Match<T, N>> {
+    const op: LogicalNode = { kind: 'match', pattern: p.validate(), skip: options.skip ?? 'past-last-event' }
+    return new Stream<Match<T, N>>(this.pipeline, this.add(op, options.name))
   }
 
   /** Writes the stream to a topic. */

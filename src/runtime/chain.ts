@@ -9,6 +9,7 @@ import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { dedupeStep } from './dedupe-operator.ts'
+import { patternStep } from './pattern-operator.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
@@ -284,6 +285,8 @@ function step(
       return streamTableJoinStep(node as PhysicalNode & { op: typeof op }, host, next, hooks)
     case 'dedupe':
       return dedupeStep(name, op, host, next, hooks)
+    case 'match':
+      return patternStep(name, op.pattern, { skip: op.skip }, host, next, hooks)
     case 'stream-join':
       // Records reach the join node only as its results (from the operator's side nodes).
       return next

@@ -21,6 +21,7 @@ import {
   hopping,
   type Keyed,
   type Pipeline,
+  pattern,
   pipeline,
   session,
   sum,
@@ -536,6 +537,63 @@ export function scenarios(run: string): Scenario[] {
           { id: 'p1', card: 'c', at: 23000 },
         ],
       },
+    })
+  }
+
+  {
+    // A pattern per key, in event-time order: three declines then an approval within 10 s.
+    // The second card's events arrive out of order; in event time they match too.
+    interface Txn {
+      card: string
+      status: string
+      at: number
+    }
+    const src = topic<Txn>(n('sem-cep-in'), { key: (t) => t.card, timestamp: (t) => t.at })
+    const out = topic<string>(n('sem-cep-out'))
+    const p = pipeline(n('sem-cep'))
+    p.from(src, { watermark: EXACT })
+      .match(
+        pattern<Txn>()
+          .begin('declined', (t) => t.status === 'declined')
+          .times(3)
+          .followedBy('approved', (t) => t.status === 'approved')
+          .within('10s'),
+        { name: 'declined-approved' },
+      )
+      .map((m) => `${m.key}:${m.events.declined.map((t) => t.at).join(',')}>${m.events.approved[0]!.at}`)
+      .to(out)
+    const txn = (card: string, status: string, at: number): Append => ({
+      topic: src.name,
+      value: { card, status, at },
+    })
+    list.push({
+      name: 'patterns: three declines then an approval per card, in event-time order across commits',
+      pipelines: [p],
+      inputs: [src],
+      phases: [
+        {
+          append: [
+            txn('a', 'declined', 1000),
+            txn('a', 'declined', 2000),
+            txn('b', 'approved', 4000),
+            txn('b', 'declined', 2000),
+          ],
+          expect: { out: [] },
+        },
+        {
+          append: [
+            txn('a', 'declined', 3000),
+            txn('a', 'approved', 6000),
+            txn('b', 'declined', 1000),
+            txn('b', 'declined', 3000),
+          ],
+        },
+        // Moves the watermark (W = newest − 5 s) past every event above.
+        { append: [txn('z', 'pending', 20_000)] },
+      ],
+      outputs: { out: out.name },
+      // b in event time: declined 1000, 2000, 3000, approved 4000 — though it arrived shuffled.
+      expected: { out: ['a:1000,2000,3000>6000', 'b:1000,2000,3000>4000'] },
     })
   }
 

@@ -3,7 +3,17 @@
  * compile: if a change to the DSL made it compile, tsc reports the directive as unused and
  * the check fails. The other lines must compile.
  */
-import { count, hopping, pipeline, type StandardSchemaV1, sum, topic, tumbling, type Windowed } from 'sluice'
+import {
+  count,
+  hopping,
+  pattern,
+  pipeline,
+  type StandardSchemaV1,
+  sum,
+  topic,
+  tumbling,
+  type Windowed,
+} from 'sluice'
 
 interface Txn {
   cardId: string
@@ -83,3 +93,19 @@ p.from(txns)
   .leftJoin(cards, (t, c) => t.amount / c.limit, { name: 'left-ratio' })
 // @ts-expect-error the table holds cards, which have no `name`
 p.from(txns).join(cards, (_t, c) => c.name, { name: 'bad-join' })
+
+// Patterns: a match carries the events of each named stage, typed.
+const bigThenSmall = pattern<Txn>()
+  .begin('big', (t) => t.amount > 1000)
+  .followedBy('small', (t) => t.amount < 10)
+  .within('1h')
+const matches = p
+  .from(txns)
+  .keyBy((t) => t.cardId)
+  .match(bigThenSmall, { name: 'big-small' })
+matches.map((m) => m.events.big[0]!.amount + m.events.small.length)
+// @ts-expect-error the pattern has no stage named "medium"
+matches.map((m) => m.events.medium)
+const overStrings = pattern<string>().begin('s', (s) => s.length > 0)
+// @ts-expect-error a pattern over strings cannot match a stream of Txn
+p.from(txns).match(overStrings, { name: 'wrong-type' })
