@@ -122,13 +122,13 @@ function hot(name: string, maxOutOfOrder = 0) {
 
 test('temperature above the threshold for 5 consecutive readings', () => {
   const { read, matches } = hot('cep-hot')
-  ;[31, 32, 20, 33, 34, 35, 36].forEach((c, i) => read(c, i * 1000))
+  for (const [i, c] of [31, 32, 20, 33, 34, 35, 36].entries()) read(c, i * 1000)
   // 31, 32 are cut off by 20; 33…36 are only four.
   assert.deepEqual(matches(), [])
   read(37, 7000)
   assert.deepEqual(matches(), ['33,34,35,36,37'])
   // The next match needs five new readings (the ones matched are consumed).
-  ;[38, 39, 40, 41].forEach((c, i) => read(c, 8000 + i * 1000))
+  for (const [i, c] of [38, 39, 40, 41].entries()) read(c, 8000 + i * 1000)
   assert.deepEqual(matches(), ['33,34,35,36,37'])
   read(42, 12_000)
   assert.deepEqual(matches(), ['33,34,35,36,37', '38,39,40,41,42'])
