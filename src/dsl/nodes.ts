@@ -26,6 +26,8 @@ export type LogicalNode =
   | TableNode
   | StreamTableJoinNode
   | StreamJoinNode
+  | { kind: 'to-table' }
+  | TableJoinNode
   | { kind: 'match'; pattern: PatternSpec; skip: 'past-last-event' | 'none' }
   | { kind: 'dedupe'; id: ((value: unknown) => string | number) | undefined; within: number }
 
@@ -33,6 +35,16 @@ export interface SourceNode {
   kind: 'source'
   topic: TopicDef<unknown>
   watermark: WatermarkOptions
+}
+
+/**
+ * Joins two tables on their keys into a table: every update of either side updates the result
+ * for its key (a delete when the join type has no result for it). Parents: left, right.
+ */
+export interface TableJoinNode {
+  kind: 'table-join'
+  joiner: (left: unknown, right: unknown) => unknown
+  type: 'inner' | 'left' | 'outer'
 }
 
 /** A table read from a topic: the latest value per key, tombstones delete (table.ts). */
@@ -108,6 +120,8 @@ export function isStateful(op: LogicalNode): boolean {
     op.kind === 'aggregate' ||
     op.kind === 'process' ||
     op.kind === 'table' ||
+    op.kind === 'to-table' ||
+    op.kind === 'table-join' ||
     op.kind === 'stream-table-join' ||
     op.kind === 'stream-join' ||
     op.kind === 'dedupe' ||

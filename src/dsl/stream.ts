@@ -4,7 +4,7 @@ import type { GraphNode, LogicalNode } from './nodes.ts'
 import type { Match, Pattern } from './pattern.ts'
 import type { Pipeline } from './pipeline.ts'
 import type { Processor } from './processor.ts'
-import type { Table } from './table.ts'
+import { Table } from './table.ts'
 import type { TopicDef } from './topic.ts'
 import type { Window, WindowSpec } from './windows.ts'
 
@@ -302,6 +302,15 @@ export class Stream<T> {
   ): Stream<Match<T, N>> {
     const op: LogicalNode = { kind: 'match', pattern: p.validate(), skip: options.skip ?? 'past-last-event' }
     return new Stream<Match<T, N>>(this.pipeline, this.add(op, options.name))
+  }
+
+  /**
+   * The stream as a table: the latest value per record key (a `null` or `undefined` value
+   * deletes the key). Join streams with it, or other tables. Aggregations become tables this
+   * way: `keyed().aggregate(…).map((a) => a.value).toTable({ name })`.
+   */
+  toTable(options: { name: string }): Table<NonNullable<T>> {
+    return new Table<NonNullable<T>>(this.pipeline, this.add({ kind: 'to-table' }, options.name))
   }
 
   /** Writes the stream to a topic. */

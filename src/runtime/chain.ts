@@ -14,7 +14,7 @@ import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
 import { StreamJoinOperator } from './stream-join-operator.ts'
-import { streamTableJoinStep, tableStep } from './table-operator.ts'
+import { streamTableJoinStep, tableJoinSide, tableStep } from './table-operator.ts'
 import { type Timer, TimerQueue } from './timers.ts'
 import {
   FixedWindowOperator,
@@ -280,6 +280,9 @@ function step(
     case 'mapAsync':
       return host.async(name, op.fn, op.concurrency, next)
     case 'table':
+    case 'to-table':
+    case 'table-join':
+      // Results of a table–table join arrive from its side nodes, as updates of its table.
       return tableStep(node, host, next)
     case 'stream-table-join':
       return streamTableJoinStep(node as PhysicalNode & { op: typeof op }, host, next, hooks)
@@ -294,6 +297,7 @@ function step(
       // Both sides share one operator, made by whichever side is built first; `next` is the
       // join node itself.
       const joinNode = node.children[0]!
+      if (joinNode.op.kind === 'table-join') return tableJoinSide(joinNode, op.side, host, next)
       const joinOp = joinNode.op as StreamJoinNode
       let operator = shared.get(joinNode) as StreamJoinOperator | undefined
       if (!operator) {

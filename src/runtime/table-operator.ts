@@ -19,7 +19,7 @@
  * version valid at t. Records that need not wait join at once, in arrival order; waiting
  * records are released in event-time order, each before any later arrival is joined.
  */
-import type { PhysicalNode, StreamTableJoinOp } from '../topology/compile.ts'
+import type { PhysicalNode, StreamTableJoinOp, TableJoinOp } from '../topology/compile.ts'
 import type { ChainHost, Push } from './chain.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import type { KeyValueStore } from './state.ts'
@@ -157,5 +157,42 @@ export function streamTableJoinStep(
     let at = waiting.length
     while (at > 0 && waiting[at - 1]!.w.t > w.t) at--
     waiting.splice(at, 0, { id, w })
+  }
+}
+
+/**
+ * One side of a table–table join: an update of this side's table (already applied to its
+ * store) recomputes the key's result from both tables' newest values and passes it to the
+ * join node, which stores the result table. A key without a result is deleted (null) — only
+ * if it had one.
+ */
+export function tableJoinSide(joinNode: PhysicalNode, side: 0 | 1, host: ChainHost, next: Push): Push {
+  const op = joinNode.op as TableJoinOp
+  const left = new VersionedTable(host.store<Version[]>(op.stores[0]))
+  const right = new VersionedTable(host.store<Version[]>(op.stores[1]))
+  const result = new VersionedTable(host.store<Version[]>(`${host.pipeline}.${joinNode.name}`))
+  // (Either side's update is handled alike: both tables are read by key.)
+  void side
+  return (r) => {
+    const key = r.key!
+    const l = left.latest(key)
+    const rt = right.latest(key)
+    const has =
+      op.type === 'inner'
+        ? l !== undefined && rt !== undefined
+        : op.type === 'left'
+          ? l !== undefined
+          : l !== undefined || rt !== undefined
+    if (!has) {
+      if (result.latest(key) !== undefined) next({ key, value: null, timestamp: r.timestamp })
+      return
+    }
+    let value: unknown
+    try {
+      value = op.joiner(l, rt)
+    } catch (e) {
+      throw new OperatorError(joinNode.name, e)
+    }
+    next({ key, value, timestamp: r.timestamp })
   }
 }

@@ -17,9 +17,10 @@ import type { TopicDef } from '../dsl/topic.ts'
 export interface PhysicalNode {
   readonly name: string
   readonly op:
-    | Exclude<LogicalNode, { kind: 'stream-table-join' }>
+    | Exclude<LogicalNode, { kind: 'stream-table-join' | 'table-join' }>
     | RepartitionOp
     | StreamTableJoinOp
+    | TableJoinOp
     | JoinSideOp
   readonly children: PhysicalNode[]
 }
@@ -31,6 +32,15 @@ export interface PhysicalNode {
 export interface JoinSideOp {
   kind: 'join-side'
   side: 0 | 1
+}
+
+/** A table–table join as a task runs it: the joined tables are found by their stores. */
+export interface TableJoinOp {
+  kind: 'table-join'
+  joiner: (left: unknown, right: unknown) => unknown
+  type: 'inner' | 'left' | 'outer'
+  /** `<pipeline>.<table>` of the left and the right table. */
+  stores: [string, string]
 }
 
 /** A stream–table join as a task runs it: the table is found by its store. */
@@ -82,8 +92,8 @@ export interface Topology {
 
 export function compile(pipeline: Pipeline): Topology {
   const nodes = pipeline.nodes
-  if (!nodes.some((n) => n.op.kind === 'source')) {
-    throw new TypeError(`pipeline "${pipeline.name}" reads nothing: start it with .from(topic)`)
+  if (!nodes.some((n) => n.op.kind === 'source' || n.op.kind === 'table')) {
+    throw new TypeError(`pipeline "${pipeline.name}" reads nothing: start it with .from(topic) or .table(topic)`)
   }
   const children = new Map<GraphNode, GraphNode[]>(nodes.map((n) => [n, []]))
   for (const n of nodes) for (const p of n.parents) children.get(p)!.push(n)
@@ -119,19 +129,29 @@ export function compile(pipeline: Pipeline): Topology {
           ? {
               kind: 'stream-table-join',
               tableStore: `${pipeline.name}.${names.get(n.op.table)}`,
-              tableTopics: n.op.table.op.kind === 'table' ? [n.op.table.op.topic.name] : [],
+              tableTopics: inputTopics(n.op.table, repartitionTopic),
               joiner: n.op.joiner,
               type: n.op.type,
               version: n.op.version,
             }
-          : n.op
+          : n.op.kind === 'table-join'
+            ? {
+                kind: 'table-join',
+                joiner: n.op.joiner,
+                type: n.op.type,
+                stores: [
+                  `${pipeline.name}.${names.get(n.parents[0]!)}`,
+                  `${pipeline.name}.${names.get(n.parents[1]!)}`,
+                ],
+              }
+            : n.op
     built = { name: names.get(n)!, op, children: [] }
     physical.set(n, built)
     if (n.op.kind === 'keyBy') return built
     for (const c of children.get(n)!) {
-      // A table does not flow into its joins: they read its store.
-      if (n.op.kind === 'table' && c.op.kind === 'stream-table-join') continue
-      if (c.op.kind === 'stream-join') {
+      // A table does not flow into the stream joins that read it: they read its store.
+      if (c.op.kind === 'stream-table-join' && c.op.table === n) continue
+      if (c.op.kind === 'stream-join' || c.op.kind === 'table-join') {
         // Each input of a stream–stream join enters through its own side node (a stream
         // joined with itself has both).
         c.parents.forEach((parent, side) => {
@@ -202,6 +222,30 @@ export function compile(pipeline: Pipeline): Topology {
     sinkTopics,
     deadLetterTopic: pipeline.options.deadLetter,
   }
+}
+
+/**
+ * The input topics a node's records come from within its task: its sources, or the
+ * repartition topics of the keyBys above it. A stream–table join watches their watermark to
+ * know which versions of a table are final.
+ */
+function inputTopics(n: GraphNode, repartitionTopic: (keyBy: GraphNode) => string): string[] {
+  const topics = new Set<string>()
+  const seen = new Set<GraphNode>()
+  const walk = (node: GraphNode) => {
+    if (seen.has(node)) return
+    seen.add(node)
+    if (node.op.kind === 'source' || node.op.kind === 'table') {
+      topics.add(node.op.topic.name)
+      return
+    }
+    for (const p of node.parents) {
+      if (p.op.kind === 'keyBy') topics.add(repartitionTopic(p))
+      else walk(p)
+    }
+  }
+  walk(n)
+  return [...topics]
 }
 
 function firstSourceWatermark(n: GraphNode): WatermarkOptions {

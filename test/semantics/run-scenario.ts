@@ -32,7 +32,8 @@ export async function runScenario(
       for (const a of phase.append) {
         await producer.send(a.topic, {
           ...(a.key === undefined ? {} : { key: Buffer.from(a.key) }),
-          value: Buffer.from(JSON.stringify(a.value)),
+          // A null value is a tombstone (a table's delete).
+          value: a.value === null ? null : Buffer.from(JSON.stringify(a.value)),
           ...(a.partition === undefined ? {} : { partition: a.partition }),
         })
       }
@@ -106,7 +107,7 @@ async function values(log: Log, name: string): Promise<unknown[]> {
     while (offset < end) {
       const batch = await log.fetch(tp, offset)
       if (batch.length === 0) break
-      for (const r of batch) out.push(JSON.parse(Buffer.from(r.value ?? []).toString()))
+      for (const r of batch) out.push(r.value === null ? null : JSON.parse(Buffer.from(r.value).toString()))
       offset = batch[batch.length - 1]!.offset + 1
     }
   }

@@ -597,5 +597,48 @@ export function scenarios(run: string): Scenario[] {
     })
   }
 
+  {
+    // Table–table left join: customers ⟕ accounts by id, its result table written out as its
+    // stream of changes. Each phase updates one side, so the order of updates is fixed.
+    interface Customer {
+      id: string
+      name: string
+    }
+    interface Account {
+      id: string
+      balance: number
+    }
+    const customers = topic<Customer>(n('sem-tt-customers'), { key: (c) => c.id, partitions: 2 })
+    const accounts = topic<Account>(n('sem-tt-accounts'), { key: (a) => a.id, partitions: 2 })
+    const out = topic<string | null>(n('sem-tt-out'))
+    const p = pipeline(n('sem-tt'))
+    p.table(customers)
+      .leftJoin(p.table(accounts), (c, a) => `${c.name}:${a?.balance ?? '-'}`, { name: 'summary' })
+      .toStream()
+      .to(out)
+    const customer = (id: string, name: string): Append => ({
+      topic: customers.name,
+      key: id,
+      value: { id, name },
+    })
+    const account = (id: string, balance: number | null): Append => ({
+      topic: accounts.name,
+      key: id,
+      value: balance === null ? null : { id, balance },
+    })
+    list.push({
+      name: 'table–table left join: its result table follows updates and deletes of both sides',
+      pipelines: [p],
+      inputs: [customers, accounts],
+      phases: [
+        { append: [customer('1', 'ada'), customer('2', 'bob')], expect: { out: ['ada:-', 'bob:-'] } },
+        { append: [account('1', 5), account('3', 7)] },
+        { append: [account('1', null), customer('2', 'bea')] },
+      ],
+      outputs: { out: out.name },
+      expected: { out: ['ada:-', 'bob:-', 'ada:5', 'ada:-', 'bea:-'] },
+    })
+  }
+
   return list
 }
