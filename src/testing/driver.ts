@@ -13,6 +13,7 @@ import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
 import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
+import { type QueryableStore, queryableStore } from '../runtime/query.ts'
 import { MemoryBackend } from '../runtime/state.ts'
 import { Task, WATERMARK_HEADER } from '../runtime/task.ts'
 import { compile, type Topology } from '../topology/compile.ts'
@@ -242,6 +243,11 @@ export class TestDriver {
       for (const [k, v] of store.entries()) result.set(k, v)
     }
     return result
+  }
+
+  /** A step's state as `runner.store()` reads it (runtime/query.ts): tables' values, aggregates' results, windows. */
+  store(step: string): QueryableStore {
+    return queryableStore(this.topology, this.#tasks, step)
   }
 
   /** Current watermark of each task (`pipeline/subtopology/partition` → ms). */

@@ -93,7 +93,9 @@ export interface Topology {
 export function compile(pipeline: Pipeline): Topology {
   const nodes = pipeline.nodes
   if (!nodes.some((n) => n.op.kind === 'source' || n.op.kind === 'table')) {
-    throw new TypeError(`pipeline "${pipeline.name}" reads nothing: start it with .from(topic) or .table(topic)`)
+    throw new TypeError(
+      `pipeline "${pipeline.name}" reads nothing: start it with .from(topic) or .table(topic)`,
+    )
   }
   const children = new Map<GraphNode, GraphNode[]>(nodes.map((n) => [n, []]))
   for (const n of nodes) for (const p of n.parents) children.get(p)!.push(n)

@@ -18,6 +18,7 @@ import type { Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
+import { findQueryableStore, type QueryableStore } from '../query.ts'
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
@@ -107,6 +108,18 @@ export class GroupRunner {
 
   get tasks(): Task[] {
     return this.#workers.flatMap((w) => w.tasks)
+  }
+
+  /**
+   * Reads a step's state while the worker runs (see runtime/query.ts): the keys of the tasks
+   * this worker holds. `pipeline` picks the pipeline when several have the step.
+   */
+  store(step: string, options: { pipeline?: string } = {}): QueryableStore {
+    return findQueryableStore(
+      this.#workers.map((w) => ({ topology: w.topology, tasks: w.tasks })),
+      step,
+      options.pipeline,
+    )
   }
 
   /** Creates missing topics (sources, repartition, sinks, dead letters, changelogs). */

@@ -128,6 +128,10 @@ export class PipelineWorker {
     return [...this.#tasks.values()].map((t) => t.task)
   }
 
+  get topology(): Topology {
+    return this.#shape.topology
+  }
+
   get group(): string {
     return this.#shape.topology.pipeline
   }

@@ -119,6 +119,12 @@ describe('the consumer-group runner on the embedded log', () => {
     const w = launch(worker)
     await settled(b)
     assert.equal(worker.status()[0]!.tasks, 8, 'one worker owns all 4 + 4 tasks')
+    // Queryable state: the open windows (the last second of each user) read by key and range.
+    const open = worker.store('per-second').range()
+    assert.equal(open.length, USERS, 'every user has its last window open')
+    const [user, windows] = open[0]!
+    assert.deepEqual(worker.store('per-second').get(user), windows)
+    assert.equal((windows as Array<{ end: number }>)[0]!.end, 40_000, 'the window the watermark has not passed')
     await w.stop()
     assert.deepEqual(contents(b, 'click-counts'), reference)
     // State went to one compacted changelog topic per store, one partition per task.
