@@ -124,7 +124,11 @@ describe('the consumer-group runner on the embedded log', () => {
     assert.equal(open.length, USERS, 'every user has its last window open')
     const [user, windows] = open[0]!
     assert.deepEqual(worker.store('per-second').get(user), windows)
-    assert.equal((windows as Array<{ end: number }>)[0]!.end, 40_000, 'the window the watermark has not passed')
+    assert.equal(
+      (windows as Array<{ end: number }>)[0]!.end,
+      40_000,
+      'the window the watermark has not passed',
+    )
     await w.stop()
     assert.deepEqual(contents(b, 'click-counts'), reference)
     // State went to one compacted changelog topic per store, one partition per task.
