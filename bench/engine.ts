@@ -74,6 +74,8 @@ import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
 import { compile, type Topology } from '../src/topology/compile.ts'
 import { positiveInt, xorshift } from './common.ts'
+import { fsyncBaseline, lmdbBaseline, type Spread } from './latency-baseline.ts'
+import { LatencyBreakdown } from './latency-breakdown.ts'
 
 const DOCS_HEADING = '## Engine (`npm run bench:engine`)'
 /** Enough event time (15 s) that the warm-up closes full tumbling and sliding windows. */
@@ -105,11 +107,14 @@ const { values: args } = parseArgs({
     'commit-ms': { type: 'string' },
     rates: { type: 'string', default: '10000,50000,100000' },
     'latency-seconds': { type: 'string', default: '5' },
+    linger: { type: 'string', default: '0' },
+    'baseline-seconds': { type: 'string', default: '2' },
     'no-latency': { type: 'boolean', default: false },
     dir: { type: 'string' },
     json: { type: 'boolean', default: false },
     'write-docs': { type: 'boolean', default: false },
     marks: { type: 'boolean', default: false },
+    breakdown: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -124,13 +129,19 @@ if (args.help) {
   --modes LIST         a (hand loop), b (engine in memory), c (engine on the log) (default a,b,c)
   --groupings LIST     keyed, keyBy: how the windowed pipelines group by auction (default both)
   --durability D       log durability for (c) and latency: sync or interval (default sync)
-  --commit-ms N        the runner's commitIntervalMs in (c) and latency (default: the runner's, 5 ms)
+  --commit-ms N        the runner's commitIntervalMs in (c) and latency (default: the runner's, 100 ms)
   --rates LIST         latency runs, events/s (default 10000,50000,100000)
+  --baseline-seconds S before each latency run, time a bare fdatasync loop and single LMDB commits for S
+                       seconds each, about one a millisecond: the floor under the latency (default 2)
+  --linger MS          the latency producer's lingerMs (default 0: each send is appended at the end of its event turn)
   --latency-seconds S  measured seconds per latency run, after 1 s of warm-up (default 5)
   --no-latency         skip the latency runs
   --dir PATH           where the log's data directories go (default: the OS temp dir)
   --json               print the results as JSON instead of the tables
   --write-docs         (re)write the engine section of docs/benchmarks.md
+  --breakdown          split each latency run's samples into where the time went (linger, batch queued to
+                       LMDB, read by the runner, its commit queued and visible, ...) and print it on stderr,
+                       with GC pauses and event-loop delay
   --marks              print each timed span as "[mark] label start end" (process.hrtime, µs) on stderr,
                        to cut a --cpu-prof profile down to the timed spans
 `)
@@ -164,6 +175,8 @@ const rates = args.rates.split(',').map((r) => positiveInt('rates', r, 10_000))
 const commitMs = args['commit-ms'] === undefined ? undefined : positiveInt('commit-ms', args['commit-ms'], 5)
 const runnerOptions = commitMs === undefined ? {} : { commitIntervalMs: commitMs }
 const latencySeconds = positiveInt('latency-seconds', args['latency-seconds'], 5)
+const lingerMs = args.linger === '0' ? 0 : positiveInt('linger', args.linger, 1)
+const baselineSeconds = positiveInt('baseline-seconds', args['baseline-seconds'], 2)
 const baseDir = resolve(args.dir ?? tmpdir())
 
 setFlagsFromString('--expose-gc')
@@ -627,6 +640,9 @@ interface LatencyResult {
   /** p99 measured from each record's scheduled send time (includes producer lateness). */
   p99FromSchedule: number
   cpuCores: number
+  /** Measured just before the run: a bare fdatasync loop, and single LMDB commits. */
+  fsync: Spread
+  lmdb: Spread
 }
 
 let progressLabel = ''
@@ -787,9 +803,17 @@ function caseResult(
 
 async function latency(rate: number, data: Events): Promise<LatencyResult> {
   const dir = mkdtempSync(join(baseDir, 'sluice-bench-engine-lat-'))
+  // The floor, measured on the same disk just before the run: a record is visible only after
+  // at least one LMDB commit (in `sync`, with its fsync).
+  progress('baseline: fdatasync loop')
+  const fsync = await fsyncBaseline(dir, baselineSeconds)
+  progress('baseline: single LMDB commits')
+  const lmdb = await lmdbBaseline(dir, durability, baselineSeconds)
+  progress(`${latencySeconds + 1} s`)
   const log = await openEmbeddedLog({ dataDir: join(dir, 'log'), durability, cleanupIntervalMs: 0 })
   try {
     interface Timed extends Bid {
+      seq: number
       sent: number
       due: number
     }
@@ -799,10 +823,17 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
     const p = new Pipeline(`latency-${rate}`)
     p.from(source, { watermark: { maxOutOfOrder: OUT_OF_ORDER } })
       .filter(isExpensive)
-      .map((b) => ({ ...toEuros(b), sent: b.sent, due: b.due }))
+      .map((b) => ({ ...toEuros(b), seq: b.seq, sent: b.sent, due: b.due }))
       .to(sink)
     const runner = new EmbeddedRunner(log, [p], runnerOptions)
+    const breakdown = args.breakdown ? new LatencyBreakdown(source.name, sink.name) : null
+    const seen: Array<{ seq: number; sent: number; seen: number }> = []
     await runner.start()
+    if (breakdown) {
+      breakdown.attach(log)
+      breakdown.attachRunner(runner)
+      breakdown.start()
+    }
     const running = runner.run()
     let failed: unknown = null
     running.catch((e) => {
@@ -831,10 +862,11 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
         }
         const now = performance.now()
         for (const r of records) {
-          const v = JSON.parse(utf8.decode(r.value!)) as { sent: number; due: number }
+          const v = JSON.parse(utf8.decode(r.value!)) as { seq: number; sent: number; due: number }
           if (v.sent >= measureFrom) {
             lat.push(now - v.sent)
             latDue.push(now - v.due)
+            if (breakdown) seen.push({ seq: v.seq, sent: v.sent, seen: now })
           }
         }
         received += records.length
@@ -843,7 +875,7 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
     })()
 
     // Producer: every ~1 ms timer tick, send what the rate owes.
-    const producer = log.producer()
+    const producer = log.producer({ lingerMs })
     const sends: Promise<unknown>[] = []
     let i = 0
     let measuredSent = 0
@@ -865,7 +897,7 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
         for (; i < owed; i++) {
           const b = bids[i % bids.length]!
           const at = Date.now()
-          const value: Timed = { ...b, at, sent, due: t0 + (i * 1000) / rate }
+          const value: Timed = { ...b, at, seq: i, sent, due: t0 + (i * 1000) / rate }
           if (isExpensive(b)) expected++
           if (sent >= measureFrom) measuredSent++
           batch.push({
@@ -889,6 +921,10 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
     runner.stop()
     await running
     if (received < expected) throw new Error(`latency ${rate}/s: received ${received} of ${expected} outputs`)
+    if (breakdown) {
+      breakdown.stop()
+      process.stderr.write(`\n[bench:engine] ${int(rate)}/s ${breakdown.report(seen, measureFrom)}\n`)
+    }
     const sorted = Float64Array.from(lat).sort()
     const sortedDue = Float64Array.from(latDue).sort()
     return {
@@ -901,6 +937,8 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
       max: sorted[sorted.length - 1] ?? Number.NaN,
       p99FromSchedule: percentile(sortedDue, 0.99),
       cpuCores: (cpu.user + cpu.system) / 1000 / measuredMs,
+      fsync,
+      lmdb,
     }
   } finally {
     await log.close()
@@ -1018,6 +1056,8 @@ function latencyTable(results: LatencyResult[]): string {
       'max ms',
       'p99 from schedule',
       'CPU cores',
+      'floor p99: LMDB commit',
+      'fsync',
       'target',
     ],
     results.map((r) => [
@@ -1030,9 +1070,35 @@ function latencyTable(results: LatencyResult[]): string {
       ms(r.max),
       ms(r.p99FromSchedule),
       dec(r.cpuCores, 2),
+      ms(r.lmdb.p99),
+      ms(r.fsync.p99),
       r.rate === 50_000 ? `p99 ≤ 10 ms: ${r.p99 <= 10 ? 'yes' : 'NO'}` : '',
     ]),
     0,
+  )
+}
+
+/** The floor under each latency row, measured just before it on the same disk. */
+function baselineTable(results: LatencyResult[]): string {
+  return table(
+    ['before the run at', 'what', 'samples', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+    results.flatMap((r) =>
+      (
+        [
+          ['fdatasync of a 4 KiB write', r.fsync],
+          [`one LMDB commit (4 KiB put → ${durability === 'sync' ? 'flushed' : 'committed'})`, r.lmdb],
+        ] as const
+      ).map(([what, x]) => [
+        `${int(r.rate)}/s`,
+        what,
+        int(x.samples),
+        ms(x.p50),
+        ms(x.p99),
+        ms(x.p999),
+        ms(x.max),
+      ]),
+    ),
+    2,
   )
 }
 
@@ -1052,7 +1118,7 @@ function notes(): string {
   output as the engine's sink does (key bytes + \`JSON.stringify\`ed value). (b) is the engine's
   \`Task\` fed the same LogRecords, ${int(batchSize)} per process → tick → collect; outputs counted and
   dropped, state writes dropped (durability off). (c) is \`EmbeddedRunner\` on a one-partition
-  topic of the embedded log (\`${durability}\` durability, ${commitMs ?? 5} ms commit interval; each commit is one
+  topic of the embedded log (\`${durability}\` durability, ${commitMs ?? 100} ms commit interval; each commit is one
   LMDB transaction with outputs, state and offsets), timed from \`start()\` until the committed
   offsets reach the end of every input and the runner has stopped.
 - Grouping: \`.keyed()\` uses the records' keys (already the auction: one task, no
@@ -1082,7 +1148,12 @@ function notes(): string {
 
 function render(results: CaseResult[], lat: LatencyResult[]): string {
   const parts = [throughputTable(results)]
-  if (lat.length > 0) parts.push(`End-to-end latency, append → output committed:\n\n${latencyTable(lat)}`)
+  if (lat.length > 0) {
+    parts.push(`End-to-end latency, append → output committed:\n\n${latencyTable(lat)}`)
+    parts.push(
+      `The floor: one durable write, timed about once a millisecond just before each run:\n\n${baselineTable(lat)}`,
+    )
+  }
   parts.push(notes())
   return parts.join('\n\n')
 }
@@ -1138,7 +1209,6 @@ async function main(): Promise<void> {
   if (!args['no-latency']) {
     for (const rate of rates) {
       progressLabel = `latency ${int(rate)}/s: `
-      progress(`${latencySeconds + 1} s`)
       const r = await latency(rate, warm)
       lat.push(r)
       progress(`p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, p99.9 ${ms(r.p999)} ms`, true)

@@ -2,11 +2,13 @@
  * Runs pipelines on the embedded log. The main loop fits on a screen:
  *
  *   loop: read a batch per task input → process (fused chain) → tick (watermarks, timers)
- *         → every commitIntervalMs: commit → when nothing arrived: long-poll the inputs
+ *         → when drained or every commitIntervalMs: commit → when nothing arrived: wait
  *
  * Commit = one log transaction per pipeline, all queued in one event turn, so lmdb-js writes
  * them as ONE LMDB transaction holding outputs, state writes and input offsets: exactly-once.
- * Processing continues while a commit flushes; the next commit waits for the previous one.
+ * Inputs are read as soon as their batch is queued to LMDB (`readQueued`), so a record's
+ * output usually commits in the same LMDB transaction as the record itself. Processing
+ * continues while commits flush; up to MAX_COMMITS_IN_FLIGHT are queued at once.
  */
 
 import type { Pipeline } from '../dsl/pipeline.ts'
@@ -19,6 +21,14 @@ import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
 import { type DeadLetter, Task } from './task.ts'
 import { prepareTopics, restoredPosition } from './topics.ts'
+
+/**
+ * Commits queued and not landed at once. More than one, so a commit need not wait for the
+ * previous one's fsync (bench:engine measured that wait in the latency tail); a few, because
+ * commits queued while LMDB is busy join its next transaction anyway, and each one waiting
+ * holds its outputs in memory.
+ */
+const MAX_COMMITS_IN_FLIGHT = 4
 
 export interface RunnerOptions {
   /**
@@ -75,7 +85,7 @@ class LmdbBackend implements StateBackend {
     }
   }
 
-  /** Runs inside the commit's LMDB write transaction. */
+  /** Runs during the log's commit(): its puts and removes join the commit's LMDB transaction. */
   write(writes: Map<string, unknown>): void {
     const db = this.#log.storage.state
     for (const [k, v] of writes) {
@@ -102,10 +112,15 @@ export class EmbeddedRunner {
   #inputs: PartitionState[] = []
   #stopping = false
   #failure: Error | null = null
+  /** Settles when every commit queued so far has landed. */
   #inflight: Promise<unknown> | null = null
-  /** True when no commit is in flight (the previous one has landed). */
-  #landed = true
+  /** Commits queued and not landed yet (committed and, in `sync` durability, fsynced). */
+  #inflightCommits = 0
+  /** The first commit that failed: every later commit fails too (the log is failed). */
+  #commitFailure: Error | null = null
   #wake: (() => void) | null = null
+  /** commit() calls waiting for a commit slot. */
+  readonly #landings: Array<() => void> = []
 
   constructor(log: EmbeddedLog, pipelines: readonly Pipeline[], options: RunnerOptions = {}) {
     if (pipelines.length === 0) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'no pipelines to run')
@@ -168,14 +183,17 @@ export class EmbeddedRunner {
         const processed = await this.#processOnce()
         if (processed > 0) uncommitted = true
         let now = Date.now()
-        // Commit when the previous commit has landed and either the interval is due or the
-        // inputs are drained: on a light load a record's output commits as soon as it exists
-        // (latency), under a steady load commits come at most every interval (throughput).
-        // While a commit's fsync runs, keep processing instead of waiting for it (the next
-        // commit then holds more records).
+        // Commit when the interval is due or the inputs are drained: on a light load a
+        // record's output commits as soon as it exists, queued right behind the record's own
+        // batch, so both usually land in one LMDB transaction (latency); under a backlog
+        // commits come at most every interval or commitMaxRecords outputs (throughput).
+        // Commits land in the order they were queued, so there is no need to wait for the
+        // previous one; past MAX_COMMITS_IN_FLIGHT keep processing instead (the next commit
+        // then holds more records), which bounds what waits in memory for LMDB.
         const due =
           now - lastCommit >= this.#commitIntervalMs || this.#pendingOutputs() >= this.#commitMaxRecords
-        if (this.#landed && (due || (uncommitted && !this.#inputWaiting()))) {
+        const canCommit = this.#inflightCommits < MAX_COMMITS_IN_FLIGHT
+        if (canCommit && (due || (uncommitted && !this.#inputWaiting()))) {
           await this.commit()
           lastCommit = now
           uncommitted = false
@@ -187,14 +205,16 @@ export class EmbeddedRunner {
           await yieldToEventLoop()
           continue
         }
-        // Nothing to read. Sleep until an append, but never past the next commit that is due
-        // (waiting the full poll interval with outputs uncommitted was most of the p99
-        // latency); if that commit waits for the previous one, the landing wakes us.
+        // Nothing to read. Sleep until an append is queued, but never past the next commit
+        // that is due (waiting the full poll interval with outputs uncommitted was most of
+        // the p99 latency); if that commit waits for a slot, a landing wakes us.
         const wait =
-          !uncommitted || !this.#landed ? 50 : Math.max(0, lastCommit + this.#commitIntervalMs - now)
+          !uncommitted || this.#inflightCommits >= MAX_COMMITS_IN_FLIGHT
+            ? 50
+            : Math.max(0, lastCommit + this.#commitIntervalMs - now)
         if (wait === 0) continue
         await Promise.race([
-          this.#log.waitForAppend(this.#inputs, wait),
+          this.#log.waitForQueue(this.#inputs, wait),
           new Promise<void>((r) => {
             this.#wake = r
           }),
@@ -216,15 +236,16 @@ export class EmbeddedRunner {
   }
 
   /**
-   * True when some input has records past its task's position. Appends that commit while the
-   * loop awaits a commit would not wake a wait that starts afterwards, so look before waiting.
+   * True when some input has records (queued or committed) past its task's position. Appends
+   * queued while the loop awaits a commit would not wake a wait that starts afterwards, so
+   * look before waiting.
    */
   #inputWaiting(): boolean {
     for (const { tasks } of this.#pipelines) {
       for (const task of tasks) {
         for (const topic of task.sourceTopics()) {
           const part = this.#log.partition({ topic, partition: task.partition })
-          if (part.highWatermark > task.positions.get(topic)!) return true
+          if (part.nextOffset > task.positions.get(topic)!) return true
         }
       }
     }
@@ -243,13 +264,15 @@ export class EmbeddedRunner {
           let position = task.positions.get(topic)!
           let records: ReturnType<EmbeddedLog['read']>
           try {
-            records = log.read(tp, position, { maxRecords: this.#maxBatch })
+            // Past the high watermark too: this runner's commit queues behind those batches
+            // and lands only if they did (see readQueued).
+            records = log.readQueued(tp, position, { maxRecords: this.#maxBatch })
           } catch (error) {
             if (!isSluiceError(error, 'SLUICE_OFFSET_OUT_OF_RANGE')) throw error
             // Retention removed records this pipeline had not read: continue from what is left.
             position = log.partition(tp).startOffset
             task.positions.set(topic, position)
-            records = log.read(tp, position, { maxRecords: this.#maxBatch })
+            records = log.readQueued(tp, position, { maxRecords: this.#maxBatch })
           }
           for (const r of records) {
             task.process(topic, r)
@@ -266,13 +289,15 @@ export class EmbeddedRunner {
   /**
    * The commit protocol (exactly-once on the embedded log):
    * 1. Wait for async steps in flight, so every consumed record's results are in this commit.
-   * 2. Wait for the previous commit: commits are applied in order.
+   * 2. Wait while MAX_COMMITS_IN_FLIGHT commits are queued. No need to wait for the previous
+   *    one: commits land in the order they are queued (the log grants their reservations in
+   *    call order and stages them in it), and one that fails fails every later one.
    * 3. Per task: collect outputs (incl. watermark markers and dead letters), state writes and
    *    input positions. Under the `stop` policy, a failure stops here: nothing of it commits,
    *    and a restart reprocesses the failing record.
-   * 4. Stage all of it in one log transaction per pipeline; state writes run inside the same
+   * 4. Stage all of it in one log transaction per pipeline; state writes join the same
    *    LMDB transaction. All transactions are queued in this event turn, so LMDB commits them
-   *    together.
+   *    together, after (or with) the batches the inputs were read from.
    * A crash before the commit loses nothing: the restarted tasks read from the last
    * committed offsets with the last committed state and produce the same outputs again.
    */
@@ -280,7 +305,10 @@ export class EmbeddedRunner {
     // 1.
     for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
     // 2.
-    if (this.#inflight) await this.#inflight
+    while (this.#inflightCommits >= MAX_COMMITS_IN_FLIGHT && !this.#commitFailure) {
+      await new Promise<void>((r) => this.#landings.push(r))
+    }
+    if (this.#commitFailure) throw this.#commitFailure
     // 3. + 4.
     const commits: Promise<unknown>[] = []
     for (const running of this.#pipelines) {
@@ -315,29 +343,45 @@ export class EmbeddedRunner {
         const moved = this.#positionsMoved(task, c.positions)
         touched ||= moved
       }
+      // Each store's taken writes are committed() oldest first, so a collect that wrote
+      // nothing is also answered only after the commits queued before it have landed.
+      const landing = { tasks, landed: false }
+      this.#landingOrder.push(landing)
       if (!touched) {
         tx.abort()
-        for (const task of tasks) task.committed()
+        this.#land(landing)
         continue
       }
       running.commits++
-      // Step 2 waited for the previous commit, so this is each store's only batch in flight.
-      commits.push(
-        tx.commit().then(() => {
-          for (const task of tasks) task.committed()
-        }),
-      )
+      commits.push(tx.commit().then(() => this.#land(landing)))
     }
     if (commits.length > 0) {
       const inflight = Promise.all(commits)
-      this.#inflight = inflight
-      this.#landed = false
-      // Failures surface where #inflight is awaited (the next commit, or the final one).
-      const landed = () => {
-        if (this.#inflight === inflight) this.#landed = true
+      const previous = this.#inflight
+      // Resolves once this commit and every earlier one have landed.
+      const all = (previous ? Promise.all([previous, inflight]) : inflight).then(() => undefined)
+      all.catch(() => {})
+      this.#inflight = all
+      this.#inflightCommits++
+      // Failures surface at the next commit, or where #inflight is awaited (the final one).
+      const landed = (error?: unknown) => {
+        this.#inflightCommits--
+        if (error && !this.#commitFailure) this.#commitFailure = error as Error
+        for (const r of this.#landings.splice(0)) r()
         this.#wake?.()
       }
-      inflight.then(landed, landed)
+      inflight.then(() => landed(), landed)
+    }
+  }
+
+  /** Collects in the order they were taken, until they and every earlier one have landed. */
+  readonly #landingOrder: Array<{ tasks: Task[]; landed: boolean }> = []
+
+  #land(landing: { tasks: Task[]; landed: boolean }): void {
+    landing.landed = true
+    const order = this.#landingOrder
+    while (order.length > 0 && order[0]!.landed) {
+      for (const task of order.shift()!.tasks) task.committed()
     }
   }
 
@@ -367,8 +411,7 @@ export class EmbeddedRunner {
       for (const task of tasks) {
         for (const topic of task.sourceTopics()) {
           lag +=
-            this.#log.partition({ topic, partition: task.partition }).highWatermark -
-            task.positions.get(topic)!
+            this.#log.partition({ topic, partition: task.partition }).nextOffset - task.positions.get(topic)!
         }
       }
       return {

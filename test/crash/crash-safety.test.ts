@@ -284,14 +284,15 @@ describe('durability and fencing contracts', () => {
     })
     try {
       await log.createTopic('d', { partitions: 2 })
-      const env = log.storage.env as unknown as {
-        transaction: (callback: () => void) => Promise<unknown>
-        flushed: PromiseLike<unknown>
+      const env = log.storage.env as unknown as { flushed: PromiseLike<unknown> }
+      // Every commit queues its writes as one block conditional on the commit sequence.
+      const commits = log.storage.commits as unknown as {
+        ifVersion: (key: string, version: number, callback: () => void) => Promise<boolean>
       }
-      const transaction = env.transaction.bind(env)
+      const ifVersion = commits.ifVersion.bind(commits)
       const flushed: boolean[] = []
-      env.transaction = (callback) => {
-        const written = transaction(callback)
+      commits.ifVersion = (key, version, callback) => {
+        const written = ifVersion(key, version, callback)
         const i = flushed.push(false) - 1
         // `env.flushed` resolves when the latest commit, the one just queued, is on disk.
         env.flushed.then(() => {

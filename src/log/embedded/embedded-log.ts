@@ -23,7 +23,7 @@ import { runCleanup } from './cleaner.ts'
 import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
 import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
 import { acquireDataDirLock } from './lock.ts'
-import { PartitionState, waitForAppend } from './partition-state.ts'
+import { PartitionState, waitForAppend, waitForQueue } from './partition-state.ts'
 import { EmbeddedProducer } from './producer.ts'
 import {
   baseOffsetOfKey,
@@ -46,6 +46,8 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 /** Encode buffers kept for reuse: each at least this big, at most this much in all. */
 const POOLED_BUFFER_BYTES = 300 * 1024
 const MAX_POOLED_BYTES = 64 * 1024 * 1024
+/** The `commits` entry whose version counts the commits applied (the commit sequence). */
+const COMMIT_SEQUENCE = 'sequence'
 /** Appends are cut into batches of about this size: big enough to amortise, small enough to read. */
 const MAX_BATCH_BYTES = 1024 * 1024
 
@@ -119,7 +121,9 @@ export class EmbeddedLog implements Log {
   #releaseLock: () => void
   #inflightBytes = 0
   #maxInflightBytes: number
-  #drainWaiters: Array<() => void> = []
+  /** Reservations waiting for in-flight bytes to drain, granted in call order. */
+  #reserveQueue: Array<{ bytes: number; resolve: (bytes: number) => void; reject: (error: Error) => void }> =
+    []
   #pending = new Set<Promise<unknown>>()
   /**
    * Group offsets as readers see them, for the keys a commit in flight writes: LMDB shows a
@@ -133,6 +137,8 @@ export class EmbeddedLog implements Log {
   #timers: NodeJS.Timeout[] = []
   #failure: Error | null = null
   #closed = false
+  /** Commits queued since open, plus the sequence number stored at open (see `commit()`). */
+  #commitSequence: number
 
   static async open(options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
     return new EmbeddedLog(options)
@@ -153,6 +159,7 @@ export class EmbeddedLog implements Log {
     try {
       this.#loadTopics()
       this.#loadProducerEpochs()
+      this.#commitSequence = this.#loadCommitSequence()
     } catch (error) {
       this.#releaseLock()
       this.storage.env.close()
@@ -166,6 +173,15 @@ export class EmbeddedLog implements Log {
     if (cleanupEvery > 0) {
       this.#timers.push(setInterval(() => void this.cleanup().catch(() => {}), cleanupEvery).unref())
     }
+  }
+
+  /** The number of commits applied so far, stored as the version of one entry. */
+  #loadCommitSequence(): number {
+    const { commits } = this.storage
+    const entry = commits.getEntry(COMMIT_SEQUENCE)
+    if (entry) return entry.version ?? 0
+    commits.putSync(COMMIT_SEQUENCE, 0, 0)
+    return 0
   }
 
   #loadProducerEpochs(): void {
@@ -527,10 +543,15 @@ export class EmbeddedLog implements Log {
    *
    * 1. The caller has reserved capacity (backpressure: memory stays bounded) and staged the
    *    batches; from staging to here there is no await, so commits queue in offset order.
-   * 2. Queue the transaction; lmdb-js runs the callback on this thread when the writer is
-   *    free, together with other commits queued in the same event turn (group commit).
+   * 2. Queue the writes as one block for LMDB's writer thread, which applies them without
+   *    calling back into JS; lmdb-js puts every block queued in one event turn, and whatever
+   *    queues while the writer is busy, into one LMDB transaction (group commit). The block
+   *    is conditional on the commit sequence: it applies only if every commit queued before
+   *    it did, so after a failed commit nothing queued behind it lands (no gap in a
+   *    partition, and no output of the runner without the input it read: see readQueued).
    * 3. Inside it: batches, their index entries, each partition's next offset, producer
-   *    sequences, group offsets, then the extra writes. All or nothing.
+   *    sequences, group offsets, the extra writes, the next sequence number. All or nothing.
+   *    From here the batches are queued: readQueued sees them.
    * 4. Once committed (visible), move each partition's high watermark and wake long-polls.
    * 5. In `sync` durability, acknowledge only after LMDB reports the commit flushed to disk.
    * A failed commit fails the log: offsets were already handed out in memory, so the only
@@ -544,7 +565,7 @@ export class EmbeddedLog implements Log {
       return Promise.reject(error)
     }
     // 1. (done by the caller, before staging: see reserve)
-    const { env, batches, index, partitions, offsets, producers } = this.storage
+    const { env, batches, index, partitions, offsets, producers, commits } = this.storage
     if (staged.offsets) {
       // Until step 4, readers keep seeing the offsets as they were before this commit.
       for (const o of staged.offsets) {
@@ -553,33 +574,49 @@ export class EmbeddedLog implements Log {
       }
     }
     // 2. + 3.
-    const written = env.transaction(() => {
-      for (const a of staged.appends) {
-        batches.put(a.key, a.batch)
-        index.put(a.key, a.index)
-        partitions.put(
-          partitionKey(a.part.topic.id, a.part.partition),
-          encodePartitionMeta(a.baseOffset + a.count, a.part.startOffset),
-        )
-        if (a.producer) producers.put(a.producer.key, a.producer.state)
-      }
-      if (staged.offsets) {
-        for (const o of staged.offsets) offsets.put(offsetsKey(o.group, o.topic, o.partition), o.offset)
-      }
-      if (staged.writes) for (const w of staged.writes) w()
-    })
+    const sequence = this.#commitSequence++
+    let applied: Promise<boolean>
+    try {
+      applied = commits.ifVersion(COMMIT_SEQUENCE, sequence, () => {
+        for (const a of staged.appends) {
+          batches.put(a.key, a.batch)
+          index.put(a.key, a.index)
+          partitions.put(
+            partitionKey(a.part.topic.id, a.part.partition),
+            encodePartitionMeta(a.baseOffset + a.count, a.part.startOffset),
+          )
+          if (a.producer) producers.put(a.producer.key, a.producer.state)
+        }
+        if (staged.offsets) {
+          for (const o of staged.offsets) offsets.put(offsetsKey(o.group, o.topic, o.partition), o.offset)
+        }
+        if (staged.writes) for (const w of staged.writes) w()
+        commits.put(COMMIT_SEQUENCE, sequence + 1, sequence + 1)
+      })
+      for (const a of staged.appends) a.part.queued.push(a)
+      for (const a of staged.appends) a.part.notifyQueued()
+    } catch (error) {
+      applied = Promise.reject(error)
+    }
     // `env.flushed` settles once every write queued so far is on disk; taken now, it covers
-    // this transaction. (The promise `transaction()` returns has no `flushed` of its own.)
+    // this transaction. (The promise `ifVersion()` returns has no `flushed` of its own.)
     const flushed = this.durability === 'sync' ? new Promise((res, rej) => env.flushed.then(res, rej)) : null
     flushed?.catch(() => {})
     const done = (async () => {
       try {
-        await written
+        if (!(await applied)) {
+          throw new SluiceError(
+            'SLUICE_LOG_CLOSED',
+            'a commit queued before this one failed, so this one was not applied',
+          )
+        }
         // 4.
         for (const a of staged.appends) {
           const part = a.part
           const end = a.baseOffset + a.count
           if (end > part.highWatermark) part.highWatermark = end
+          // Commits land in queue order: this batch is the oldest still queued.
+          if (part.queued[0] === a) part.queued.shift()
           part.bytes += a.batch.length
           part.batches++
         }
@@ -588,7 +625,7 @@ export class EmbeddedLog implements Log {
             this.#visibleOffsets.set(offsetsKey(o.group, o.topic, o.partition), o.offset)
         }
         for (const a of staged.appends) a.part.notify()
-        // LMDB copied each batch during its put: the encode buffers can be used again.
+        // LMDB has copied each batch into its pages: the encode buffers can be used again.
         for (const a of staged.appends) this.#returnBuffer(a.buffer)
         // 5.
         if (this.durability === 'sync') await flushed
@@ -606,26 +643,48 @@ export class EmbeddedLog implements Log {
   }
 
   /**
-   * Backpressure: waits until `bytes` more fit under the in-flight limit, then reserves them
-   * (synchronously with the check, so waiters woken together cannot all slip through). Callers
-   * reserve BEFORE staging, because staging hands out offsets and everything staged must reach
-   * LMDB in offset order, with no await between staging and `commit(staged, reserved)`.
+   * Backpressure: waits until `bytes` more fit under the in-flight limit, then reserves them.
+   * Callers reserve BEFORE staging, because staging hands out offsets and everything staged
+   * must reach LMDB in offset order, with no await between staging and `commit(staged,
+   * reserved)`. Reservations are granted in call order (a request waits while an earlier one
+   * waits), so two transactions committed one after the other stage in that order even when
+   * the first has to wait: the runner relies on it to keep a second commit in flight.
    * One oversized request is let through alone so it cannot wait forever.
    */
-  async reserve(bytes: number): Promise<number> {
-    while (this.#inflightBytes > 0 && this.#inflightBytes + bytes > this.#maxInflightBytes) {
-      await new Promise<void>((r) => this.#drainWaiters.push(r))
+  reserve(bytes: number): Promise<number> {
+    try {
       this.#assertOpen()
+    } catch (error) {
+      return Promise.reject(error)
     }
-    this.#inflightBytes += bytes
-    return bytes
+    if (this.#reserveQueue.length === 0 && this.#fits(bytes)) {
+      this.#inflightBytes += bytes
+      return Promise.resolve(bytes)
+    }
+    return new Promise((resolve, reject) => this.#reserveQueue.push({ bytes, resolve, reject }))
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#inflightBytes === 0 || this.#inflightBytes + bytes <= this.#maxInflightBytes
   }
 
   #release(bytes: number): void {
     this.#inflightBytes -= bytes
-    const waiters = this.#drainWaiters
-    this.#drainWaiters = []
-    for (const w of waiters) w()
+    const queue = this.#reserveQueue
+    while (queue.length > 0) {
+      const next = queue[0]!
+      if (this.#failure || this.#closed) {
+        queue.shift()
+        next.reject(
+          this.#failure ?? new SluiceError('SLUICE_LOG_CLOSED', `the log at ${this.dataDir} is closed`),
+        )
+        continue
+      }
+      if (!this.#fits(next.bytes)) break
+      queue.shift()
+      this.#inflightBytes += next.bytes
+      next.resolve(next.bytes)
+    }
   }
 
   #fail(error: Error): void {
@@ -678,6 +737,47 @@ export class EmbeddedLog implements Log {
     return out
   }
 
+  /**
+   * Reads like `read`, and on past the high watermark into batches queued to LMDB whose
+   * commit has not landed yet. Only for a reader whose every effect commits through this log
+   * AFTER what it read: the embedded runner. Its commit is queued behind these batches and
+   * applies only if they did (the commit sequence, step 2 of `commit()`), so it never
+   * commits an output of an input that did not commit; anything else that reads must stay
+   * below the high watermark. Reading the queued batch saves the runner one LMDB commit per
+   * record: its output commits with the input's batch, or in the next transaction.
+   */
+  readQueued(tp: TopicPartition, offset: number, options: FetchOptions = {}): LogRecord[] {
+    this.#assertOpen()
+    const part = this.partition(tp)
+    if (offset < part.highWatermark) {
+      const committed = this.read(tp, offset, options)
+      const last = committed[committed.length - 1]
+      if (!last || last.offset + 1 < part.highWatermark) return committed
+      return this.#readQueuedFrom(part, last.offset + 1, options, committed)
+    }
+    if (offset > part.nextOffset || offset < part.startOffset) {
+      throw new SluiceError(
+        'SLUICE_OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside topic "${tp.topic}" partition ${tp.partition} ` +
+          `(stored and queued: ${part.startOffset}..${part.nextOffset - 1})`,
+      )
+    }
+    return this.#readQueuedFrom(part, offset, options, [])
+  }
+
+  #readQueuedFrom(part: PartitionState, from: number, options: FetchOptions, out: LogRecord[]): LogRecord[] {
+    const maxRecords = options.maxRecords ?? 10_000
+    for (const q of part.queued) {
+      if (out.length >= maxRecords) break
+      if (q.baseOffset + q.count <= from) continue
+      // A copy: the queued batch is in a pooled buffer that is reused once it commits, and
+      // the records handed out are views into the bytes they were decoded from.
+      decodeBatch(Buffer.from(q.batch), part.tp, q.baseOffset, from, out, maxRecords)
+      from = q.baseOffset + q.count
+    }
+    return out
+  }
+
   async fetch(tp: TopicPartition, offset: number, options: FetchOptions = {}): Promise<LogRecord[]> {
     const records = this.read(tp, offset, options)
     if (records.length > 0 || !options.waitMs) return records
@@ -722,6 +822,11 @@ export class EmbeddedLog implements Log {
   /** Waits until any of the partitions gets new committed records, or `ms` pass. */
   waitForAppend(parts: readonly PartitionState[], ms: number): Promise<void> {
     return waitForAppend(parts, ms)
+  }
+
+  /** Waits until any of the partitions gets records queued (see readQueued), or `ms` pass. */
+  waitForQueue(parts: readonly PartitionState[], ms: number): Promise<void> {
+    return waitForQueue(parts, ms)
   }
 
   // ---------------------------------------------------------------- groups
@@ -783,7 +888,12 @@ export class EmbeddedLog implements Log {
     await this.groups.closeAll()
     await Promise.allSettled([...this.#pending])
     this.#closed = true
-    for (const { parts } of this.#topics.values()) for (const p of parts) p.notify()
+    for (const { parts } of this.#topics.values()) {
+      for (const p of parts) {
+        p.notify()
+        p.notifyQueued()
+      }
+    }
     try {
       if (this.durability === 'interval') {
         await new Promise<void>((r) => {

@@ -17,7 +17,13 @@ export class PartitionState {
   startOffset: number
   bytes = 0
   batches = 0
+  /**
+   * Batches queued to LMDB whose commit has not landed, in offset order: from
+   * `highWatermark` to `nextOffset`. Only `EmbeddedLog.readQueued` reads them.
+   */
+  queued: Array<{ baseOffset: number; count: number; batch: Buffer }> = []
   #waiters: Array<() => void> = []
+  #queueWaiters: Array<() => void> = []
 
   constructor(topic: TopicRecord, partition: number, nextOffset: number, startOffset: number) {
     this.topic = topic
@@ -37,6 +43,22 @@ export class PartitionState {
     }
   }
 
+  /** Resolves at the next batch of this partition queued to LMDB. */
+  onQueue(waiter: () => void): () => void {
+    this.#queueWaiters.push(waiter)
+    return () => {
+      const i = this.#queueWaiters.indexOf(waiter)
+      if (i >= 0) this.#queueWaiters.splice(i, 1)
+    }
+  }
+
+  notifyQueued(): void {
+    if (this.#queueWaiters.length === 0) return
+    const waiters = this.#queueWaiters
+    this.#queueWaiters = []
+    for (const w of waiters) w()
+  }
+
   notify(): void {
     if (this.#waiters.length === 0) return
     const waiters = this.#waiters
@@ -47,6 +69,19 @@ export class PartitionState {
 
 /** Waits until one of `parts` gets new committed records, or `ms` pass. */
 export function waitForAppend(parts: readonly PartitionState[], ms: number): Promise<void> {
+  return waitFor(parts, ms, (p, done) => [p.onAppend(done)])
+}
+
+/** Waits until one of `parts` gets a batch queued to LMDB (or committed), or `ms` pass. */
+export function waitForQueue(parts: readonly PartitionState[], ms: number): Promise<void> {
+  return waitFor(parts, ms, (p, done) => [p.onQueue(done), p.onAppend(done)])
+}
+
+function waitFor(
+  parts: readonly PartitionState[],
+  ms: number,
+  subscribe: (p: PartitionState, done: () => void) => Array<() => void>,
+): Promise<void> {
   return new Promise((resolve) => {
     const cancels: Array<() => void> = []
     const done = () => {
@@ -55,6 +90,6 @@ export function waitForAppend(parts: readonly PartitionState[], ms: number): Pro
       resolve()
     }
     const timer = setTimeout(done, ms)
-    for (const p of parts) cancels.push(p.onAppend(done))
+    for (const p of parts) cancels.push(...subscribe(p, done))
   })
 }

@@ -26,7 +26,8 @@ interface Accumulator {
   runs: Run[]
   count: number
   bytes: number
-  timer: NodeJS.Timeout | null
+  /** The linger timer; with `lingerMs: 0`, an immediate (the end of this event turn). */
+  timer: NodeJS.Timeout | NodeJS.Immediate | null
   /** Settles when the records accumulated so far are acknowledged. */
   done: Promise<void>
   resolve: () => void
@@ -143,7 +144,12 @@ export class EmbeddedProducer implements Producer {
     })
     done.catch(() => {})
     const acc: Accumulator = { part, runs: [], count: 0, bytes: 0, timer: null, done, resolve, reject }
-    acc.timer = setTimeout(() => this.#flush(acc), this.#lingerMs)
+    // Linger 0 flushes at the end of this event turn, not after a timer: Node's shortest
+    // timer is 1 ms, and records sent in the same turn still share one batch.
+    acc.timer =
+      this.#lingerMs > 0
+        ? setTimeout(() => this.#flush(acc), this.#lingerMs)
+        : setImmediate(() => this.#flush(acc))
     this.#accumulators.set(part, acc)
     return acc
   }
@@ -151,7 +157,10 @@ export class EmbeddedProducer implements Producer {
   #flush(acc: Accumulator): void {
     if (this.#accumulators.get(acc.part) !== acc) return
     this.#accumulators.delete(acc.part)
-    if (acc.timer) clearTimeout(acc.timer)
+    if (acc.timer) {
+      if (this.#lingerMs > 0) clearTimeout(acc.timer as NodeJS.Timeout)
+      else clearImmediate(acc.timer as NodeJS.Immediate)
+    }
     const tp = { topic: acc.part.topic.name, partition: acc.part.partition }
     let idempotence: { producerId: number; epoch: number; baseSequence: number } | undefined
     const identity = this.#identityValue

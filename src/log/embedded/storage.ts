@@ -11,6 +11,8 @@
  *   offsets    "group\0topic\0partition"              → committed offset
  *   producers  "p:<producerId>:<topicId>:<partition>" → last sequences, and "id:<name>" → identity
  *   meta       string                                 → counters (next topic id, next producer id)
+ *   commits    "sequence"                             → the number of commits applied, as the
+ *                                                       entry's version (the commit sequence)
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,6 +34,11 @@ export interface Storage {
   offsets: Database<number, string>
   producers: Database<unknown, string>
   meta: Database<number, string>
+  /**
+   * One entry whose version counts the commits applied: each commit is conditional on it, so
+   * a commit applies only if every commit queued before it did (`EmbeddedLog.commit()`).
+   */
+  commits: Database<number, string>
   /** Engine state stores: "<store>\0<partition>\0<key>" → value (msgpack). */
   state: Database<unknown, string>
 }
@@ -71,6 +78,7 @@ export function openStorage({ dataDir, durability }: StorageOptions): Storage {
     offsets: env.openDB<number, string>('offsets', { encoding: 'msgpack' }),
     producers: env.openDB<unknown, string>('producers', { encoding: 'msgpack' }),
     meta: env.openDB<number, string>('meta', { encoding: 'msgpack' }),
+    commits: env.openDB<number, string>('commits', { encoding: 'msgpack', useVersions: true }),
     state: env.openDB<unknown, string>('state', { encoding: 'msgpack' }),
   }
 }

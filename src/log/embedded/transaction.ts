@@ -43,7 +43,11 @@ export class EmbeddedTransaction implements Transaction {
     }
   }
 
-  /** Adds a write that runs inside the commit's LMDB transaction (used for state stores). */
+  /**
+   * Adds a write (puts and removes) that joins the commit's LMDB transaction, for state
+   * stores. It runs during `commit()`, which serializes the values it puts; reads in it see
+   * the last committed state, not this transaction's writes.
+   */
   addWrite(write: () => void): void {
     this.#assertOpen()
     this.#writes.push(write)

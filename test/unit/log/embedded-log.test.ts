@@ -482,3 +482,129 @@ describe('durability and backpressure', () => {
     await log.close()
   })
 })
+
+describe('the commit sequence and queued batches', () => {
+  test('readQueued sees a batch once it is queued to LMDB; read and fetch only once it commits', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await log.createTopic('t', { partitions: 1 })
+    const tp = { topic: 't', partition: 0 }
+    await log.appendBatch(tp, [rec('a'), rec('b')])
+    const pending = log.appendBatch(tp, [rec('c'), rec('d')])
+    await null // appendBatch reserves, stages and queues its commit after one microtask
+    await null
+    const part = log.partition(tp)
+    assert.equal(part.highWatermark, 2, 'the second batch has not committed yet')
+    assert.equal(part.nextOffset, 4)
+    assert.deepEqual(
+      log.read(tp, 0).map((r) => text(r.value)),
+      ['a', 'b'],
+    )
+    assert.deepEqual(
+      log.readQueued(tp, 0).map((r) => text(r.value)),
+      ['a', 'b', 'c', 'd'],
+    )
+    assert.deepEqual(
+      log.readQueued(tp, 3).map((r) => [r.offset, text(r.value)]),
+      [[3, 'd']],
+    )
+    assert.deepEqual(log.readQueued(tp, 0, { maxRecords: 3 }).length, 3)
+    assert.throws(
+      () => log.readQueued(tp, 5),
+      (e) => isSluiceError(e, 'SLUICE_OFFSET_OUT_OF_RANGE'),
+    )
+    // The records handed out are copies: the queued batch's buffer is reused once committed.
+    const early = log.readQueued(tp, 2)
+    await pending
+    await log.appendBatch(tp, [rec('x'.repeat(100)), rec('y'.repeat(100))])
+    assert.deepEqual(
+      early.map((r) => text(r.value)),
+      ['c', 'd'],
+    )
+    assert.equal(part.queued.length, 0)
+    assert.deepEqual(
+      log.read(tp, 2).map((r) => text(r.value)),
+      ['c', 'd', 'x'.repeat(100), 'y'.repeat(100)],
+    )
+    await log.close()
+  })
+
+  test('a commit queued behind one that did not apply is not applied either, and the log fails', async () => {
+    const dir = tempDir()
+    let log = await openEmbeddedLog({ dataDir: dir })
+    await log.createTopic('t', { partitions: 1 })
+    const tp = { topic: 't', partition: 0 }
+    await log.appendBatch(tp, [rec('before')])
+    // What a commit that failed inside LMDB leaves behind: the commit sequence on disk is not
+    // the one the next commit was queued behind. (A failure in LMDB's writer thread is only
+    // known to JS once the commits queued behind it are already on their way.)
+    log.storage.commits.putSync('sequence', 0, 1000)
+    await assert.rejects(log.appendBatch(tp, [rec('behind')]), (e) => isSluiceError(e, 'SLUICE_LOG_CLOSED'))
+    assert.ok(log.failed)
+    await log.close()
+    log = await openEmbeddedLog({ dataDir: dir })
+    assert.deepEqual(
+      readAll(log, 't', 0).map((r) => text(r.value)),
+      ['before'],
+    )
+    // A new life continues from the sequence stored on disk.
+    await log.appendBatch(tp, [rec('after')])
+    await log.close()
+    log = await openEmbeddedLog({ dataDir: dir })
+    assert.deepEqual(
+      readAll(log, 't', 0).map((r) => text(r.value)),
+      ['before', 'after'],
+    )
+    await log.close()
+  })
+
+  test('a write that throws fails its commit and the log', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await log.createTopic('t', { partitions: 1 })
+    const tx = log.transaction({ id: 'broken' }) as unknown as {
+      addWrite(w: () => void): void
+      send(topic: string, records: unknown): void
+      commit(): Promise<unknown>
+    }
+    tx.send('t', rec('x'))
+    tx.addWrite(() => {
+      throw new Error('boom')
+    })
+    await assert.rejects(tx.commit(), /boom/)
+    assert.ok(log.failed)
+    assert.equal(log.partition({ topic: 't', partition: 0 }).highWatermark, 0)
+    await log.close()
+  })
+
+  test('reservations are granted in call order: a small one waits behind a large one', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir(), maxInflightBytes: 1000 })
+    const first = await log.reserve(600)
+    const order: string[] = []
+    const large = log.reserve(900).then((n) => order.push('large') && n)
+    const small = log.reserve(100).then((n) => order.push('small') && n)
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(order, [], '100 more bytes fit, but the earlier request waits and goes first')
+    ;(log as unknown as { commit(s: { appends: [] }, reserved: number): Promise<void> }).commit(
+      { appends: [] },
+      first,
+    )
+    await Promise.all([large, small])
+    assert.deepEqual(order, ['large', 'small'])
+    await log.close()
+  })
+
+  test('a producer with linger 0 appends what one event turn sent as one batch, without a timer', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await log.createTopic('t', { partitions: 1 })
+    const producer = log.producer({ lingerMs: 0 })
+    const sends = [producer.send('t', rec('a')), producer.send('t', [rec('b'), rec('c')])]
+    await new Promise((r) => setImmediate(r))
+    assert.equal(log.partition({ topic: 't', partition: 0 }).nextOffset, 3, 'appended at the end of the turn')
+    const acks = await Promise.all(sends)
+    assert.deepEqual(
+      acks.flat().map((m) => m.offset),
+      [0, 1, 2],
+    )
+    assert.equal(log.describeTopicSync('t').partitionDetails[0]!.batches, 1)
+    await log.close()
+  })
+})
