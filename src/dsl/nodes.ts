@@ -27,6 +27,7 @@ export type LogicalNode =
   | StreamTableJoinNode
   | StreamJoinNode
   | { kind: 'to-table' }
+  | { kind: 'global-table'; topic: TopicDef<unknown> }
   | TableJoinNode
   | { kind: 'match'; pattern: PatternSpec; skip: 'past-last-event' | 'none' }
   | { kind: 'dedupe'; id: ((value: unknown) => string | number) | undefined; within: number }
@@ -65,6 +66,8 @@ export interface StreamTableJoinNode {
   type: 'inner' | 'left'
   /** `event-time`: the table's value as of the record's event time; `latest`: as of now. */
   version: 'event-time' | 'latest'
+  /** Global tables only: the key to look up (default: the record key), e.g. a foreign key. */
+  lookup: ((value: unknown) => string | number) | undefined
 }
 
 /**

@@ -108,6 +108,28 @@ export class Pipeline {
     return new Table<T>(this, this.addNode(op, options.name ?? `${topic.name}-table`, []))
   }
 
+  /**
+   * Reads a topic as a global table: every task — every worker — holds all of it, read from
+   * every partition and kept up to date as it changes. For small reference data (currencies,
+   * products, customers): a stream joins it by any key, with no repartition and no
+   * co-partitioning — `orders.join(customers, joiner, { key: (o) => o.customerId })`.
+   * Joins see its latest value (it is read beside the tasks, not in step with their event time).
+   */
+  globalTable<T>(topic: TopicDef<T>, options: { name?: string } = {}): Table<T> {
+    const clash = this.nodes.find(
+      (n) =>
+        (n.op.kind === 'source' || n.op.kind === 'table' || n.op.kind === 'global-table') &&
+        n.op.topic.name === topic.name,
+    )
+    if (clash) {
+      throw new TypeError(
+        `pipeline "${this.name}" already reads topic "${topic.name}"; read a topic once per pipeline and reuse what it returns`,
+      )
+    }
+    const op: LogicalNode = { kind: 'global-table', topic: topic as TopicDef<unknown> }
+    return new Table<T>(this, this.addNode(op, options.name ?? `${topic.name}-global`, []))
+  }
+
   addNode(op: LogicalNode, name: string | undefined, parents: readonly GraphNode[]): GraphNode {
     for (const p of parents) {
       if (!this.nodes.includes(p))

@@ -33,7 +33,7 @@ export interface NameOption {
   name?: string
 }
 
-export interface JoinOptions extends NameOption {
+export interface JoinOptions<T = unknown> extends NameOption {
   /**
    * Which of the table's values a record joins:
    * - `event-time` (default): the value the table had at the record's event time. A record
@@ -44,6 +44,11 @@ export interface JoinOptions extends NameOption {
    *   depends on how far the table had been read.
    */
   version?: 'event-time' | 'latest'
+  /**
+   * Global tables only: the key to look up, from the record (default: the record key) — a
+   * foreign key such as `(order) => order.customerId`.
+   */
+  key?: (value: T) => string | number
 }
 
 /** How close in event time two streams' records must be to join (stream–stream joins). */
@@ -168,7 +173,7 @@ export class Stream<T> {
    * Default name: `<table>-join`. See JoinOptions for which version of the table a record sees.
    * @example orders.keyBy((o) => o.customerId).join(customers, (o, c) => ({ ...o, tier: c.tier }))
    */
-  join<V, U>(table: Table<V>, joiner: (value: T, row: V) => U, options?: JoinOptions): Stream<U>
+  join<V, U>(table: Table<V>, joiner: (value: T, row: V) => U, options?: JoinOptions<T>): Stream<U>
   /**
    * Joins another stream keyed the same way (co-partitioned): every pair of records with the
    * same key whose event times are `within` each other (or `before`/`after` this record)
@@ -180,18 +185,18 @@ export class Stream<T> {
   join<V, U>(
     other: Table<V> | Stream<V>,
     joiner: (left: T, right: V) => U,
-    options?: JoinOptions | StreamJoinOptions,
+    options?: JoinOptions<T> | StreamJoinOptions,
   ): Stream<U> {
     const j = joiner as (left: T, right: V | undefined) => U
     if (other instanceof Stream) return this.#streamJoin(other, j, 'inner', options as StreamJoinOptions)
-    return this.#join(other, j, 'inner', (options ?? {}) as JoinOptions)
+    return this.#join(other, j, 'inner', (options ?? {}) as JoinOptions<T>)
   }
 
   /** Like `join`, but records with no table value for their key are kept: `row` is undefined. */
   leftJoin<V, U>(
     table: Table<V>,
     joiner: (value: T, row: V | undefined) => U,
-    options?: JoinOptions,
+    options?: JoinOptions<T>,
   ): Stream<U>
   /**
    * Like the stream–stream `join`, and a left record that found no partner by the time its
@@ -206,10 +211,10 @@ export class Stream<T> {
   leftJoin<V, U>(
     other: Table<V> | Stream<V>,
     joiner: (left: T, right: V | undefined) => U,
-    options?: JoinOptions | StreamJoinOptions,
+    options?: JoinOptions<T> | StreamJoinOptions,
   ): Stream<U> {
     if (other instanceof Stream) return this.#streamJoin(other, joiner, 'left', options as StreamJoinOptions)
-    return this.#join(other, joiner, 'left', (options ?? {}) as JoinOptions)
+    return this.#join(other, joiner, 'left', (options ?? {}) as JoinOptions<T>)
   }
 
   /**
@@ -256,17 +261,25 @@ export class Stream<T> {
     table: Table<V>,
     joiner: (value: T, row: V | undefined) => U,
     type: 'inner' | 'left',
-    options: JoinOptions,
+    options: JoinOptions<T>,
   ): Stream<U> {
     if (table.pipeline !== this.pipeline) {
       throw new TypeError(`pipeline "${this.pipeline.name}": cannot join a table of another pipeline`)
+    }
+    const global = table.node.op.kind === 'global-table'
+    if (options.key && !global) {
+      throw new TypeError(
+        `join with table "${table.name}": { key } looks up a global table; a partitioned table is joined on the record key (keyBy first)`,
+      )
     }
     const op: LogicalNode = {
       kind: 'stream-table-join',
       table: table.node,
       joiner: joiner as (value: unknown, row: unknown) => unknown,
       type,
-      version: options.version ?? 'event-time',
+      // A global table is read beside the tasks: its latest value is the only one there is.
+      version: global ? 'latest' : (options.version ?? 'event-time'),
+      lookup: options.key as ((value: unknown) => string | number) | undefined,
     }
     const name = options.name ?? `${table.name}-join`
     return new Stream<U>(this.pipeline, this.add(op, name, [this.node, table.node]))

@@ -42,6 +42,8 @@ export interface ChainHost {
   readonly watermark: number
   /** How far event time is known on these source topics: +∞ while they are idle. */
   sourceWatermark(topics: readonly string[]): number
+  /** A global table's current values (runtime/global-tables.ts). */
+  globalTable(store: string): ReadonlyMap<string, unknown>
   readonly now: number
   windows: WindowOperator[]
 }

@@ -102,6 +102,7 @@ export function streamTableJoinStep(
   hooks: Array<() => void>,
 ): Push {
   const { joiner, type, version, tableTopics } = node.op
+  if (node.op.global) return globalJoinStep(node, host, next)
   const table = new VersionedTable(host.store<Version[]>(node.op.tableStore))
   // Records waiting for the table's event time: store key = arrival sequence (zero-padded, so
   // the store's order is arrival order), mirrored in memory sorted by (event time, sequence).
@@ -194,5 +195,23 @@ export function tableJoinSide(joinNode: PhysicalNode, side: 0 | 1, host: ChainHo
       throw new OperatorError(joinNode.name, e)
     }
     next({ key, value, timestamp: r.timestamp })
+  }
+}
+
+/** A stream joined with a global table: a lookup by the record key, or by the join's `key`. */
+function globalJoinStep(node: PhysicalNode & { op: StreamTableJoinOp }, host: ChainHost, next: Push): Push {
+  const { joiner, type, lookup, tableStore } = node.op
+  return (r: StreamRecord) => {
+    let key: string | null
+    let joined: unknown
+    try {
+      key = lookup ? String(lookup(r.value)) : r.key
+      const row = key === null ? undefined : host.globalTable(tableStore).get(key)
+      if (row === undefined && type === 'inner') return
+      joined = joiner(r.value, row)
+    } catch (e) {
+      throw new OperatorError(node.name, e)
+    }
+    next({ key: r.key, value: joined, timestamp: r.timestamp })
   }
 }

@@ -11,6 +11,7 @@ import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push } from './chain.ts'
+import type { GlobalTables } from './global-tables.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
 import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
@@ -29,6 +30,8 @@ export interface TaskOptions {
   /** How many tasks write each repartition topic this task reads (its watermark channels). */
   upstreamTasks(subtopology: number): number
   now(): number
+  /** The process's global tables (needed when the pipeline joins one). */
+  globals?: GlobalTables
 }
 
 /** What one commit of a task holds. */
@@ -222,6 +225,12 @@ export class Task implements ChainHost {
 
   get watermark(): number {
     return this.tracker.watermark
+  }
+
+  globalTable(store: string): ReadonlyMap<string, unknown> {
+    const globals = this.#options.globals
+    if (!globals) throw new Error(`this runner gives its tasks no global tables (needed for ${store})`)
+    return globals.table(store)
   }
 
   /** How far event time is known on these source topics: +∞ while they are idle (nothing pending). */
@@ -490,7 +499,7 @@ function decodeInternal(record: LogRecord): StreamRecord | string {
   }
 }
 
-function decoderFor(
+export function decoderFor(
   def: NonNullable<Subtopology['sources'][number]['def']>,
   table: boolean,
 ): (r: LogRecord) => StreamRecord | string {

@@ -22,8 +22,8 @@ export async function prepareTopics(
   const counts = new Map<number, number>()
   const sourceDefs = new Map<string, { def: TopicDef<unknown>; table: boolean }>()
   for (const n of pipeline.nodes) {
-    if (n.op.kind === 'source' || n.op.kind === 'table')
-      sourceDefs.set(n.op.topic.name, { def: n.op.topic, table: n.op.kind === 'table' })
+    if (n.op.kind === 'source' || n.op.kind === 'table' || n.op.kind === 'global-table')
+      sourceDefs.set(n.op.topic.name, { def: n.op.topic, table: n.op.kind !== 'source' })
   }
   for (const [name, { def, table }] of sourceDefs) {
     if (!(await log.hasTopic(name))) {

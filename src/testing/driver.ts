@@ -13,6 +13,7 @@ import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
 import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
+import { GlobalTables } from '../runtime/global-tables.ts'
 import { type QueryableStore, queryableStore } from '../runtime/query.ts'
 import { MemoryBackend } from '../runtime/state.ts'
 import { Task, WATERMARK_HEADER } from '../runtime/task.ts'
@@ -45,14 +46,21 @@ export class TestDriver {
   readonly #topics = new Map<string, LogRecord[][]>()
   readonly #read = new Map<string, number>()
   readonly #defs = new Map<string, TopicDef<unknown>>()
+  readonly #globals: GlobalTables
   #now: number
 
   constructor(pipeline: Pipeline, options: TestDriverOptions = {}) {
     this.topology = compile(pipeline)
     this.#partitions = options.partitions ?? 1
     this.#now = options.startTime ?? 0
+    this.#globals = new GlobalTables(this.topology.globalTables)
     for (const n of pipeline.nodes) {
-      if (n.op.kind === 'source' || n.op.kind === 'table' || n.op.kind === 'sink')
+      if (
+        n.op.kind === 'source' ||
+        n.op.kind === 'table' ||
+        n.op.kind === 'global-table' ||
+        n.op.kind === 'sink'
+      )
         this.#defs.set(n.op.topic.name, n.op.topic)
       if (n.op.kind === 'window-aggregate' && n.op.late) this.#defs.set(n.op.late.name, n.op.late)
     }
@@ -67,6 +75,7 @@ export class TestDriver {
             partitionsOf: () => this.#partitions,
             upstreamTasks: () => this.#partitions,
             now: () => this.#now,
+            globals: this.#globals,
           }),
         )
       }
@@ -94,7 +103,7 @@ export class TestDriver {
 
   #append(topic: string, record: ProducerRecord, partition: number): void {
     const list = this.#log(topic)[partition]!
-    list.push({
+    const appended: LogRecord = {
       topic,
       partition,
       offset: list.length,
@@ -102,7 +111,11 @@ export class TestDriver {
       key: record.key ?? null,
       value: record.value,
       headers: record.headers ?? {},
-    })
+    }
+    list.push(appended)
+    // Global tables are read as soon as a record reaches their topic (a runner catches up
+    // between batches).
+    this.#globals.apply(topic, appended)
   }
 
   /**

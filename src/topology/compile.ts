@@ -53,6 +53,9 @@ export interface StreamTableJoinOp {
   joiner: (value: unknown, row: unknown) => unknown
   type: 'inner' | 'left'
   version: 'event-time' | 'latest'
+  /** A global table: looked up in the process's global tables, by `lookup` or the record key. */
+  global: boolean
+  lookup: ((value: unknown) => string | number) | undefined
 }
 
 /** Upstream half of a keyBy: compute the new key and write to the repartition topic. */
@@ -88,6 +91,8 @@ export interface Topology {
   readonly stores: string[]
   readonly sinkTopics: TopicDef<unknown>[]
   readonly deadLetterTopic: string
+  /** Global tables: every task reads all of them (store name = `<pipeline>.<name>`). */
+  readonly globalTables: Array<{ store: string; def: TopicDef<unknown> }>
 }
 
 export function compile(pipeline: Pipeline): Topology {
@@ -101,6 +106,18 @@ export function compile(pipeline: Pipeline): Topology {
   for (const n of nodes) for (const p of n.parents) children.get(p)!.push(n)
   const names = assignNames(pipeline, nodes, children)
 
+  // Global tables belong to no task: every task reads them whole (runtime/global-tables.ts).
+  for (const g of nodes.filter((n) => n.op.kind === 'global-table')) {
+    const other = children.get(g)!.find((c) => c.op.kind !== 'stream-table-join')
+    if (other) {
+      throw new TypeError(
+        `pipeline "${pipeline.name}": global table "${names.get(g)}" can only be joined by streams ` +
+          `(${other.op.kind} reads it); use p.table() for a table to transform or join with tables`,
+      )
+    }
+  }
+  const grouped = nodes.filter((n) => n.op.kind !== 'global-table')
+
   // Subtopologies: union nodes joined by an edge, except the edge out of a keyBy.
   const group = new Map<GraphNode, number>()
   const find = (n: GraphNode): GraphNode => {
@@ -109,15 +126,15 @@ export function compile(pipeline: Pipeline): Topology {
     return root
   }
   const parentOf = new Map<GraphNode, GraphNode>(nodes.map((n) => [n, n]))
-  for (const n of nodes) {
+  for (const n of grouped) {
     for (const p of n.parents) {
-      if (p.op.kind === 'keyBy') continue
+      if (p.op.kind === 'keyBy' || p.op.kind === 'global-table') continue
       parentOf.set(find(n), find(p))
     }
   }
-  const roots = [...new Set(nodes.map(find))]
+  const roots = [...new Set(grouped.map(find))]
   roots.sort((a, b) => a.id - b.id)
-  for (const n of nodes) group.set(n, roots.indexOf(find(n)))
+  for (const n of grouped) group.set(n, roots.indexOf(find(n)))
 
   const physical = new Map<GraphNode, PhysicalNode>()
   const repartitionTopic = (keyBy: GraphNode) => `${pipeline.name}-${names.get(keyBy)}-repartition`
@@ -135,6 +152,8 @@ export function compile(pipeline: Pipeline): Topology {
               joiner: n.op.joiner,
               type: n.op.type,
               version: n.op.version,
+              global: n.op.table.op.kind === 'global-table',
+              lookup: n.op.lookup,
             }
           : n.op.kind === 'table-join'
             ? {
@@ -223,6 +242,9 @@ export function compile(pipeline: Pipeline): Topology {
     stores,
     sinkTopics,
     deadLetterTopic: pipeline.options.deadLetter,
+    globalTables: nodes.flatMap((n) =>
+      n.op.kind === 'global-table' ? [{ store: `${pipeline.name}.${names.get(n)}`, def: n.op.topic }] : [],
+    ),
   }
 }
 

@@ -18,6 +18,7 @@ import type { Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
+import { GlobalTables } from '../global-tables.ts'
 import { findQueryableStore, type QueryableStore } from '../query.ts'
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
@@ -159,7 +160,19 @@ export class GroupRunner {
       for (const topic of new Set(written)) {
         partitions.set(topic, (await this.#log.describeTopic(topic)).partitionDetails.length)
       }
-      const shape: WorkerTopology = { topology, counts, partitions, stores }
+      // Global tables: read whole before the first record is processed.
+      const globals = new GlobalTables(topology.globalTables)
+      for (const { def } of topology.globalTables) {
+        if (!(await this.#log.hasTopic(def.name))) {
+          throw new SluiceError(
+            'SLUICE_UNKNOWN_TOPIC',
+            `pipeline "${pipeline.name}" reads topic "${def.name}" as a global table, which does not exist. ` +
+              `Create it (sluice topics create ${def.name} --partitions N --compact).`,
+          )
+        }
+      }
+      await globals.bootstrap(this.#log)
+      const shape: WorkerTopology = { topology, counts, partitions, stores, globals }
       this.#workers.push(
         new PipelineWorker(this.#log, pipeline, shape, {
           commitIntervalMs: this.#options.commitIntervalMs,

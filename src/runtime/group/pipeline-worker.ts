@@ -20,6 +20,7 @@ import type {
   TopicPartitionOffset,
 } from '../../log/types.ts'
 import type { Topology } from '../../topology/compile.ts'
+import type { GlobalTables } from '../global-tables.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
@@ -70,6 +71,8 @@ export interface WorkerTopology {
   partitions: Map<string, number>
   /** Store names per subtopology id. */
   stores: Map<number, string[]>
+  /** The pipeline's global tables, bootstrapped; the worker keeps them caught up. */
+  globals: GlobalTables
 }
 
 interface OwnedTask {
@@ -152,11 +155,17 @@ export class PipelineWorker {
     let lastCommit = Date.now()
     let uncommitted = false
     let lastLag = 0
+    let lastGlobals = 0
     let outageSince: number | null = null
     try {
       while (!this.#stopping) {
         try {
           if (await this.#follow()) uncommitted = this.#hasUncommittedWork()
+          // Global tables follow their topics between batches (at most every 100 ms).
+          if (this.#shape.globals.size > 0 && Date.now() - lastGlobals >= 100) {
+            lastGlobals = Date.now()
+            await this.#shape.globals.catchUp(this.#log)
+          }
           const records = await consumer.poll({
             maxRecords: this.#settings.maxPoll,
             waitMs: uncommitted ? 0 : 100,
@@ -366,6 +375,7 @@ export class PipelineWorker {
       partitionsOf: (topic) => partitions.get(topic)!,
       upstreamTasks: (s) => counts.get(s)!,
       now: Date.now,
+      globals: this.#shape.globals,
     })
     // The assignment moved on while this task restored: the next pass decides again.
     if (this.#consumer!.generation() !== generation) return
