@@ -10,8 +10,24 @@
  * record's event time; a record that fails to decode is skipped and counted in `invalid`.
  */
 import type { TopicDef } from '../dsl/topic.ts'
-import type { Log, LogRecord } from '../log/types.ts'
+import type { Log, LogRecord, TopicPartition } from '../log/types.ts'
 import { decoderFor } from './task.ts'
+
+/** Where global tables are read from: a Log, or a worker thread's read-only view of one. */
+export interface GlobalSource {
+  partitions(topic: string): Promise<number> | number
+  start(tp: TopicPartition): Promise<number> | number
+  read(tp: TopicPartition, offset: number, maxRecords: number): Promise<LogRecord[]> | LogRecord[]
+}
+
+/** A Log as a GlobalSource. */
+export function logSource(log: Log): GlobalSource {
+  return {
+    partitions: async (topic) => (await log.describeTopic(topic)).partitionDetails.length,
+    start: (tp) => log.resolveOffset(tp, 'earliest'),
+    read: (tp, offset, maxRecords) => log.fetch(tp, offset, { maxRecords, waitMs: 0 }),
+  }
+}
 
 interface GlobalTable {
   store: string
@@ -57,26 +73,27 @@ export class GlobalTables {
   }
 
   /** Reads every partition of every global table to its end as of now. Returns records read. */
-  async bootstrap(log: Log): Promise<number> {
+  async bootstrap(from: Log | GlobalSource): Promise<number> {
     let n = 0
     for (;;) {
-      const read = await this.catchUp(log, 50_000)
+      const read = await this.catchUp(from, 50_000)
       n += read
       if (read === 0) return n
     }
   }
 
   /** Reads what was appended since the last call, up to `maxRecords` per partition. */
-  async catchUp(log: Log, maxRecords = 10_000): Promise<number> {
+  async catchUp(from: Log | GlobalSource, maxRecords = 10_000): Promise<number> {
+    const source = 'fetch' in from ? logSource(from) : from
     let n = 0
     for (const topic of new Set([...this.#tables.values()].map((t) => t.topic))) {
-      const { partitionDetails } = await log.describeTopic(topic)
-      for (const { partition } of partitionDetails) {
+      const partitions = await source.partitions(topic)
+      for (let partition = 0; partition < partitions; partition++) {
         const key = `${topic}\0${partition}`
         const tp = { topic, partition }
         let offset = this.#positions.get(key)
-        if (offset === undefined) offset = await log.resolveOffset(tp, 'earliest')
-        const records = await log.fetch(tp, offset, { maxRecords, waitMs: 0 })
+        if (offset === undefined) offset = await source.start(tp)
+        const records = await source.read(tp, offset, maxRecords)
         for (const r of records) this.apply(topic, r)
         if (records.length > 0) offset = records[records.length - 1]!.offset + 1
         this.#positions.set(key, offset)

@@ -17,6 +17,7 @@ import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
+import { GlobalTables } from './global-tables.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
 import { type DeadLetter, Task } from './task.ts'
@@ -100,6 +101,8 @@ interface RunningPipeline {
   topology: Topology
   tasks: Task[]
   commits: number
+  /** Its global tables, bootstrapped at start and caught up between batches. */
+  globals: GlobalTables
 }
 
 export class EmbeddedRunner {
@@ -134,6 +137,7 @@ export class EmbeddedRunner {
       topology: compile(pipeline),
       tasks: [],
       commits: 0,
+      globals: new GlobalTables(compile(pipeline).globalTables),
     }))
   }
 
@@ -150,6 +154,7 @@ export class EmbeddedRunner {
     for (const running of this.#pipelines) {
       const { topology } = running
       const counts = await prepareTopics(this.#log, running.pipeline, topology)
+      await running.globals.bootstrap(this.#log)
       for (const sub of topology.subtopologies) {
         const n = counts.get(sub.id)!
         for (let p = 0; p < n; p++) {
@@ -161,6 +166,7 @@ export class EmbeddedRunner {
             partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
             upstreamTasks: (id) => counts.get(id)!,
             now: Date.now,
+            globals: running.globals,
           })
           for (const topic of task.sourceTopics()) {
             const tp = { topic, partition: p }
@@ -179,7 +185,13 @@ export class EmbeddedRunner {
     // Records processed since the last commit: their outputs are not visible yet.
     let uncommitted = false
     try {
+      let lastGlobals = 0
       while (!this.#stopping) {
+        // Global tables follow their topics between batches (at most every 100 ms).
+        if (Date.now() - lastGlobals >= 100) {
+          lastGlobals = Date.now()
+          for (const { globals } of this.#pipelines) if (globals.size > 0) await globals.catchUp(this.#log)
+        }
         const processed = await this.#processOnce()
         if (processed > 0) uncommitted = true
         let now = Date.now()

@@ -13,6 +13,7 @@
 import { isSluiceError } from '../../errors.ts'
 import type { LogRecord, ProducerRecord } from '../../log/types.ts'
 import { Alarm } from '../../util/alarm.ts'
+import type { GlobalSource, GlobalTables } from '../global-tables.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { DELETED } from '../state.ts'
 import type { Task } from '../task.ts'
@@ -33,6 +34,8 @@ export interface TaskLoopOptions {
   maxBatch: number
   maxUncollected: number
   post(message: FromWorker, transfer?: ArrayBuffer[]): void
+  /** Global tables of this thread's pipelines, caught up between batches. */
+  globals?: { tables: GlobalTables[]; source: GlobalSource }
 }
 
 export class TaskLoop {
@@ -104,10 +107,17 @@ export class TaskLoop {
     return this.#alarm.sleep(ms)
   }
 
+  #lastGlobals = 0
+
   async #processOnce(): Promise<number> {
     const { tasks, reader, maxBatch } = this.#o
     // A fresh snapshot per pass: new commits of the main thread become visible.
     reader.refresh()
+    const globals = this.#o.globals
+    if (globals && Date.now() - this.#lastGlobals >= 100) {
+      this.#lastGlobals = Date.now()
+      for (const g of globals.tables) if (g.size > 0) await g.catchUp(globals.source)
+    }
     let processed = 0
     const now = Date.now()
     for (const task of tasks) {

@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
+import { type GlobalSource, GlobalTables } from '../global-tables.ts'
 import { Task } from '../task.ts'
 import { CommittedState } from './committed-state.ts'
 import { LogReader } from './log-reader.ts'
@@ -56,6 +57,18 @@ const topologies: Topology[] = pipelines.map((p, i) => {
   return topology
 })
 
+// Each worker thread reads the global tables itself (they are read whole, beside the tasks).
+const source: GlobalSource = {
+  partitions: (topic) => reader.partitionsOf(topic),
+  start: (tp) => reader.bounds(tp).startOffset,
+  read: (tp, offset, maxRecords) => {
+    reader.refresh()
+    return reader.read(tp, offset, maxRecords)
+  },
+}
+const globals = topologies.map((t) => new GlobalTables(t.globalTables))
+for (const g of globals) await g.bootstrap(source)
+
 const tasks = setup.tasks.map((spec) => {
   const topology = topologies[spec.pipeline]!
   const counts = new Map(setup.pipelines[spec.pipeline]!.tasksPerSubtopology)
@@ -67,6 +80,7 @@ const tasks = setup.tasks.map((spec) => {
     partitionsOf: (topic) => reader.partitionsOf(topic),
     upstreamTasks: (id) => counts.get(id)!,
     now: Date.now,
+    globals: globals[spec.pipeline]!,
   })
   for (const [topic, offset] of spec.positions) task.positions.set(topic, offset)
   return task
@@ -79,6 +93,7 @@ const loop = new TaskLoop({
   ),
   reader,
   state,
+  globals: { tables: globals, source },
   maxBatch: setup.maxBatch,
   maxUncollected: setup.maxUncollected,
   post: (message, transfer) => port.postMessage(message, transfer ?? []),

@@ -6,9 +6,24 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { GroupRunner, openEmbeddedLog, pipeline, topic } from 'sluice'
+import { fileURLToPath } from 'node:url'
+import {
+  type EmbeddedLog,
+  EmbeddedRunner,
+  GroupRunner,
+  openEmbeddedLog,
+  pipeline,
+  ThreadedRunner,
+  topic,
+} from 'sluice'
 import { TestDriver } from 'sluice/testing'
 import { tempDir } from '../../helpers/temp-dir.ts'
+import {
+  customersTopic,
+  enriched,
+  enrichedTopic,
+  ordersTopic,
+} from '../runtime/fixtures/threaded-pipelines.ts'
 
 interface Customer {
   id: string
@@ -133,3 +148,60 @@ test('a consumer-group worker bootstraps the global table before processing, the
     await log.close()
   }
 })
+
+for (const [label, make] of [
+  ['the embedded runner', (log: EmbeddedLog) => new EmbeddedRunner(log, [enriched])],
+  [
+    'worker threads',
+    (log: EmbeddedLog) =>
+      new ThreadedRunner(log, [enriched], {
+        threads: 2,
+        module: fileURLToPath(new URL('../runtime/fixtures/threaded-pipelines.ts', import.meta.url)),
+      }),
+  ],
+] as const) {
+  test(`${label}: the global table is read whole by every task before its first record`, async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    try {
+      await log.createTopic(customersTopic.name, { partitions: 2, compact: true })
+      await log.createTopic(ordersTopic.name, { partitions: 4 })
+      const producer = log.producer()
+      const json = (v: unknown) => Buffer.from(JSON.stringify(v))
+      await producer.send(
+        customersTopic.name,
+        ['c1', 'c2', 'c3'].map((id, i) => ({ key: Buffer.from(id), value: json({ id, tier: `t${i + 1}` }) })),
+      )
+      const ids = Array.from({ length: 40 }, (_, i) => `o${i}`)
+      await producer.send(
+        ordersTopic.name,
+        ids.map((id, i) => ({ key: Buffer.from(id), value: json({ id, customer: `c${(i % 4) + 1}` }) })),
+      )
+      await producer.close()
+      const runner = make(log)
+      await runner.start()
+      const running = runner.run()
+      const results = () => {
+        const all: string[] = []
+        for (const part of log.partitionsOf(enrichedTopic.name)) {
+          for (let offset = part.startOffset; ; ) {
+            const batch = log.read(part.tp, offset)
+            if (batch.length === 0) break
+            for (const r of batch) all.push(JSON.parse(Buffer.from(r.value!).toString()))
+            offset = batch[batch.length - 1]!.offset + 1
+          }
+        }
+        return all.sort()
+      }
+      const deadline = Date.now() + 20_000
+      while (results().length < ids.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      runner.stop()
+      await running
+      // c4 is not in the table: a quarter of the orders are unknown.
+      const expected = ids.map((id, i) => `${id}:${i % 4 === 3 ? 'unknown' : `t${(i % 4) + 1}`}`).sort()
+      assert.deepEqual(results(), expected)
+    } finally {
+      await log.close()
+    }
+  })
+}
