@@ -18,6 +18,7 @@ import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
+import { findQueryableStore, type QueryableStore } from './query.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
 import { type DeadLetter, Task } from './task.ts'
@@ -147,6 +148,14 @@ export class EmbeddedRunner {
 
   get tasks(): Task[] {
     return this.#pipelines.flatMap((p) => p.tasks)
+  }
+
+  /**
+   * Reads a step's state while the pipelines run (see runtime/query.ts). `pipeline` picks
+   * the pipeline when several have the step.
+   */
+  store(step: string, options: { pipeline?: string } = {}): QueryableStore {
+    return findQueryableStore(this.#pipelines, step, options.pipeline)
   }
 
   /** Creates missing topics, checks co-partitioning, builds tasks and restores positions. */

@@ -107,6 +107,8 @@ describe('the consumer-group runner on the embedded log', () => {
     await embedded.start()
     const e = launch(embedded)
     await settled(a)
+    // The embedded runner answers queries the same way as the worker below.
+    assert.equal(embedded.store('per-second').range().length, USERS)
     await e.stop()
     reference = contents(a, 'click-counts')
     await a.close()
