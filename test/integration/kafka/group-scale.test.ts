@@ -40,6 +40,11 @@ test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothin
 
   for (const id of ['s1', 's2', 's3'])
     t.diagnostic(`${id} restores: ${JSON.stringify(restores(workers.get(id)!))}`)
+  // The tasks s1 kept never ran anywhere else (the assignment is sticky): whenever s1 had to
+  // rebuild them, its local checkpoints held all their state.
+  for (const r of restores(workers.get('s1')!).slice(1)) {
+    assert.equal(r.replayed, 0, `s1 rebuilt its kept tasks from checkpoints alone: ${JSON.stringify(r)}`)
+  }
   const actual = await contents(kafka, countsTopic)
   assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
   assert.deepEqual(actual, expected)

@@ -164,6 +164,38 @@ describe('the consumer-group runner on the embedded log', () => {
     await log.close()
   })
 
+  test('when a worker joins, the tasks that stay put keep running: same task, same state, no restore', async () => {
+    assert.ok(reference.length > 0, 'runs after the first test')
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await produceClicks(log, 0, CLICKS / 2)
+    const one = new GroupRunner(log, [windowed], { instanceId: 'one' })
+    await one.start()
+    const r1 = launch(one)
+    await until(
+      () => one.status()[0]!.tasks === 8 && one.status()[0]!.commits > 0,
+      'worker one to run all tasks',
+    )
+    const before = new Set(one.tasks)
+    const restored = one.restoredRecords
+    const two = new GroupRunner(log, [windowed], { instanceId: 'two' })
+    await two.start()
+    const r2 = launch(two)
+    await until(() => two.status()[0]!.tasks === 4, 'worker two to take half the tasks')
+    await produceClicks(log, CLICKS / 2, CLICKS)
+    await settled(log)
+    // The four tasks worker one kept are the very objects it had: not rebuilt, not restored.
+    assert.equal(one.tasks.length, 4)
+    assert.ok(
+      one.tasks.every((t) => before.has(t)),
+      'the tasks that stayed are the same Task instances',
+    )
+    assert.equal(one.restoredRecords, restored, 'worker one replayed nothing when two joined')
+    await r2.stop()
+    await r1.stop()
+    assert.deepEqual(contents(log, 'click-counts'), reference)
+    await log.close()
+  })
+
   test('a worker with a state dir restores from its checkpoints and replays only the changelog written since', async () => {
     assert.ok(reference.length > 0, 'runs after the first test')
     const log = await openEmbeddedLog({ dataDir: tempDir() })
