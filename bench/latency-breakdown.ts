@@ -169,6 +169,7 @@ export class LatencyBreakdown {
     ]
     const segs: number[][] = names.map(() => [])
     const rows: number[][] = []
+    const samplesByRow = new Map<number[], { sent: number }>()
     let sameTxn = 0
     const inQueuedToVisible: number[] = []
     for (const s of samples) {
@@ -193,6 +194,7 @@ export class LatencyBreakdown {
         s.seen - s.sent,
       ]
       rows.push(row)
+      samplesByRow.set(row, s)
       for (let i = 0; i < row.length; i++) segs[i]!.push(row[i]!)
       inQueuedToVisible.push(inVis.at - inT.queued)
       if (Math.abs(outVis.at - inVis.at) < 0.05) sameTxn++
@@ -221,6 +223,25 @@ export class LatencyBreakdown {
     const outs = measured(this.#outputs)
     lines.push(
       `commits: ${ins.length} input appends, ${outs.length} runner commits; queued → settled: input ${summary(sorted(ins.map((c) => c.done - c.queued)))}, runner ${summary(sorted(outs.map((c) => c.done - c.queued)))}`,
+    )
+    // GC pauses inside a tail sample's life: how much of the tail they explain.
+    const pauses = this.#gc.filter((g) => g.at >= from - 100)
+    let hit = 0
+    let inside = 0
+    for (const r of tail) {
+      const seen = r[r.length - 1]!
+      const s = samplesByRow.get(r)!
+      let ms = 0
+      for (const g of pauses) {
+        const a = Math.max(g.at, s.sent)
+        const b = Math.min(g.at + g.ms, s.sent + seen)
+        if (b > a) ms += b - a
+      }
+      if (ms > 0) hit++
+      inside += ms
+    }
+    lines.push(
+      `tail samples a GC pause fell into: ${((hit / Math.max(1, tail.length)) * 100).toFixed(0)}%, ${(inside / Math.max(1, tail.length)).toFixed(2)} ms of GC per tail sample on average`,
     )
     const gcs = sorted(this.#gc.filter((g) => g.at >= from).map((g) => g.ms))
     lines.push(
