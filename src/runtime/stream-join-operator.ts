@@ -3,10 +3,12 @@
  * pair up when their event times are close — left at l, right at r, when
  * l − before ≤ r ≤ l + after (`within: d` is before = after = d).
  *
- * Each side's records wait in the join's store (`0\0<key>` left, `1\0<key>` right → records
- * by arrival), and every arrival is paired at once with the other side's waiting records, so
- * the set of pairs does not depend on which side is read first; a pair carries the later of
- * its two times.
+ * Each side's records wait in the join's store, one entry per record
+ * (`<side>\0<key>\0<sequence>` → `{ t, v, m }`), mirrored in memory by side and key: memory
+ * is authoritative after the task starts (as in WindowStore), so a commit writes only the
+ * records that arrived, paired or left — not whole per-key lists. Every arrival is paired at
+ * once with the other side's waiting records, so the set of pairs does not depend on which
+ * side is read first; a pair carries the later of its two times.
  *
  * A waiting record leaves when no record that could still arrive on time can pair with it.
  * Records behind W − lateness (W: the task watermark) are late and dropped, so a left record
@@ -16,6 +18,7 @@
  * records of both sides — once, when their window has closed, so the result is final.
  */
 import type { StreamJoinNode } from '../dsl/nodes.ts'
+import { MinHeap } from '../util/heap.ts'
 import type { Push } from './chain.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import type { KeyValueStore } from './state.ts'
@@ -27,6 +30,11 @@ interface Waiting {
   m: boolean
 }
 
+interface Held extends Waiting {
+  /** Its store key. */
+  id: string
+}
+
 interface Expiry {
   at: number
   side: 0 | 1
@@ -36,23 +44,44 @@ interface Expiry {
 export class StreamJoinOperator {
   readonly #name: string
   readonly #op: StreamJoinNode
-  readonly #store: KeyValueStore<Waiting[]>
+  readonly #store: KeyValueStore<Waiting>
   readonly #next: Push
-  readonly #index: Expiry[] = []
+  /** `<side>\0<key>` → waiting records in arrival order. */
+  readonly #held = new Map<string, Held[]>()
+  readonly #index = new MinHeap<Expiry>((e) => e.at)
+  #sequence = 0
   /** Records dropped for arriving behind the watermark − lateness. */
   lateRecords = 0
 
-  constructor(name: string, op: StreamJoinNode, store: KeyValueStore<Waiting[]>, next: Push) {
+  constructor(name: string, op: StreamJoinNode, store: KeyValueStore<Waiting>, next: Push) {
     this.#name = name
     this.#op = op
     this.#store = store
     this.#next = next
-    for (const [id, list] of store.entries()) {
+    const loaded: Array<{ seq: number; side: 0 | 1; key: string; held: Held }> = []
+    for (const [id, w] of store.entries()) {
+      const a = id.indexOf('\0')
+      const b = id.lastIndexOf('\0')
       const side = id.charCodeAt(0) === 48 ? 0 : 1
-      const key = id.slice(2)
-      for (const w of list) this.#index.push({ at: this.#expiry(side, w.t), side, key })
+      const seq = Number(id.slice(b + 1))
+      loaded.push({ seq, side, key: id.slice(a + 1, b), held: { ...w, id } })
+      if (seq >= this.#sequence) this.#sequence = seq + 1
     }
-    this.#index.sort((a, b) => a.at - b.at)
+    loaded.sort((x, y) => x.seq - y.seq)
+    for (const { side, key, held } of loaded) {
+      this.#list(side, key).push(held)
+      this.#index.push({ at: this.#expiry(side, held.t), side, key })
+    }
+  }
+
+  #list(side: 0 | 1, key: string): Held[] {
+    const k = `${side}\0${key}`
+    let list = this.#held.get(k)
+    if (!list) {
+      list = []
+      this.#held.set(k, list)
+    }
+    return list
   }
 
   /** The watermark past which a record of `side` at time `t` can no longer pair. */
@@ -75,62 +104,55 @@ export class StreamJoinOperator {
     }
     const { before, after, type } = this.#op
     const trackOther = type === 'outer' || (type === 'left' && side === 1)
-    const otherId = `${side === 0 ? 1 : 0}\0${key}`
-    const others = this.#store.get(otherId)
+    const others = this.#held.get(`${side === 0 ? 1 : 0}\0${key}`)
     let paired = false
     if (others) {
       // Left at l pairs right at r when l − before ≤ r ≤ l + after.
       const lo = side === 0 ? t - before : t - after
       const hi = side === 0 ? t + after : t + before
-      let marked = false
       for (const o of others) {
         if (o.t < lo || o.t > hi) continue
         paired = true
         if (trackOther && !o.m) {
+          // The other record now counts as paired (it is emitted unpaired otherwise).
           o.m = true
-          marked = true
+          this.#store.put(o.id, { t: o.t, v: o.v, m: true })
         }
         this.#emit(key, side === 0 ? r.value : o.v, side === 0 ? o.v : r.value, Math.max(t, o.t))
       }
-      // The other side's records now count as paired (they are emitted unpaired otherwise).
-      if (marked) this.#store.put(otherId, others)
     }
-    const id = `${side}\0${key}`
-    const list = this.#store.get(id) ?? []
-    list.push({ t, v: r.value, m: paired })
-    this.#store.put(id, list)
-    const e: Expiry = { at: this.#expiry(side, t), side, key }
-    let i = this.#index.length
-    while (i > 0 && this.#index[i - 1]!.at > e.at) i--
-    this.#index.splice(i, 0, e)
+    const id = `${side}\0${key}\0${String(this.#sequence++).padStart(12, '0')}`
+    const w: Waiting = { t, v: r.value, m: paired }
+    this.#store.put(id, w)
+    this.#list(side, key).push({ ...w, id })
+    this.#index.push({ at: this.#expiry(side, t), side, key })
   }
 
   /** The watermark moved: records that can no longer pair leave (unpaired ones are emitted if asked). */
   advance(watermark: number): void {
-    let n = 0
-    while (n < this.#index.length && this.#index[n]!.at < watermark) n++
-    if (n === 0) return
-    const due = this.#index.splice(0, n)
+    const due = this.#index.popBelow(watermark)
+    if (due.length === 0) return
     const done = new Set<string>()
+    const { type } = this.#op
     for (const { side, key } of due) {
-      const id = `${side}\0${key}`
-      if (done.has(id)) continue
-      done.add(id)
-      const list = this.#store.get(id)
+      const k = `${side}\0${key}`
+      if (done.has(k)) continue
+      done.add(k)
+      const list = this.#held.get(k)
       if (!list) continue
-      const keep: Waiting[] = []
+      const keep: Held[] = []
       for (const w of list) {
         if (this.#expiry(side, w.t) >= watermark) {
           keep.push(w)
           continue
         }
+        this.#store.delete(w.id)
         if (w.m) continue
-        const { type } = this.#op
         if (side === 0 && type !== 'inner') this.#emit(key, w.v, undefined, w.t)
         if (side === 1 && type === 'outer') this.#emit(key, undefined, w.v, w.t)
       }
-      if (keep.length === 0) this.#store.delete(id)
-      else if (keep.length !== list.length) this.#store.put(id, keep)
+      if (keep.length === 0) this.#held.delete(k)
+      else if (keep.length !== list.length) this.#held.set(k, keep)
     }
   }
 
@@ -146,6 +168,6 @@ export class StreamJoinOperator {
 
   /** Records waiting on both sides (a state-size figure). */
   get waiting(): number {
-    return this.#index.length
+    return this.#index.size
   }
 }

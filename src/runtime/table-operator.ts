@@ -127,9 +127,10 @@ export function streamTableJoinStep(
     next({ key, value: joined, timestamp })
   }
   const known = () => Math.max(host.sourceWatermark(tableTopics), host.watermark)
-  const release = () => {
+  /** Joins the waiting records the table has caught up with (or the watermark `at` passed). */
+  const release = (at = Number.NEGATIVE_INFINITY) => {
     if (waiting.length === 0) return
-    const upTo = known()
+    const upTo = Math.max(known(), at)
     let n = 0
     while (n < waiting.length && waiting[n]!.w.t <= upTo) n++
     if (n === 0) return
@@ -140,8 +141,8 @@ export function streamTableJoinStep(
   }
   if (version === 'event-time') {
     hooks.push(() => {
-      host.onWatermark(release)
-      host.onProcessingTime(release)
+      host.onWatermark((wm) => release(wm))
+      host.onProcessingTime(() => release())
     })
   }
   return (r: StreamRecord) => {
