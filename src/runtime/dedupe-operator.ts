@@ -4,6 +4,8 @@
  * is forgotten once the watermark passes its time + within (no on-time record can repeat it
  * any more), found through an in-memory index sorted by expiry, rebuilt from the store.
  */
+
+import { MinHeap } from '../util/heap.ts'
 import type { ChainHost, Push } from './chain.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import type { KeyValueStore } from './state.ts'
@@ -16,14 +18,11 @@ export function dedupeStep(
   hooks: Array<() => void>,
 ): Push {
   const store: KeyValueStore<number> = host.store(`${host.pipeline}.${name}`)
-  const expiries: Array<{ at: number; id: string }> = []
+  const expiries = new MinHeap<{ at: number; id: string }>((e) => e.at)
   for (const [id, t] of store.entries()) expiries.push({ at: t + op.within, id })
-  expiries.sort((a, b) => a.at - b.at)
   hooks.push(() =>
     host.onWatermark((wm) => {
-      let n = 0
-      while (n < expiries.length && expiries[n]!.at < wm) n++
-      for (const { id, at } of expiries.splice(0, n)) {
+      for (const { id, at } of expiries.popBelow(wm)) {
         // The id may have been seen again since (a later first sighting after it expired).
         if ((store.get(id) ?? Number.NaN) + op.within === at) store.delete(id)
       }
@@ -39,10 +38,7 @@ export function dedupeStep(
     const seen = store.get(id)
     if (seen !== undefined && r.timestamp - seen <= op.within && r.timestamp >= seen - op.within) return
     store.put(id, r.timestamp)
-    const e = { at: r.timestamp + op.within, id }
-    let i = expiries.length
-    while (i > 0 && expiries[i - 1]!.at > e.at) i--
-    expiries.splice(i, 0, e)
+    expiries.push({ at: r.timestamp + op.within, id })
     next(r)
   }
 }

@@ -26,6 +26,7 @@
  * deadlines), rebuilt from the store when the task starts.
  */
 import type { PatternSpec } from '../dsl/pattern.ts'
+import { MinHeap } from '../util/heap.ts'
 import type { ChainHost, Push } from './chain.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import type { KeyValueStore } from './state.ts'
@@ -67,15 +68,13 @@ export function patternStep(
   const { stages, within, trailingGuard } = spec
   const store: KeyValueStore<KeyState> = host.store(`${host.pipeline}.${name}`)
   // When each key next needs attention: entries may be stale (checked against the state).
-  const due: Array<{ at: number; key: string }> = []
+  const due = new MinHeap<{ at: number; key: string }>((d) => d.at)
   const schedule = (key: string, state: KeyState) => {
     let at = Number.POSITIVE_INFINITY
     for (const e of state.buf) at = Math.min(at, e.t)
     if (within !== null) for (const r of state.runs) at = Math.min(at, r.t0 + within + 1)
     if (!Number.isFinite(at)) return
-    let i = due.length
-    while (i > 0 && due[i - 1]!.at > at) i--
-    due.splice(i, 0, { at, key })
+    due.push({ at, key })
   }
   for (const [key, state] of store.entries()) schedule(key, state)
 
@@ -193,10 +192,9 @@ export function patternStep(
 
   hooks.push(() =>
     host.onWatermark((watermark) => {
-      let n = 0
-      while (n < due.length && due[n]!.at <= watermark) n++
-      if (n === 0) return
-      const keys = new Set(due.splice(0, n).map((d) => d.key))
+      const ready = due.popBelow(watermark, true)
+      if (ready.length === 0) return
+      const keys = new Set(ready.map((d) => d.key))
       for (const key of keys) catchUp(key, watermark)
     }),
   )
