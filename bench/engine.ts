@@ -80,6 +80,8 @@ import { LatencyBreakdown } from './latency-breakdown.ts'
 const DOCS_HEADING = '## Engine (`npm run bench:engine`)'
 /** Enough event time (15 s) that the warm-up closes full tumbling and sliding windows. */
 const WARM_EVENTS = 150_000
+/** Distinct bids the latency producer cycles through. */
+const LATENCY_BIDS = 10_000
 /** (a) and (b) stop repeating a case once its runs have taken this long. */
 const REPEAT_BUDGET_S = 5
 const EVENTS_PER_MS = 10
@@ -801,7 +803,7 @@ function caseResult(
 
 // ---------------------------------------------------------------- latency
 
-async function latency(rate: number, data: Events): Promise<LatencyResult> {
+async function latency(rate: number, bids: Bid[]): Promise<LatencyResult> {
   const dir = mkdtempSync(join(baseDir, 'sluice-bench-engine-lat-'))
   // The floor, measured on the same disk just before the run: a record is visible only after
   // at least one LMDB commit (in `sync`, with its fsync).
@@ -881,7 +883,6 @@ async function latency(rate: number, data: Events): Promise<LatencyResult> {
     let measuredSent = 0
     let cpu0: NodeJS.CpuUsage | null = null
     let tMeasure = 0
-    const bids = data.bids
     for (;;) {
       const now = performance.now()
       const elapsed = now - t0
@@ -1129,15 +1130,15 @@ function notes(): string {
   have taken ${REPEAT_BUDGET_S} s); (c): one run. Every case is warmed up on
   the first ${int(WARM_EVENTS)} events, where the outputs of (a), (b) and (c) are checked to be
   identical; the timed runs check the output counts agree.
-- Latency: the stateless pipeline on the embedded log (\`${durability}\`); a producer (linger
-  ${lingerMs} ms${lingerMs === 0 ? ': each send is appended at the end of its event turn' : ''}) appends at the given rate, every ~1 ms timer tick sending what the rate owes, each
-  value stamped with \`performance.now()\` at the send; a consumer long-polls the output topic
-  and takes now − stamp per output record when the fetch returns (the output's commit is
-  visible). All in one process and one JS thread; these runs come first, before the throughput
-  cases. ${latencySeconds} s measured after 1 s of warm-up. "p99 from schedule" measures from when the rate
-  said a record was due instead of when it was sent, so it also counts time the producer itself
-  was held up (coordinated omission). CPU cores = process CPU time ÷ wall time over the
-  measured seconds.
+- Latency: the stateless pipeline on the embedded log (\`${durability}\`); a producer appends at
+  the given rate, every ~1 ms timer tick sending what the rate owes, each value stamped with
+  \`performance.now()\` at the send; a consumer long-polls the output topic and takes now − stamp
+  per output record when the fetch returns (the output's commit is visible). All in one process
+  and one JS thread; these runs come first, before the throughput cases. ${latencySeconds} s measured after
+  1 s of warm-up. "p99 from schedule" measures from when the rate said a record was due instead
+  of when it was sent, so it also counts time the producer itself was held up (coordinated
+  omission). CPU cores = process CPU time ÷ wall time over the measured seconds.
+- The producer's linger is ${lingerMs} ms${lingerMs === 0 ? ": each send is appended at the end of its event turn. The producer's\n  default, 1 ms, is a timer, which Node fires 1–2 ms late on a quiet event loop: it adds that\n  to every record (`--linger 1`)" : ''}.
 - The floor, measured just before each latency run on the same disk, ${baselineSeconds} s each, about once a
   millisecond: a 4 KiB write + \`fdatasync\` on the JS thread, and one lmdb-js write
   transaction (a 4 KiB put, opened as the log opens LMDB, timed until its commit ${durability === 'sync' ? 'is flushed' : 'lands'}). No
@@ -1147,13 +1148,15 @@ function notes(): string {
   right behind it, so nearly every output (over 99% in quiet runs) lands in the same LMDB
   transaction as its input, and lmdb-js reports a commit only once it is fsynced. A record's
   latency is one LMDB commit round trip — the queue, LMDB's writer thread, the commit, the
-  \`fdatasync\`, the way back to the JS thread — plus well under a millisecond of linger,
-  processing and reading. The tail is that round trip's tail: LMDB's writer thread or the JS
-  thread waiting for a CPU, and garbage-collection pauses of the JS thread (a GC pause falls
-  into most samples above the p99, 1–5 ms of it each); the disk itself (the \`fdatasync\` row)
-  is rarely the slow part. Until 2026-11-24 a record waited for two round trips in a row (its
-  append, then the runner's commit, which also waited for the previous commit's fsync) and for
-  the producer's 1 ms linger timer: p50 2.3–3.6 ms and p99 11–23 ms at the same rates.
+  \`fdatasync\`, the way back to the JS thread — plus well under a millisecond of processing
+  and reading. The tail is neither the disk (the \`fdatasync\` rows) nor a bare LMDB commit
+  (the floor): it is that round trip inside a busy process. The JS thread must pick up each
+  commit's completion, and garbage-collection pauses stop it (a GC pause falls into 60–90% of
+  the samples above the p99, 2–5 ms of it each); LMDB's writer thread and the JS thread also
+  share the two CPUs with V8's GC helpers and whatever else the machine runs.
+- Before 2026-11-24 (the same bench with the 1 ms linger) each record waited for two such round
+  trips in a row — its append, then the runner's commit, which also waited for the previous
+  commit's fsync — plus the linger timer: p50 2.3–3.6 ms and p99 11–23 ms at the same rates.
 - Targets (from the issue): (b) ≥ 50% of (a) stateless and ≥ 33% windowed; (c) ≥ 1,000,000
   events/s per core stateless and ≥ 500,000 windowed; latency p99 ≤ 10 ms at 50,000 events/s.
   The \`.keyBy()\` rows are held to the same targets although (a) has no repartition step.
@@ -1217,19 +1220,22 @@ section says how to reproduce it; numbers from other machines are only comparabl
 
 async function main(): Promise<void> {
   const m = machine()
-  const warm = generate(Math.min(events, WARM_EVENTS), 'bids')
   const results: CaseResult[] = []
   const lat: LatencyResult[] = []
   // Latency first: its tail is what other load on the machine spoils most, and the heap is
-  // still small (the million events would make every major GC scan them).
+  // still small. The throughput cases' events are generated afterwards: held during the
+  // latency runs, even the 150,000 warm-up events (a heap of ~80 MB instead of ~15) made
+  // V8's mark-compact pauses 8–21 ms instead of ~2, and the p99 at 50,000/s 13 ms, not 8–11.
   if (!args['no-latency']) {
+    const latencyBids = generate(LATENCY_BIDS, 'bids').bids
     for (const rate of rates) {
       progressLabel = `latency ${int(rate)}/s: `
-      const r = await latency(rate, warm)
+      const r = await latency(rate, latencyBids)
       lat.push(r)
       progress(`p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, p99.9 ${ms(r.p999)} ms`, true)
     }
   }
+  const warm = generate(Math.min(events, WARM_EVENTS), 'bids')
   progressLabel = ''
   progress(`generating ${int(events)} events`)
   const data = generate(events, 'bids')
