@@ -74,6 +74,7 @@ import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
 import { compile, type Topology } from '../src/topology/compile.ts'
 import { positiveInt, xorshift } from './common.ts'
+import { type JoinResult, type JoinWorkload, joinBenchmarks, joinTable } from './joins.ts'
 import { fsyncBaseline, lmdbBaseline, type Spread } from './latency-baseline.ts'
 import { LatencyBreakdown } from './latency-breakdown.ts'
 
@@ -103,6 +104,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '2000' },
     repeat: { type: 'string', default: '3' },
     workloads: { type: 'string', default: 'stateless,tumbling,sliding' },
+    joins: { type: 'string', default: 'enrich,join' },
     modes: { type: 'string', default: 'a,b,c' },
     groupings: { type: 'string', default: 'keyed,keyBy' },
     durability: { type: 'string', default: 'sync' },
@@ -128,6 +130,8 @@ if (args.help) {
   --batch N            records per process/tick/collect in (a) and (b) (default 2,000, the runner's maxBatch)
   --repeat N           timed runs of each (a) and (b) case, fewer once they take 5 s; the median is reported (default 3)
   --workloads LIST     stateless,tumbling,sliding (default all)
+  --joins LIST         join workloads (bench/joins.ts): enrich (stream–table), join (stream–stream
+                       within 10 s); default both, "none" skips them
   --modes LIST         a (hand loop), b (engine in memory), c (engine on the log) (default a,b,c)
   --groupings LIST     keyed, keyBy: how the windowed pipelines group by auction (default both)
   --durability D       log durability for (c) and latency: sync or interval (default sync)
@@ -1181,13 +1185,19 @@ function describeMachine(m: Machine): string {
   return `${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, 1-minute load average ${dec(m.load[0], 2)} at the start and ${dec(m.load[1], 2)} at the end; code at ${m.revision}`
 }
 
-function docsSection(results: CaseResult[], lat: LatencyResult[], m: Machine, command: string): string {
+function docsSection(
+  results: CaseResult[],
+  lat: LatencyResult[],
+  m: Machine,
+  command: string,
+  joins: JoinResult[],
+): string {
   return `${DOCS_HEADING}
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\` on ${describeMachine(m)}.
 
 ${render(results, lat)}
-`
+${joins.length > 0 ? `\nJoins (bench/joins.ts; \`npm run bench:joins\` runs them alone, with the data and the three ways described there):\n\n${joinTable(joins)}\n` : ''}`
 }
 
 function writeDocs(section: string): string {
@@ -1254,19 +1264,26 @@ async function main(): Promise<void> {
     await log?.close()
     if (dir) rmSync(dir, { recursive: true, force: true })
   }
+  const joinWorkloads =
+    args.joins === 'none' ? [] : list<JoinWorkload>('joins', args.joins, ['enrich', 'join'])
+  const joins =
+    joinWorkloads.length === 0
+      ? []
+      : await joinBenchmarks(events, joinWorkloads, modes.includes('c'), (t) => progress(`joins: ${t}`))
   progressLabel = ''
   m.load[1] = loadavg()[0]!
   const argv = process.argv.slice(2)
   const command = `npm run bench:engine${argv.length ? ` -- ${argv.join(' ')}` : ''}`
   if (args.json) {
     process.stdout.write(
-      `${JSON.stringify({ machine: m, date: new Date().toISOString(), command, durability, throughput: results, latency: lat }, null, 2)}\n`,
+      `${JSON.stringify({ machine: m, date: new Date().toISOString(), command, durability, throughput: results, latency: lat, joins }, null, 2)}\n`,
     )
   } else {
     process.stdout.write(`Engine, ${describeMachine(m)}\n\n${render(results, lat)}\n`)
+    if (joins.length > 0) process.stdout.write(`\nJoins:\n\n${joinTable(joins)}\n`)
   }
   if (args['write-docs']) {
-    const file = writeDocs(docsSection(results, lat, m, command))
+    const file = writeDocs(docsSection(results, lat, m, command, joins))
     process.stderr.write(`[bench:engine] wrote ${file}\n`)
   }
 }
