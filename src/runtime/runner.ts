@@ -18,7 +18,7 @@ import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
-import { findQueryableStore, type QueryableStore } from './query.ts'
+import { findQueryableStore, type QueryableStore, queryableSteps } from './query.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
 import { type DeadLetter, Task } from './task.ts'
@@ -156,6 +156,11 @@ export class EmbeddedRunner {
    */
   store(step: string, options: { pipeline?: string } = {}): QueryableStore {
     return findQueryableStore(this.#pipelines, step, options.pipeline)
+  }
+
+  /** The queryable steps of each pipeline. */
+  queryableSteps(): Record<string, string[]> {
+    return Object.fromEntries(this.#pipelines.map((p) => [p.pipeline.name, queryableSteps(p.topology)]))
   }
 
   /** Creates missing topics, checks co-partitioning, builds tasks and restores positions. */

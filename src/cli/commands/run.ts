@@ -17,6 +17,7 @@ import type { Log } from '../../log/types.ts'
 import { GroupRunner } from '../../runtime/group/group-runner.ts'
 import { EmbeddedRunner, type PipelineStatus } from '../../runtime/runner.ts'
 import { ThreadedRunner } from '../../runtime/threads/thread-runner.ts'
+import { startServer } from '../../server/server.ts'
 import { compile } from '../../topology/compile.ts'
 import { describe } from '../../topology/describe.ts'
 import {
@@ -62,6 +63,9 @@ Options:
                             at-least-once: lower latency, a crash replays (duplicates)
   --instance-id <id>        Kafka only: this worker's stable name; a restarted worker with the
                             same id fences its predecessor's open transaction at once
+  --port <n>                serve queryable state over HTTP on this port (0: any free one):
+                            GET /stores, /stores/<step>/<key>, /stores/<step>?from=&to=&limit=
+  --host <addr>             the address to serve on (default 127.0.0.1)
   --state-dir <dir>         Kafka only: local checkpoints of task state, so a task that comes
                             back replays only the changelog written since (default:
                             <data-dir>/checkpoints; workers on one machine may share it)
@@ -120,6 +124,8 @@ export const runCommand: Command = {
       guarantee: { type: 'string' },
       'instance-id': { type: 'string' },
       'state-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
     })
     if (values.help) {
       await writeOut(HELP)
@@ -221,9 +227,23 @@ export const runCommand: Command = {
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    const port = values.port === undefined ? undefined : parseIntFlag('run', 'port', values.port, 0)
+    if (port !== undefined && port > 65_535)
+      throw new UsageError('run', `--port takes 0 to 65535, got ${port}`)
+    let server: Awaited<ReturnType<typeof startServer>> | null = null
     try {
       await runner.start()
       printErr(`sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${where}; Ctrl-C stops`)
+      if (port !== undefined) {
+        server = await startServer({ port, runner, ...(values.host ? { host: values.host } : {}) })
+        printErr(`sluice: serving queryable state at ${server.url}/stores`)
+        const host = values.host ?? '127.0.0.1'
+        if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+          printErr(
+            `sluice: warning: no authentication yet — anyone who can reach ${host} can read this state`,
+          )
+        }
+      }
       const tty = process.stderr.isTTY === true
       let last = runner.status()
       let lastAt = Date.now()
@@ -255,6 +275,7 @@ export const runCommand: Command = {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      await server?.app.close()
       await log.close()
     }
   },

@@ -19,7 +19,7 @@ import { SluiceError } from '../../errors.ts'
 import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
 import { GlobalTables } from '../global-tables.ts'
-import { findQueryableStore, type QueryableStore } from '../query.ts'
+import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
@@ -121,6 +121,11 @@ export class GroupRunner {
       step,
       options.pipeline,
     )
+  }
+
+  /** The queryable steps of each pipeline. */
+  queryableSteps(): Record<string, string[]> {
+    return Object.fromEntries(this.#workers.map((w) => [w.pipeline.name, queryableSteps(w.topology)]))
   }
 
   /** Creates missing topics (sources, repartition, sinks, dead letters, changelogs). */

@@ -20,6 +20,7 @@ import type { EmbeddedTransaction } from '../../log/embedded/transaction.ts'
 import type { ProducerRecord } from '../../log/types.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
 import { Alarm } from '../../util/alarm.ts'
+import { type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus, RunnerOptions } from '../runner.ts'
 import { prepareTopics, restoredPosition } from '../topics.ts'
 import { RecordUnpacker } from './packed-records.ts'
@@ -119,6 +120,19 @@ export class ThreadedRunner {
       tasks: [],
       commits: 0,
     }))
+  }
+
+  /** The queryable steps of each pipeline (their state lives in the worker threads). */
+  queryableSteps(): Record<string, string[]> {
+    return Object.fromEntries(this.#pipelines.map((p) => [p.topology.pipeline, queryableSteps(p.topology)]))
+  }
+
+  /** State lives in the worker threads, out of this thread's reach: query it with --threads 1. */
+  store(step: string): QueryableStore {
+    throw new SluiceError(
+      'SLUICE_INVALID_ARGUMENT',
+      `the state of "${step}" lives in worker threads and cannot be read from here yet: run with --threads 1 to query it`,
+    )
   }
 
   get topologies(): Topology[] {
