@@ -108,7 +108,6 @@ function record(t: string, offset: number, key: string, value: unknown, at: numb
 function handEnrich(records: readonly LogRecord[]): number {
   const categories = new Map<string, number>()
   let outputs = 0
-  let bytes = 0
   for (const r of records) {
     const key = dec.decode(r.key!)
     if (r.topic === 'auctions') {
@@ -118,10 +117,10 @@ function handEnrich(records: readonly LogRecord[]): number {
     const bid = JSON.parse(dec.decode(r.value!)) as Bid
     const category = categories.get(key)
     if (category === undefined) continue
-    bytes += enc.encode(JSON.stringify({ auction: bid.auction, price: bid.price, category })).length
+    enc.encode(JSON.stringify({ auction: bid.auction, price: bid.price, category }))
     outputs++
   }
-  return outputs + bytes * 0
+  return outputs
 }
 
 function handJoin(records: readonly LogRecord[], within: number): number {
@@ -311,6 +310,18 @@ export interface JoinResult {
   ratio: number | null
 }
 
+function row(
+  workload: JoinWorkload,
+  way: 'b' | 'c',
+  events: number,
+  outputs: number,
+  span: Span,
+  handPerCore: number,
+): JoinResult {
+  const perCore = events / span.cpuSeconds
+  return { workload, way, events, outputs, ...span, perCore, ratio: perCore / handPerCore }
+}
+
 /** Runs the join workloads; `log` false skips (c). */
 export async function joinBenchmarks(
   events: number,
@@ -340,29 +351,12 @@ export async function joinBenchmarks(
       bOutputs = runTask(workload, records)
     })
     if (bOutputs !== outputs) throw new Error(`${workload}: (b) made ${bOutputs} outputs, (a) ${outputs}`)
-    results.push({
-      workload,
-      way: 'b',
-      events,
-      outputs: bOutputs,
-      ...b,
-      perCore: events / b.cpuSeconds,
-      ratio: events / b.cpuSeconds / aPerCore,
-    })
+    results.push(row(workload, 'b', events, bOutputs, b, aPerCore))
     if (log) {
       progress(`${workload}: (c) engine on the embedded log`)
       const cOutputs = await runLog(workload, records)
       if (cOutputs !== outputs) throw new Error(`${workload}: (c) made ${cOutputs} outputs, (a) ${outputs}`)
-      const c = lastLogSpan!
-      results.push({
-        workload,
-        way: 'c',
-        events,
-        outputs: cOutputs,
-        ...c,
-        perCore: events / c.cpuSeconds,
-        ratio: events / c.cpuSeconds / aPerCore,
-      })
+      results.push(row(workload, 'c', events, cOutputs, lastLogSpan!, aPerCore))
     }
   }
   return results

@@ -299,7 +299,7 @@ function step(
       // Both sides share one operator, made by whichever side is built first; `next` is the
       // join node itself.
       const joinNode = node.children[0]!
-      if (joinNode.op.kind === 'table-join') return tableJoinSide(joinNode, op.side, host, next)
+      if (joinNode.op.kind === 'table-join') return tableJoinSide(joinNode, host, next)
       const joinOp = joinNode.op as StreamJoinNode
       let operator = shared.get(joinNode) as StreamJoinOperator | undefined
       if (!operator) {

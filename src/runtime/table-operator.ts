@@ -168,13 +168,12 @@ export function streamTableJoinStep(
  * join node, which stores the result table. A key without a result is deleted (null) — only
  * if it had one.
  */
-export function tableJoinSide(joinNode: PhysicalNode, side: 0 | 1, host: ChainHost, next: Push): Push {
+export function tableJoinSide(joinNode: PhysicalNode, host: ChainHost, next: Push): Push {
   const op = joinNode.op as TableJoinOp
   const left = new VersionedTable(host.store<Version[]>(op.stores[0]))
   const right = new VersionedTable(host.store<Version[]>(op.stores[1]))
   const result = new VersionedTable(host.store<Version[]>(`${host.pipeline}.${joinNode.name}`))
-  // (Either side's update is handled alike: both tables are read by key.)
-  void side
+  // Either side's update is handled alike: both tables are read by key.
   return (r) => {
     const key = r.key!
     const l = left.latest(key)

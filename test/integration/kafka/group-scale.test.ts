@@ -17,8 +17,8 @@ import {
   referenceWindows,
   restores,
   startWorker,
+  stopCleanly,
   until,
-  workerLogs,
   workers,
 } from './worker-harness.ts'
 
@@ -48,12 +48,5 @@ test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothin
   const actual = await contents(kafka, countsTopic)
   assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
   assert.deepEqual(actual, expected)
-  for (const id of ['s1', 's2', 's3']) workers.get(id)!.child.kill('SIGTERM')
-  for (const id of ['s1', 's2', 's3'])
-    assert.equal(
-      await workers.get(id)!.exited,
-      0,
-      `worker ${id} stops cleanly
-${workerLogs()}`,
-    )
+  await stopCleanly(['s1', 's2', 's3'])
 })

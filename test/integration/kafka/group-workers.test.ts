@@ -19,8 +19,8 @@ import {
   produce,
   referenceWindows,
   startWorker,
+  stopCleanly,
   until,
-  workerLogs,
   workers,
 } from './worker-harness.ts'
 
@@ -53,12 +53,5 @@ test(`three workers, one killed mid-stream, a fourth joining: the output is exac
   assert.equal(actual.length, expected.length, 'as many windows as the reference')
   assert.deepEqual(actual, expected)
 
-  for (const id of ['w1', 'w3', 'w4']) workers.get(id)!.child.kill('SIGTERM')
-  for (const id of ['w1', 'w3', 'w4'])
-    assert.equal(
-      await workers.get(id)!.exited,
-      0,
-      `worker ${id} stops cleanly
-${workerLogs()}`,
-    )
+  await stopCleanly(['w1', 'w3', 'w4'])
 })

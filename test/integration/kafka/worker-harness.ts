@@ -4,6 +4,7 @@
  * and output. Import this module first in a test file: it sets SLUICE_TEST_RUN before the
  * pipeline fixture is imported.
  */
+import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -154,6 +155,13 @@ export function restores(worker: Worker): RestoreLine[] {
         /restored ([\d,]+) tasks? in \d+ ms: ([\d,]+) entries from local checkpoints, ([\d,]+) changelog records/g,
       ),
   ].map((m) => ({ tasks: n(m[1]!), fromCheckpoints: n(m[2]!), replayed: n(m[3]!) }))
+}
+
+/** SIGTERMs these workers and asserts each stops cleanly (exit 0), showing every log if not. */
+export async function stopCleanly(ids: readonly string[]): Promise<void> {
+  for (const id of ids) workers.get(id)!.child.kill('SIGTERM')
+  for (const id of ids)
+    assert.equal(await workers.get(id)!.exited, 0, `worker ${id} stops cleanly\n${workerLogs()}`)
 }
 
 export async function stopWorkers(): Promise<void> {
