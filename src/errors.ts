@@ -28,6 +28,16 @@ export type SluiceErrorCode =
   /** The broker knows who the client is and denies it the call: an ACL is missing. */
   | 'SLUICE_NOT_AUTHORIZED'
   | 'SLUICE_KAFKA_ERROR'
+  /** Event store: an append's expected version did not match the stream's; nothing was written. */
+  | 'SLUICE_CONCURRENCY_CONFLICT'
+  /** Event store: an event that cannot be stored (no type, a payload that is not JSON, a schema's refusal). */
+  | 'SLUICE_INVALID_EVENT'
+  | 'SLUICE_UNKNOWN_STREAM'
+  /** Event store: an event id already stored by a different append (ids make retries idempotent). */
+  | 'SLUICE_DUPLICATE_EVENT_ID'
+  /** Event store: the stored schema/format is not the one this code knows (migrate, or upgrade). */
+  | 'SLUICE_SCHEMA_MISMATCH'
+  | 'SLUICE_STORE_CLOSED'
 
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode
