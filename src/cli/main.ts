@@ -12,6 +12,7 @@ import { consumeCommand } from './commands/consume.ts'
 import { demoLogCommand } from './commands/demo-log.ts'
 import { produceCommand } from './commands/produce.ts'
 import { runCommand } from './commands/run.ts'
+import { serveCommand } from './commands/serve.ts'
 import { topicsCommand } from './commands/topics.ts'
 import { printErr, printError, writeOut } from './output.ts'
 
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   produceCommand,
   consumeCommand,
   runCommand,
+  serveCommand,
   demoLogCommand,
 ]
 

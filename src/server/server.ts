@@ -1,38 +1,61 @@
 /**
- * Sluice's HTTP server (Fastify), hosted by `sluice run --port N`. This first part serves
- * queryable state; ingest, subscriptions, metrics and the dashboard join it (issue 6, 8).
+ * Sluice's HTTP server (Fastify), hosted by `sluice run` and `sluice serve`:
  *
- *   GET /health                            200 { status, pipelines }
- *   GET /stores                            the queryable steps of each running pipeline
- *   GET /stores/:step/:key                 200 { key, value } | 404 { error }
- *   GET /stores/:step?from=&to=&limit=     200 { entries: [{ key, value }] } (sorted by key)
- *     ?pipeline=name picks the pipeline when several have the step.
+ *   GET  /health                       200 { status, pipelines, subscriptions }
+ *   POST /topics/:topic/events         ingest (ingest.ts)
+ *   GET  /topics/:topic/stream         Server-Sent Events (subscribe-routes.ts)
+ *   GET  /topics/:topic/ws             WebSocket
+ *   GET  /stores…                      queryable state (stores-routes.ts)
  *
- * Errors are JSON `{ error, code }` naming the problem. On Kafka a worker answers for the keys
- * of its own tasks only (a key another worker holds reads as not found, for now).
+ * Errors are JSON `{ error, code }` naming the problem and what to do.
  */
+import cors from '@fastify/cors'
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { TopicDef } from '../dsl/topic.ts'
 import { isSluiceError } from '../errors.ts'
-import type { QueryableStore } from '../runtime/query.ts'
+import type { Log } from '../log/types.ts'
+import { Auth, type TokenGrant } from './auth.ts'
+import { TopicCatalog } from './catalog.ts'
+import { ingestRoutes } from './ingest.ts'
+import { Ingestor, type IngestorOptions } from './ingestor.ts'
+import { type Queryable, storesRoutes } from './stores-routes.ts'
+import { type SubscriptionStats, subscribeRoutes } from './subscribe-routes.ts'
 
-/** What the server needs from a runner. */
-export interface Queryable {
-  store(step: string, options?: { pipeline?: string }): QueryableStore
-  /** Queryable steps per pipeline. */
-  queryableSteps(): Record<string, string[]>
-}
+export type { Queryable } from './stores-routes.ts'
 
 export interface ServerOptions {
   host?: string
   port?: number
-  runner: Queryable
+  /** Pipelines whose state `/stores` reads (none under `sluice serve`). */
+  runner?: Queryable
+  /** The log ingest appends to and subscriptions read from; without it those routes are off. */
+  log?: Log
+  /** Typed topic declarations: ingest validates against their schema and keys by their key. */
+  topics?: Iterable<TopicDef<unknown>>
+  /** Bearer tokens; none: no auth (the CLI allows that on loopback only). */
+  tokens?: readonly TokenGrant[]
+  /** Allowed CORS origins (`*` for any); none: no CORS headers. */
+  cors?: readonly string[]
+  /** Largest ingest request body (default 16 MiB). */
+  maxBodyBytes?: number
+  ingest?: IngestorOptions
+  subscriptions?: { highWaterBytes?: number; slowAfterMs?: number }
 }
 
-const MAX_RANGE = 10_000
+export interface RunningServer {
+  app: FastifyInstance
+  url: string
+  subscriptions: SubscriptionStats
+  /** Stops accepting, ends subscriptions, waits for queued ingest commits. */
+  close(): Promise<void>
+}
 
-export async function startServer(options: ServerOptions): Promise<{ app: FastifyInstance; url: string }> {
-  const app = Fastify({ logger: false })
-  const { runner } = options
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024
+  const app = Fastify({ logger: false, bodyLimit: maxBodyBytes, forceCloseConnections: true })
+  const auth = new Auth(options.tokens ?? [])
+  const stats: SubscriptionStats = { open: 0, dropped: 0 }
 
   app.setErrorHandler((error, _request, reply) => {
     const err = error as Error & { statusCode?: number; code?: string }
@@ -42,63 +65,67 @@ export async function startServer(options: ServerOptions): Promise<{ app: Fastif
         .send({ error: err.message, code: err.code })
       return
     }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      void reply.code(413).send({
+        error: `the request body is larger than ${maxBodyBytes} bytes: send smaller batches`,
+        code: 'SLUICE_BODY_TOO_LARGE',
+      })
+      return
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      void reply.code(415).send({
+        error:
+          'send events as Content-Type: application/json (one event) or application/x-ndjson (one event per line)',
+        code: 'SLUICE_UNSUPPORTED_MEDIA_TYPE',
+      })
+      return
+    }
     void reply.code(err.statusCode ?? 500).send({ error: err.message, code: err.code ?? 'SLUICE_INTERNAL' })
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({
-      error: `no route ${request.method} ${request.url}: try GET /stores or GET /health`,
+      error: `no route ${request.method} ${request.url}: see GET /health; routes: POST /topics/<t>/events, GET /topics/<t>/stream, GET /stores`,
       code: 'SLUICE_NOT_FOUND',
     })
   })
 
-  app.get('/health', async () => ({ status: 'ok', pipelines: Object.keys(runner.queryableSteps()) }))
+  if (options.cors && options.cors.length > 0) {
+    const origins = options.cors
+    await app.register(cors, { origin: origins.includes('*') ? true : [...origins], credentials: false })
+  }
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
 
-  app.get('/stores', async () => ({ pipelines: runner.queryableSteps() }))
+  app.get('/health', async () => ({
+    status: 'ok',
+    pipelines: options.runner ? Object.keys(options.runner.queryableSteps()) : [],
+    subscriptions: stats.open,
+  }))
 
-  app.get<{ Params: { step: string; key: string }; Querystring: { pipeline?: string } }>(
-    '/stores/:step/:key',
-    async (request, reply) => {
-      const { step, key } = request.params
-      const store = runner.store(step, pick(request.query.pipeline))
-      const value = store.get(key)
-      if (value === undefined) {
-        return reply.code(404).send({
-          error: `no value for key "${key}" in ${store.store} here (on Kafka it may be held by another worker)`,
-          code: 'SLUICE_KEY_NOT_FOUND',
-        })
-      }
-      return { key, value }
-    },
-  )
+  await app.register(storesRoutes, { runner: options.runner, auth })
 
-  app.get<{
-    Params: { step: string }
-    Querystring: { pipeline?: string; from?: string; to?: string; limit?: string }
-  }>('/stores/:step', async (request, reply) => {
-    const { from, to, limit } = request.query
-    let n = MAX_RANGE
-    if (limit !== undefined) {
-      n = Number(limit)
-      if (!Number.isInteger(n) || n < 1 || n > MAX_RANGE) {
-        return reply.code(400).send({
-          error: `limit must be a whole number from 1 to ${MAX_RANGE}, got "${limit}"`,
-          code: 'SLUICE_INVALID_ARGUMENT',
-        })
-      }
-    }
-    const store = runner.store(request.params.step, pick(request.query.pipeline))
-    const entries = store.range({
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-      limit: n,
+  let ingestor: Ingestor | undefined
+  if (options.log) {
+    const catalog = new TopicCatalog(options.log, options.topics ?? [])
+    ingestor = new Ingestor(options.log, options.ingest ?? {})
+    await ingestor.open()
+    await app.register(ingestRoutes, { catalog, ingestor, auth, maxBodyBytes })
+    await app.register(subscribeRoutes, {
+      log: options.log,
+      catalog,
+      auth,
+      stats,
+      ...options.subscriptions,
     })
-    return { store: store.store, kind: store.kind, entries: entries.map(([key, value]) => ({ key, value })) }
-  })
+  }
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 })
-  return { app, url: address }
-}
-
-function pick(pipeline: string | undefined): { pipeline?: string } {
-  return pipeline === undefined ? {} : { pipeline }
+  return {
+    app,
+    url: address,
+    subscriptions: stats,
+    close: async () => {
+      await ingestor?.close()
+      await app.close()
+    },
+  }
 }

@@ -9,7 +9,11 @@ import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { type Connector, declaredConnectors } from '../../connectors/connect.ts'
+import { ConnectorRunner } from '../../connectors/runner.ts'
+import type { ConnectorStatus } from '../../connectors/status.ts'
 import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
+import type { TopicDef } from '../../dsl/topic.ts'
 import { SluiceError } from '../../errors.ts'
 import { openEmbeddedLog } from '../../log/index.ts'
 import { openKafkaLog } from '../../log/kafka/index.ts'
@@ -17,7 +21,7 @@ import type { Log } from '../../log/types.ts'
 import { GroupRunner } from '../../runtime/group/group-runner.ts'
 import { EmbeddedRunner, type PipelineStatus } from '../../runtime/runner.ts'
 import { ThreadedRunner } from '../../runtime/threads/thread-runner.ts'
-import { startServer } from '../../server/server.ts'
+import type { RunningServer } from '../../server/server.ts'
 import { compile } from '../../topology/compile.ts'
 import { describe } from '../../topology/describe.ts'
 import {
@@ -31,6 +35,7 @@ import {
 } from '../args.ts'
 import { parseBackend } from '../backend.ts'
 import { type Command, EXIT_OK } from '../command.ts'
+import { HTTP_HELP, HTTP_OPTIONS, planHttp, startHttp } from '../http-flags.ts'
 import { formatCount, printErr, writeOut } from '../output.ts'
 
 const HELP = `Usage: sluice run <pipeline.ts> [options]
@@ -63,9 +68,7 @@ Options:
                             at-least-once: lower latency, a crash replays (duplicates)
   --instance-id <id>        Kafka only: this worker's stable name; a restarted worker with the
                             same id fences its predecessor's open transaction at once
-  --port <n>                serve queryable state over HTTP on this port (0: any free one):
-                            GET /stores, /stores/<step>/<key>, /stores/<step>?from=&to=&limit=
-  --host <addr>             the address to serve on (default 127.0.0.1)
+${HTTP_HELP}
   --state-dir <dir>         Kafka only: local checkpoints of task state, so a task that comes
                             back replays only the changelog written since (default:
                             <data-dir>/checkpoints; workers on one machine may share it)
@@ -78,10 +81,11 @@ Example:
   SLUICE_BACKEND=kafka://127.0.0.1:9092 sluice run examples/card-velocity.ts --instance-id w1
 `
 
-async function loadPipelines(file: string): Promise<Pipeline[]> {
+async function loadFile(file: string): Promise<{ pipelines: Pipeline[]; connectors: Connector[] }> {
   const path = resolve(file)
   if (!existsSync(path)) throw new UsageError('run', `no such file: ${file}`)
   const before = declaredPipelines().length
+  const connectorsBefore = declaredConnectors().length
   const mod = (await import(pathToFileURL(path).href)) as { default?: unknown }
   const exported = mod.default
   const pipelines =
@@ -90,13 +94,30 @@ async function loadPipelines(file: string): Promise<Pipeline[]> {
       : Array.isArray(exported) && exported.every((p) => p instanceof Pipeline)
         ? (exported as Pipeline[])
         : declaredPipelines().slice(before)
-  if (pipelines.length === 0) {
+  const connectors = declaredConnectors().slice(connectorsBefore)
+  if (pipelines.length === 0 && connectors.length === 0) {
     throw new SluiceError(
       'SLUICE_INVALID_ARGUMENT',
-      `${file} declares no pipeline: call pipeline('name').from(topic(...))... in it (or export default one)`,
+      `${file} declares no pipeline and no connector: call pipeline('name').from(topic(...))... ` +
+        "or connect('name', { from, to }) in it (or export default a pipeline)",
     )
   }
-  return pipelines
+  return { pipelines, connectors }
+}
+
+/** Every topic the file declares with a type: what ingest validates against. */
+function declaredTopics(
+  pipelines: readonly Pipeline[],
+  connectors: readonly Connector[],
+): TopicDef<unknown>[] {
+  const defs: TopicDef<unknown>[] = []
+  for (const p of pipelines) {
+    for (const n of p.nodes) {
+      if ('topic' in n.op && n.op.topic) defs.push(n.op.topic as TopicDef<unknown>)
+    }
+  }
+  for (const c of connectors) defs.push(c.topic as TopicDef<unknown>)
+  return defs
 }
 
 function statusLine(s: PipelineStatus, perSecond: number): string {
@@ -107,6 +128,15 @@ function statusLine(s: PipelineStatus, perSecond: number): string {
     `${s.pipeline}  ${formatCount(perSecond)} rec/s  tasks ${s.tasks}  in ${formatCount(s.recordsIn)}  out ${formatCount(s.recordsOut)}` +
     `  lag ${formatCount(s.lag)}  watermark ${wm}  windows ${formatCount(s.openWindows)}` +
     `  late ${formatCount(s.lateRecords)}  dead letters ${formatCount(s.deadLetters)}`
+  )
+}
+
+function connectorLine(c: ConnectorStatus, perSecond: number): string {
+  const verb = c.kind === 'sink' ? `${c.topic} → ${c.type}` : `${c.type} → ${c.topic}`
+  const problem = c.state === 'retrying' && c.lastError ? `  retrying: ${c.lastError.slice(0, 120)}` : ''
+  return (
+    `${c.name}  ${verb}  ${c.state}  ${formatCount(perSecond)} rec/s  records ${formatCount(c.records)}` +
+    `  dead letters ${formatCount(c.deadLetters)}${problem}`
   )
 }
 
@@ -124,8 +154,7 @@ export const runCommand: Command = {
       guarantee: { type: 'string' },
       'instance-id': { type: 'string' },
       'state-dir': { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
+      ...HTTP_OPTIONS,
     })
     if (values.help) {
       await writeOut(HELP)
@@ -158,7 +187,8 @@ export const runCommand: Command = {
           'its state in --data-dir and is always exactly-once',
       )
     }
-    const pipelines = await loadPipelines(file!)
+    const http = planHttp('run', values)
+    const { pipelines, connectors } = await loadFile(file!)
     if (values.describe) {
       await writeOut(`${pipelines.map((p) => describe(compile(p))).join('\n\n')}\n`)
       return EXIT_OK
@@ -216,6 +246,10 @@ export const runCommand: Command = {
         `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'})`
     }
     let stopping = false
+    let stopRequested = () => {}
+    const stopped = new Promise<void>((resolve) => {
+      stopRequested = resolve
+    })
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         printErr(`sluice: ${signal} again: exiting without the final commit`)
@@ -224,48 +258,61 @@ export const runCommand: Command = {
       stopping = true
       printErr(`\nsluice: ${signal}: committing and stopping…`)
       runner.stop()
+      stopRequested()
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
-    const port = values.port === undefined ? undefined : parseIntFlag('run', 'port', values.port, 0)
-    if (port !== undefined && port > 65_535)
-      throw new UsageError('run', `--port takes 0 to 65535, got ${port}`)
-    let server: Awaited<ReturnType<typeof startServer>> | null = null
+    let server: RunningServer | null = null
+    const connectorRunner = new ConnectorRunner(log, connectors, { report: (m) => note(`sluice: ${m}`) })
     try {
       await runner.start()
-      printErr(`sluice: running ${pipelines.map((p) => p.name).join(', ')} on ${where}; Ctrl-C stops`)
-      if (port !== undefined) {
-        server = await startServer({ port, runner, ...(values.host ? { host: values.host } : {}) })
-        printErr(`sluice: serving queryable state at ${server.url}/stores`)
-        const host = values.host ?? '127.0.0.1'
-        if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
-          printErr(
-            `sluice: warning: no authentication yet — anyone who can reach ${host} can read this state`,
-          )
-        }
+      connectorRunner.start()
+      const names = [
+        ...pipelines.map((p) => p.name),
+        ...connectors.map((c) => `${c.name} (${c.kind === 'sink' ? c.sink.type : c.source.type})`),
+      ]
+      printErr(`sluice: running ${names.join(', ')} on ${where}; Ctrl-C stops`)
+      if (http) {
+        const started = await startHttp(http, {
+          log,
+          runner,
+          topics: declaredTopics(pipelines, connectors),
+          ...(runner instanceof GroupRunner ? { instanceId: runner.instanceId } : {}),
+        })
+        server = started.server
+        printErr(started.banner)
       }
       const tty = process.stderr.isTTY === true
       let last = runner.status()
+      let lastConnectors = connectorRunner.status()
       let lastAt = Date.now()
       const show = () => {
         const now = Date.now()
         const status = runner.status()
-        const lines = status.map((s, i) =>
-          statusLine(s, ((s.recordsIn - last[i]!.recordsIn) * 1000) / (now - lastAt)),
-        )
+        const connectorStatus = connectorRunner.status()
+        const lines = [
+          ...status.map((s, i) =>
+            statusLine(s, ((s.recordsIn - last[i]!.recordsIn) * 1000) / (now - lastAt)),
+          ),
+          ...connectorStatus.map((c, i) =>
+            connectorLine(c, ((c.records - lastConnectors[i]!.records) * 1000) / (now - lastAt)),
+          ),
+        ]
         last = status
+        lastConnectors = connectorStatus
         lastAt = now
         if (tty) process.stderr.write(`\x1b[${lines.length}A\x1b[0J${lines.join('\n')}\n`)
         else printErr(lines.join('\n'))
       }
       if (tty) {
-        process.stderr.write('\n'.repeat(pipelines.length))
-        const n = pipelines.length
+        const n = pipelines.length + connectors.length
+        process.stderr.write('\n'.repeat(n))
         note = (message) => process.stderr.write(`\x1b[${n}A\x1b[0J${message}\n${'\n'.repeat(n)}`)
       }
       const timer = setInterval(show, tty ? 1_000 : 10_000)
       try {
-        await runner.run()
+        // A file of connectors only has no pipeline to wait for: run until a signal.
+        await (pipelines.length > 0 ? runner.run() : stopped)
       } finally {
         clearInterval(timer)
       }
@@ -275,7 +322,8 @@ export const runCommand: Command = {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-      await server?.app.close()
+      await server?.close()
+      await connectorRunner.stop()
       await log.close()
     }
   },

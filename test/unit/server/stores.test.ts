@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type EmbeddedLog, EmbeddedRunner, openEmbeddedLog, pipeline, sum, topic } from 'sluice'
-import { startServer } from '../../src/server/server.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
+import { startServer } from '../../../src/server/server.ts'
+import { tempDir } from '../../helpers/temp-dir.ts'
 
 interface Spend {
   card: string
@@ -94,7 +94,7 @@ describe('queryable state over HTTP', () => {
     assert.match(String(badLimit.body.error), /limit must be a whole number/)
     const route = await get('/nothing-here')
     assert.equal(route.status, 404)
-    assert.match(String(route.body.error), /try GET \/stores/)
+    assert.match(String(route.body.error), /no route GET \/nothing-here: see GET \/health/)
     assert.deepEqual((await get('/stores')).body, { pipelines: { srv: ['total'] } })
     assert.equal((await get('/health')).body.status, 'ok')
   })
@@ -102,8 +102,8 @@ describe('queryable state over HTTP', () => {
 
 test('sluice run --port 0 serves the state of the pipelines it runs', async () => {
   const dataDir = tempDir()
-  const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-  const fixture = fileURLToPath(new URL('./fixtures/spend-total.ts', import.meta.url))
+  const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
+  const fixture = fileURLToPath(new URL('../fixtures/spend-total.ts', import.meta.url))
   const log = await openEmbeddedLog({ dataDir })
   await log.createTopic('spends', { partitions: 2 })
   const producer = log.producer()
@@ -132,7 +132,7 @@ test('sluice run --port 0 serves the state of the pipelines it runs', async () =
     const deadline = Date.now() + 15_000
     let base = ''
     while (!base) {
-      base = /serving queryable state at (http:\/\/[^\s]+)\/stores/.exec(stderr)?.[1] ?? ''
+      base = /serving (http:\/\/[^\s]+) /.exec(stderr)?.[1] ?? ''
       if (Date.now() > deadline || child.exitCode !== null)
         throw new Error(`no server address printed:\n${stderr}`)
       await new Promise((r) => setTimeout(r, 50))
