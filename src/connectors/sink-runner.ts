@@ -31,11 +31,31 @@ export async function runSink<T>(
   const { signal, status } = options
   if (!(await log.hasTopic(def.name))) await ensureTopic(log, def.name, { partitions: def.partitions ?? 1 })
   const partitions = (await log.describeTopic(def.name)).partitionDetails.length
-  await sink.open({ connector: name, topic: def.name, partitions, signal })
-  const consumer = log.consumer({ group: `sluice-connect.${name}`, topics: [def.name], reset: 'earliest' })
-  const dlq = log.producer()
   const dlqTopic = `${name}-dlq`
-  let dlqReady = false
+  let dlq: Promise<Producer> | undefined
+  const deadLetter = async (invalid: readonly { record: LogRecord; error: string }[]) => {
+    dlq ??= ensureTopic(log, dlqTopic, { partitions: 1 }).then(() => log.producer())
+    await sendDeadLetters(await dlq, dlqTopic, name, invalid)
+    status.deadLetters += invalid.length
+  }
+  // The polled records of the batch being written: a sink's dead letters keep their original bytes.
+  let writing: readonly LogRecord[] = []
+  await sink.open({
+    connector: name,
+    topic: def.name,
+    partitions,
+    signal,
+    deadLetter: (records, error) => {
+      const polled = new Map(writing.map((r) => [`${r.partition}:${r.offset}`, r]))
+      return deadLetter(
+        records.map((r) => ({
+          record: polled.get(`${r.partition}:${r.offset}`) ?? reencode(def, r),
+          error,
+        })),
+      )
+    },
+  })
+  const consumer = log.consumer({ group: `sluice-connect.${name}`, topics: [def.name], reset: 'earliest' })
   try {
     // Where the sink's store stands per owned partition; cleared to force a re-read.
     const stands = new Map<number, number>()
@@ -60,15 +80,9 @@ export async function runSink<T>(
       }
       if (polled.length === 0) continue
       const batch = decodeBatch(def, polled, consumer, stands)
-      if (batch.invalid.length > 0) {
-        if (!dlqReady) {
-          await ensureTopic(log, dlqTopic, { partitions: 1 })
-          dlqReady = true
-        }
-        await sendDeadLetters(dlq, dlqTopic, name, batch.invalid)
-        status.deadLetters += batch.invalid.length
-      }
+      if (batch.invalid.length > 0) await deadLetter(batch.invalid)
       try {
+        writing = polled
         await sink.write(batch)
         attempt = 0
         status.state = 'running'
@@ -95,7 +109,7 @@ export async function runSink<T>(
     }
   } finally {
     await consumer.close().catch(() => {})
-    await dlq.close().catch(() => {})
+    await dlq?.then((p) => p.close()).catch(() => {})
     await sink.close()
   }
 }
@@ -164,6 +178,19 @@ function decodeValue<T>(def: TopicDef<T>, r: LogRecord): { value: T } | string {
     value = result.value
   }
   return { value: value as T }
+}
+
+/** A record the sink named that is not in the batch being written: encoded again from its value. */
+function reencode<T>(def: TopicDef<T>, r: SinkRecord<unknown>): LogRecord {
+  return {
+    topic: def.name,
+    partition: r.partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: r.key === null ? null : Buffer.from(r.key),
+    value: def.codec.encode(r.value as T),
+    headers: r.headers,
+  }
 }
 
 async function sendDeadLetters(

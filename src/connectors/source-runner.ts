@@ -10,7 +10,7 @@ import { ensureTopic } from '../runtime/topics.ts'
 import type { SourceConnector } from './connect.ts'
 import { encodeRecord, InvalidRecordError } from './encode.ts'
 import { backoffMs, type ConnectorStatus, deadLetterHeaders, sleep } from './status.ts'
-import type { SourceContext, SourceRecord } from './types.ts'
+import type { SourceContext, SourceDeadLetter, SourceRecord } from './types.ts'
 
 export const CHECKPOINT_TOPIC = '__sluice_connector_checkpoints'
 
@@ -45,6 +45,7 @@ export async function runSource<T>(
         report: (message) => options.report?.(`${name}: ${message}`),
         append: async (records, appendOptions = {}) => {
           const { good, bad } = encodeAll(def, records, name)
+          for (const d of appendOptions.deadLetters ?? []) bad.push(rejectedInput(d, name))
           if (bad.length > 0 && !dlqReady) {
             await ensureTopic(log, dlqTopic, { partitions: 1 })
             dlqReady = true
@@ -111,6 +112,14 @@ function encodeAll<T>(
     }
   }
   return { good, bad }
+}
+
+function rejectedInput(d: SourceDeadLetter, connector: string): ProducerRecord {
+  return {
+    key: typeof d.key === 'string' ? Buffer.from(d.key) : null,
+    value: typeof d.value === 'string' ? Buffer.from(d.value) : d.value,
+    headers: { ...d.headers, ...deadLetterHeaders(connector, d.error) },
+  }
 }
 
 function safeJson(value: unknown): string {

@@ -46,6 +46,12 @@ export interface SinkContext {
   readonly topic: string
   readonly partitions: number
   readonly signal: AbortSignal
+  /**
+   * Writes records the sink gave up on (rejected by the destination, retries exhausted) to the
+   * connector's dead-letter topic `<connector>-dlq` with `error`, and resolves once they are
+   * durable: the sink may then resolve `write` and Sluice moves past them.
+   */
+  deadLetter(records: readonly SinkRecord<unknown>[], error: string): Promise<void>
 }
 
 export interface Sink<T> {
@@ -90,6 +96,20 @@ export interface SourceRecord<T> {
   headers?: Headers
 }
 
+/**
+ * Input a source could not turn into a record (a line that is not JSON, a CSV row with the wrong
+ * number of fields). Passed to `append` with the batch it was read in, it goes to `<connector>-dlq`
+ * in the same transaction as the batch and its checkpoint, so a restart neither loses nor repeats it.
+ */
+export interface SourceDeadLetter {
+  /** The input as it was read. */
+  value: string | Uint8Array
+  /** Why it was rejected, and where it came from (file and line, MQTT topic). */
+  error: string
+  key?: string | null
+  headers?: Headers
+}
+
 export interface SourceContext<T> {
   readonly connector: string
   readonly topic: string
@@ -101,9 +121,13 @@ export interface SourceContext<T> {
    * batch; resolves when it is durable. With a checkpoint, the records and the checkpoint
    * commit in one transaction. Records that fail validation go to the connector's dead-letter
    * topic (`<connector>-dlq`) instead, with the error in their headers; the rest are appended.
+   * `deadLetters` go to that topic too, with the batch.
    * Awaiting this is the backpressure: a source reads no faster than the log appends.
    */
-  append(records: readonly SourceRecord<T>[], options?: { checkpoint?: string }): Promise<RecordMetadata[]>
+  append(
+    records: readonly SourceRecord<T>[],
+    options?: { checkpoint?: string; deadLetters?: readonly SourceDeadLetter[] },
+  ): Promise<RecordMetadata[]>
   /** For messages about the source itself (a reconnect, a skipped file): shown by the CLI. */
   report(message: string): void
 }
