@@ -3,6 +3,25 @@
  * @module
  */
 
+export {
+  type Connector,
+  connect,
+  declaredConnectors,
+  type SinkConnector,
+  type SourceConnector,
+} from './connectors/connect.ts'
+export { ConnectorRunner, type ConnectorRunnerOptions } from './connectors/runner.ts'
+export type { ConnectorStatus } from './connectors/status.ts'
+export {
+  type Sink,
+  type SinkBatch,
+  type SinkContext,
+  type SinkRecord,
+  type Source,
+  type SourceContext,
+  type SourceRecord,
+  StalePositionError,
+} from './connectors/types.ts'
 export { type Aggregator, avg, count, distinctCount, max, min, sum, topN } from './dsl/aggregations.ts'
 export { type Codec, jsonCodec, stringCodec } from './dsl/codec.ts'
 export type { WatermarkOptions } from './dsl/nodes.ts'
