@@ -169,6 +169,11 @@ export function compile(pipeline: Pipeline): Topology {
     built = { name: names.get(n)!, op, children: [] }
     physical.set(n, built)
     if (n.op.kind === 'keyBy') return built
+    attachChildren(built, n)
+    return built
+  }
+  /** Builds n's children under `into` (n's own node, or the source of n's repartition topic). */
+  const attachChildren = (into: PhysicalNode, n: GraphNode): void => {
     for (const c of children.get(n)!) {
       // A table does not flow into the stream joins that read it: they read its store.
       if (c.op.kind === 'stream-table-join' && c.op.table === n) continue
@@ -177,7 +182,7 @@ export function compile(pipeline: Pipeline): Topology {
         // joined with itself has both).
         c.parents.forEach((parent, side) => {
           if (parent !== n) return
-          built.children.push({
+          into.children.push({
             name: `${names.get(c)}.${side === 0 ? 'left' : 'right'}`,
             op: { kind: 'join-side', side: side as 0 | 1 },
             children: [build(c)],
@@ -185,9 +190,8 @@ export function compile(pipeline: Pipeline): Topology {
         })
         continue
       }
-      built.children.push(build(c))
+      into.children.push(build(c))
     }
-    return built
   }
 
   const subtopologies: Subtopology[] = roots.map((_, id) => ({ id, sources: [] }))
@@ -206,7 +210,9 @@ export function compile(pipeline: Pipeline): Topology {
       const downstream = children.get(n)!
       if (downstream.length === 0) continue
       const topic = repartitionTopic(n)
-      const root: PhysicalNode = { name: topic, op: { kind: 'merge' }, children: downstream.map(build) }
+      // Through attachChildren: a join right after keyBy needs its side nodes here too.
+      const root: PhysicalNode = { name: topic, op: { kind: 'merge' }, children: [] }
+      attachChildren(root, n)
       const watermark = firstSourceWatermark(n)
       subtopologies[group.get(downstream[0]!)!]!.sources.push({
         topic,
