@@ -1,0 +1,2 @@
+export { signWebhook, verifyWebhookSignature } from './signature.ts'
+export { type WebhookOptions, type WebhookRecord, webhook } from './sink.ts'
