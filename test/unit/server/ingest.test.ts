@@ -260,3 +260,32 @@ test('tokens: no token 401, wrong scope 403, right scope 200', async () => {
     await log.close()
   }
 })
+
+test('CORS: configured origins get the headers (and preflights pass), others do not', async () => {
+  const log = await openEmbeddedLog({ dataDir: tempDir() })
+  await log.createTopic('views', { partitions: 1 })
+  const server = await startServer({ port: 0, log, cors: ['https://app.example.com'] })
+  try {
+    const preflight = await fetch(`${server.url}/topics/views/events`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,idempotency-key',
+      },
+    })
+    assert.equal(preflight.status, 204)
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example.com')
+    const allowed = await post(server.url, '/topics/views/events', '{"page":"/"}', {
+      origin: 'https://app.example.com',
+    })
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com')
+    const other = await post(server.url, '/topics/views/events', '{"page":"/"}', {
+      origin: 'https://evil.example',
+    })
+    assert.equal(other.headers.get('access-control-allow-origin'), null)
+  } finally {
+    await server.close()
+    await log.close()
+  }
+})
