@@ -1,0 +1,198 @@
+/**
+ * Nexmark on Sluice (not a test): generates the events, appends them to the embedded log (not
+ * timed), then runs each query over all of them with exactly-once commits and reports
+ * events/s, events/s per core (process CPU time) and peak memory. See docs/nexmark.md.
+ *
+ *   npm run bench:nexmark -- --query q5 --events 10000000
+ *   npm run bench:nexmark -- --all --events 1000000 --write-docs
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { type Durability, openEmbeddedLog } from '../../src/index.ts'
+import { generatorConfig } from './generator.ts'
+import { CpuProfiler } from './profile.ts'
+import { machine, profileTable, type QueryResult, resultTable, TARGETS, writeDocsSection } from './report.ts'
+import { appendEvents, runQuery } from './run.ts'
+import { QUERIES, type QuerySpec, querySpec } from './suite.ts'
+
+const HELP = `npm run bench:nexmark -- (--query qN[,qM…] | --all) [options]
+
+Runs Nexmark queries on Sluice: the events are generated (bench/nexmark/generator.ts) and
+appended to a one-partition topic of the embedded log first (not timed); then each query's
+pipeline consumes all of them with exactly-once commits, timed from start until its committed
+offsets reach the end of every input. Reports events/s, events/s per core (process CPU time,
+all threads) and the peak RSS and V8 heap seen during the run.
+
+  --query LIST       queries to run, e.g. q5 or q0,q1,q2 (known: ${QUERIES.map((q) => q.id).join(', ')})
+  --all              run every query
+  --events N         events to generate (default 1,000,000; underscores and commas allowed)
+  --backend B        embedded (default) or kafka (not supported yet)
+  --seed N           the generator's seed (default 42)
+  --rate N           events per second of event time, the generator's firstEventRate (default
+                     10,000, the reference's default: 1,000,000 events span 100 s)
+  --durability D     sync (default: every commit fsynced) or interval
+  --dir PATH         where the log's data directory goes (default: the OS temp dir)
+  --cpu-prof         profile each timed run (main JS thread): writes nexmark-<query>.cpuprofile
+                     in the current directory and prints the functions with the most self time
+  --write-docs       with --all: (re)write the Nexmark section of docs/benchmarks.md
+  -h, --help         this text
+
+Examples:
+  npm run bench:nexmark -- --query q5 --events 10000000
+  npm run bench:nexmark -- --all --events 1000000 --write-docs
+  npm run bench:nexmark -- --query q4 --events 2000000 --cpu-prof
+`
+
+function fail(message: string): never {
+  process.stderr.write(`bench:nexmark: ${message}\nRun with --help for the options.\n`)
+  process.exit(2)
+}
+
+function count(name: string, text: string | undefined, fallback: number, min = 1): number {
+  if (text === undefined) return fallback
+  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
+  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be a whole number ≥ ${min}, got "${text}"`)
+  return n
+}
+
+let args: ReturnType<typeof parse>
+function parse() {
+  return parseArgs({
+    options: {
+      query: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      events: { type: 'string' },
+      backend: { type: 'string', default: 'embedded' },
+      seed: { type: 'string' },
+      rate: { type: 'string' },
+      durability: { type: 'string', default: 'sync' },
+      dir: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'write-docs': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values
+}
+try {
+  args = parse()
+} catch (error) {
+  fail((error as Error).message)
+}
+
+if (args.help) {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+if (args.backend === 'kafka') {
+  process.stderr.write(
+    'bench:nexmark: the Kafka backend is not supported by this benchmark yet; run it on --backend embedded\n',
+  )
+  process.exit(2)
+}
+if (args.backend !== 'embedded') fail(`--backend takes embedded or kafka, got "${args.backend}"`)
+if (args.all && args.query !== undefined) fail('give either --query or --all, not both')
+if (!args.all && args.query === undefined) fail('say which queries to run: --query q5 (or a list), or --all')
+if (args['write-docs'] && !args.all) fail('--write-docs writes the whole suite’s table: use it with --all')
+if (args.durability !== 'sync' && args.durability !== 'interval') {
+  fail(`--durability takes sync or interval, got "${args.durability}"`)
+}
+const specs: QuerySpec[] = args.all
+  ? [...QUERIES]
+  : args.query!.split(',').map((id) => {
+      const spec = querySpec(id.trim())
+      if (!spec) fail(`unknown query "${id}"; known: ${QUERIES.map((q) => q.id).join(', ')}`)
+      return spec
+    })
+const events = count('events', args.events, 1_000_000)
+const config = generatorConfig({
+  seed: count('seed', args.seed, 42, 0),
+  firstEventRate: count('rate', args.rate, 10_000),
+})
+const durability = args.durability as Durability
+
+const tty = process.stderr.isTTY === true
+function progress(text: string, final = false): void {
+  const line = `[bench:nexmark] ${text}`
+  if (tty) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`)
+  else if (final) process.stderr.write(`${line}\n`)
+}
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0]!
+  const dir = mkdtempSync(join(resolve(args.dir ?? tmpdir()), 'sluice-bench-nexmark-'))
+  const log = await openEmbeddedLog({ dataDir: join(dir, 'log'), durability, cleanupIntervalMs: 0 })
+  const profiler = args['cpu-prof'] ? new CpuProfiler() : null
+  const results: QueryResult[] = []
+  try {
+    const appended = await appendEvents(log, config, events, (done) =>
+      progress(
+        `appending events (not timed): ${done.toLocaleString('en-US')} of ${events.toLocaleString('en-US')}`,
+      ),
+    )
+    progress(
+      `appended ${appended.events.toLocaleString('en-US')} events, ${Math.round(appended.bytes / 1_048_576)} MB, in ${appended.seconds.toFixed(1)} s`,
+      true,
+    )
+    for (const spec of specs) {
+      progress(`${spec.id} (${spec.title}) running`)
+      const file = `nexmark-${spec.id}.cpuprofile`
+      let top: QueryResult['profile']
+      const measured = await runQuery(log, spec, config, {
+        ...(profiler ? { beforeStart: () => profiler.start() } : {}),
+        ...(profiler
+          ? {
+              afterStop: async () => {
+                top = { file, top: await profiler.stop(file) }
+              },
+            }
+          : {}),
+      })
+      const result: QueryResult = { query: spec.id, title: spec.title, events, ...measured }
+      if (top) result.profile = top
+      results.push(result)
+      const perCore = Math.round(events / measured.cpuSeconds).toLocaleString('en-US')
+      progress(`${spec.id} (${spec.title}): ${perCore} events/s per core`, true)
+      if (top)
+        process.stderr.write(
+          `\n${spec.id}: ${file}, top functions by self time:\n${profileTable(top.top)}\n\n`,
+        )
+    }
+  } finally {
+    profiler?.close()
+    await log.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const argv = process.argv.slice(2)
+  const command = `npm run bench:nexmark${argv.length ? ` -- ${argv.join(' ')}` : ''}`
+  const where = machine(loadAtStart)
+  process.stdout.write(`Nexmark on Sluice, ${where}\n\n${resultTable(results)}\n\n${notes()}\n`)
+  if (args['write-docs']) {
+    const body = `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\` on ${where}.\n\n${resultTable(results)}\n\n${notes()}`
+    process.stderr.write(`[bench:nexmark] wrote ${writeDocsSection(body)}\n`)
+  }
+}
+
+function notes(): string {
+  const targets = Object.entries(TARGETS)
+    .map(([q, t]) => `${q} ≥ ${t.toLocaleString('en-US')}`)
+    .join(', ')
+  return `- Events: ${events.toLocaleString('en-US')} from bench/nexmark/generator.ts (nexmark/nexmark's generator and
+  defaults: 1 : 3 : 46 persons, auctions and bids, JSON with the reference's \`extra\` padding —
+  bids about 250 bytes), seed ${config.seed}, ${config.firstEventRate.toLocaleString('en-US')} events per second of event time; one topic,
+  one partition, appended before the clock starts. Queries and how each is written: docs/nexmark.md.
+- Each query is one pipeline on \`EmbeddedRunner\` (one JS thread) with exactly-once commits
+  (\`${durability}\` durability: each commit is one LMDB transaction with outputs, state and offsets),
+  timed from \`start()\` until the committed offsets reach the end of every input (repartition
+  topics included). Outputs = records committed to the output topic; windows and auctions still
+  open when the input ends are not emitted.
+- events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
+  writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 10 ms during the
+  run (the RSS includes the process's baseline and LMDB's mapped pages it touched).
+- Targets (issue 10, embedded, exactly-once, events/s per core): ${targets}.
+- The machine is shared with other work: per-core figures (CPU time) are comparable across runs,
+  wall times less so.`
+}
+
+await main()

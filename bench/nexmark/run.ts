@@ -1,0 +1,137 @@
+/**
+ * The two halves of a benchmark run on the embedded log: appending the generated events to the
+ * events topic (not timed), and running one query over all of them with exactly-once commits
+ * (timed) — the way bench/engine.ts's case (c) does: the clock runs from `runner.start()` until
+ * the pipeline's committed offsets reach the end of every input, repartition topics included,
+ * and the runner has stopped.
+ */
+import type { EmbeddedLog, ProducerRecord } from '../../src/index.ts'
+import { EmbeddedRunner } from '../../src/index.ts'
+import type { Topology } from '../../src/topology/compile.ts'
+import { type GeneratorConfig, NexmarkGenerator } from './generator.ts'
+import { queryContext } from './queries/common.ts'
+import type { QuerySpec } from './suite.ts'
+
+export const EVENTS_TOPIC = 'nexmark-events'
+
+export interface Appended {
+  events: number
+  bytes: number
+  seconds: number
+}
+
+/** Generates `count` events and appends them, JSON-encoded, to a one-partition topic. */
+export async function appendEvents(
+  log: EmbeddedLog,
+  config: GeneratorConfig,
+  count: number,
+  progress: (done: number) => void,
+): Promise<Appended> {
+  const t0 = performance.now()
+  await log.createTopic(EVENTS_TOPIC, { partitions: 1 })
+  const producer = log.producer()
+  const generator = new NexmarkGenerator(config)
+  const inflight: Promise<unknown>[] = []
+  const chunk = 10_000
+  let bytes = 0
+  for (let done = 0; done < count; ) {
+    const n = Math.min(chunk, count - done)
+    const batch: ProducerRecord[] = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const value = Buffer.from(JSON.stringify(generator.next()))
+      bytes += value.length
+      batch[i] = { key: null, value }
+    }
+    // Bounded: the events never sit in memory all at once.
+    if (inflight.length >= 4) await inflight.shift()
+    inflight.push(producer.send(EVENTS_TOPIC, batch))
+    done += n
+    if (done % 200_000 === 0 || done === count) progress(done)
+  }
+  await Promise.all(inflight)
+  await producer.close()
+  return { events: count, bytes, seconds: (performance.now() - t0) / 1000 }
+}
+
+export interface Measured {
+  outputs: number
+  seconds: number
+  cpuSeconds: number
+  /** Highest resident set size and V8 heap in use seen during the run (sampled every 10 ms). */
+  peakRss: number
+  peakHeap: number
+  commits: number
+}
+
+let runs = 0
+
+/** Runs one query over everything in the events topic; throws on dead letters or late records. */
+export async function runQuery(
+  log: EmbeddedLog,
+  spec: QuerySpec,
+  config: GeneratorConfig,
+  hooks: { beforeStart?: () => Promise<void>; afterStop?: () => Promise<void> } = {},
+): Promise<Measured> {
+  const ctx = queryContext(spec.id, config, { suffix: `-run${++runs}` })
+  const { pipeline, output } = spec.build(ctx)
+  ;(globalThis as { gc?: () => void }).gc?.()
+  let peakRss = 0
+  let peakHeap = 0
+  const sample = () => {
+    const m = process.memoryUsage()
+    if (m.rss > peakRss) peakRss = m.rss
+    if (m.heapUsed > peakHeap) peakHeap = m.heapUsed
+  }
+  sample()
+  const sampler = setInterval(sample, 10)
+  await hooks.beforeStart?.()
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const runner = new EmbeddedRunner(log, [pipeline])
+  await runner.start()
+  const done = runner.run()
+  let failed: unknown = null
+  done.catch((e) => {
+    failed = e
+  })
+  const topology = runner.topologies[0]!
+  // The cheap in-memory check first (records processed), then the committed offsets.
+  while (runner.status()[0]!.lag > 0 || !(await caughtUp(log, topology))) {
+    if (failed) throw failed
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  runner.stop()
+  await done
+  const t1 = process.hrtime.bigint()
+  const cpu = process.cpuUsage(cpu0)
+  await hooks.afterStop?.()
+  clearInterval(sampler)
+  sample()
+  const status = runner.status()[0]!
+  if (status.deadLetters > 0)
+    throw new Error(`${spec.id}: ${status.deadLetters} records went to dead letters`)
+  if (status.lateRecords > 0) throw new Error(`${spec.id}: ${status.lateRecords} records were late`)
+  // The runner creates the output topic at start, so it exists even when nothing came out.
+  const outputs = log.partitionsOf(output.name).reduce((n, p) => n + p.highWatermark, 0)
+  return {
+    outputs,
+    seconds: Number(t1 - t0) / 1e9,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    peakRss,
+    peakHeap,
+    commits: status.commits,
+  }
+}
+
+/** True when the pipeline's committed offsets reach the end of all its inputs. */
+async function caughtUp(log: EmbeddedLog, topology: Topology): Promise<boolean> {
+  for (const sub of topology.subtopologies) {
+    for (const s of sub.sources) {
+      const committed = await log.committedOffsets(topology.pipeline, s.topic)
+      for (const part of log.partitionsOf(s.topic)) {
+        if ((committed.get(part.partition) ?? 0) < part.highWatermark) return false
+      }
+    }
+  }
+  return true
+}
