@@ -1,0 +1,1 @@
+export { type MqttSourceOptions, mqtt } from './source.ts'
