@@ -71,9 +71,9 @@ export function resultTable(results: readonly QueryResult[]): string {
 
 export function profileTable(top: readonly HotFunction[]): string {
   return table(
-    ['self time', 'function', 'where'],
-    top.map((f) => [`${(f.selfShare * 100).toFixed(1)}%`, f.name, f.at]),
-    1,
+    ['function', 'where', 'self time'],
+    top.map((f) => [f.name, f.at, `${(f.selfShare * 100).toFixed(1)}%`]),
+    2,
   )
 }
 

@@ -15,6 +15,9 @@ import { q5 } from './queries/q5.ts'
 import { q6 } from './queries/q6.ts'
 import { q7 } from './queries/q7.ts'
 import { q8 } from './queries/q8.ts'
+import { q9 } from './queries/q9.ts'
+import { q11 } from './queries/q11.ts'
+import { q14 } from './queries/q14.ts'
 import { q0 as r0 } from './reference/q0.ts'
 import { q1 as r1 } from './reference/q1.ts'
 import { q2 as r2 } from './reference/q2.ts'
@@ -24,6 +27,9 @@ import { q5 as r5 } from './reference/q5.ts'
 import { q6 as r6 } from './reference/q6.ts'
 import { q7 as r7 } from './reference/q7.ts'
 import { q8 as r8 } from './reference/q8.ts'
+import { q9 as r9 } from './reference/q9.ts'
+import { q11 as r11 } from './reference/q11.ts'
+import { q14 as r14 } from './reference/q14.ts'
 
 /**
  * How a query's output is compared with its reference:
@@ -69,6 +75,9 @@ export const QUERIES: readonly QuerySpec[] = [
   }),
   spec({ id: 'q7', title: 'highest bid', build: q7, reference: r7, compare: rows }),
   spec({ id: 'q8', title: 'monitor new users', build: q8, reference: r8, compare: rows }),
+  spec({ id: 'q9', title: 'winning bids', build: q9, reference: r9, compare: rows }),
+  spec({ id: 'q11', title: 'user sessions', build: q11, reference: r11, compare: rows }),
+  spec({ id: 'q14', title: 'calculation', build: q14, reference: r14, compare: rows }),
 ]
 
 export function querySpec(id: string): QuerySpec | undefined {
