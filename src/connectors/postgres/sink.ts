@@ -72,7 +72,11 @@ export interface PostgresSinkOptions<T> extends PostgresConnection {
  *   to: postgres({ url: 'postgres://127.0.0.1/app', table: 'alerts', key: ['id'] }),
  * })
  */
-export function postgres<T>(options: PostgresSinkOptions<T>): Sink<T> {
+// `any` when nothing says what T is: inside connect() TypeScript infers this call before the
+// topic's type is known, and `unknown` would make connect() reject the topic. Write
+// postgres<Alert>(…) to have `columns` checked against the record type.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export function postgres<T = any>(options: PostgresSinkOptions<T>): Sink<T> {
   return new PostgresSink(options)
 }
 
