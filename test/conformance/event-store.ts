@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ConcurrencyError, InvalidEventError } from '../../src/eventstore/errors.ts'
 import type { EventStore, NewEvent } from '../../src/eventstore/types.ts'
+import { aggregateTests } from './event-store-aggregate.ts'
 import { concurrencyTests } from './event-store-concurrency.ts'
 import { crashTests } from './event-store-crash.ts'
 import {
@@ -516,5 +517,6 @@ export function eventStoreConformance(name: string, harness: EventStoreHarness):
 
     concurrencyTests(harness)
     crashTests(harness)
+    aggregateTests(harness)
   })
 }

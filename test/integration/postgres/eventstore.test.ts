@@ -127,6 +127,31 @@ describe('PostgreSQL event store', () => {
     }
   })
 
+  test('es_append refuses to run in a transaction that already has an id (that would break the order)', async () => {
+    const schema = newSchema('guard')
+    await migrate(admin, { schema })
+    const client = await admin.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_current_xact_id()')
+      await assert.rejects(
+        client.query(
+          `SELECT * FROM "${schema}".es_append('s', 'any', NULL, ARRAY['id-1'], ARRAY['T'], ARRAY['{}'::jsonb], ARRAY['{}'::jsonb])`,
+        ),
+        /es_append must be the first write of its transaction/,
+      )
+      await client.query('ROLLBACK')
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".es_events`)
+      assert.equal(rows[0].n, 0)
+      const locks = await client.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+      )
+      assert.equal(locks.rows[0].n, 0, 'no advisory lock is left behind')
+    } finally {
+      client.release()
+    }
+  })
+
   test('an inline projection commits with the append, or the append does not happen', async () => {
     const schema = newSchema('inline')
     const store = await openPostgresEventStore({
