@@ -6,6 +6,7 @@
  *   npm run bench:nexmark -- --query q5 --events 10000000
  *   npm run bench:nexmark -- --all --events 1000000 --write-docs
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -14,7 +15,7 @@ import { type Durability, openEmbeddedLog } from '../../src/index.ts'
 import { generatorConfig } from './generator.ts'
 import { CpuProfiler } from './profile.ts'
 import { machine, profileTable, type QueryResult, resultTable, TARGETS, writeDocsSection } from './report.ts'
-import { appendEvents, runQuery } from './run.ts'
+import { appendEvents, EVENTS_TOPIC, runQuery } from './run.ts'
 import { QUERIES, type QuerySpec, querySpec } from './suite.ts'
 
 const HELP = `npm run bench:nexmark -- (--query qN[,qM…] | --all) [options]
@@ -71,6 +72,8 @@ function parse() {
       dir: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
+      // Internal: a child run over the log the parent filled.
+      'log-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values
@@ -121,47 +124,38 @@ function progress(text: string, final = false): void {
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg()[0]!
+  // A child run: one query over a log the parent filled (see runInChild).
+  if (args['log-dir'] !== undefined) {
+    process.stdout.write(`${JSON.stringify(await runQueries(args['log-dir']))}\n`)
+    return
+  }
   const dir = mkdtempSync(join(resolve(args.dir ?? tmpdir()), 'sluice-bench-nexmark-'))
-  const log = await openEmbeddedLog({ dataDir: join(dir, 'log'), durability, cleanupIntervalMs: 0 })
-  const profiler = args['cpu-prof'] ? new CpuProfiler() : null
   const results: QueryResult[] = []
   try {
-    const appended = await appendEvents(log, config, events, (done) =>
+    const log = await openEmbeddedLog({ dataDir: join(dir, 'log'), durability, cleanupIntervalMs: 0 })
+    try {
+      const appended = await appendEvents(log, config, events, (done) =>
+        progress(`appending events (not timed): ${int(done)} of ${int(events)}`),
+      )
       progress(
-        `appending events (not timed): ${done.toLocaleString('en-US')} of ${events.toLocaleString('en-US')}`,
-      ),
-    )
-    progress(
-      `appended ${appended.events.toLocaleString('en-US')} events, ${Math.round(appended.bytes / 1_048_576)} MB, in ${appended.seconds.toFixed(1)} s`,
-      true,
-    )
+        `appended ${int(appended.events)} events, ${int(appended.bytes / 1_048_576)} MB, in ${appended.seconds.toFixed(1)} s`,
+        true,
+      )
+    } finally {
+      await log.close()
+    }
     for (const spec of specs) {
       progress(`${spec.id} (${spec.title}) running`)
-      const file = `nexmark-${spec.id}.cpuprofile`
-      let top: QueryResult['profile']
-      const measured = await runQuery(log, spec, config, {
-        ...(profiler ? { beforeStart: () => profiler.start() } : {}),
-        ...(profiler
-          ? {
-              afterStop: async () => {
-                top = { file, top: await profiler.stop(file) }
-              },
-            }
-          : {}),
-      })
-      const result: QueryResult = { query: spec.id, title: spec.title, events, ...measured }
-      if (top) result.profile = top
+      const result = runInChild(spec, join(dir, 'log'))
       results.push(result)
-      const perCore = Math.round(events / measured.cpuSeconds).toLocaleString('en-US')
-      progress(`${spec.id} (${spec.title}): ${perCore} events/s per core`, true)
-      if (top)
+      progress(`${spec.id} (${spec.title}): ${int(events / result.cpuSeconds)} events/s per core`, true)
+      if (result.profile) {
         process.stderr.write(
-          `\n${spec.id}: ${file}, top functions by self time:\n${profileTable(top.top)}\n\n`,
+          `\n${spec.id}: ${result.profile.file}, top functions by self time:\n${profileTable(result.profile.top)}\n\n`,
         )
+      }
     }
   } finally {
-    profiler?.close()
-    await log.close()
     rmSync(dir, { recursive: true, force: true })
   }
   const argv = process.argv.slice(2)
@@ -174,6 +168,76 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Each query runs in a process of its own over the log the parent filled (and closed): its
+ * peak memory is its own, and no query runs on code the JIT shaped for another.
+ */
+function runInChild(spec: QuerySpec, logDir: string): QueryResult {
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--expose-gc',
+      import.meta.filename,
+      '--query',
+      spec.id,
+      '--log-dir',
+      logDir,
+      '--events',
+      String(events),
+      '--seed',
+      String(config.seed),
+      '--rate',
+      String(config.firstEventRate),
+      '--durability',
+      durability,
+      ...(args['cpu-prof'] ? ['--cpu-prof'] : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  )
+  if (child.status !== 0) {
+    throw new Error(`${spec.id}: the run failed (exit ${child.status ?? child.signal}); its error is above`)
+  }
+  return (JSON.parse(child.stdout) as QueryResult[])[0]!
+}
+
+/** The queries, in this process, over the events already in the log at `logDir`. */
+async function runQueries(logDir: string): Promise<QueryResult[]> {
+  const log = await openEmbeddedLog({ dataDir: logDir, durability, cleanupIntervalMs: 0 })
+  const profiler = args['cpu-prof'] ? new CpuProfiler() : null
+  const results: QueryResult[] = []
+  try {
+    const appended = log.partitionsOf(EVENTS_TOPIC)[0]!.highWatermark
+    if (appended !== events) throw new Error(`the log holds ${appended} events, not ${events}`)
+    for (const spec of specs) {
+      const file = `nexmark-${spec.id}.cpuprofile`
+      let profile: QueryResult['profile']
+      const measured = await runQuery(log, spec, config, {
+        ...(profiler ? { beforeStart: () => profiler.start() } : {}),
+        ...(profiler
+          ? {
+              afterStop: async () => {
+                profile = { file, top: await profiler.stop(file) }
+              },
+            }
+          : {}),
+      })
+      results.push({
+        query: spec.id,
+        title: spec.title,
+        events,
+        ...measured,
+        ...(profile ? { profile } : {}),
+      })
+    }
+  } finally {
+    profiler?.close()
+    await log.close()
+  }
+  return results
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US')
+
 function notes(): string {
   const targets = Object.entries(TARGETS)
     .map(([q, t]) => `${q} ≥ ${t.toLocaleString('en-US')}`)
@@ -182,14 +246,16 @@ function notes(): string {
   defaults: 1 : 3 : 46 persons, auctions and bids, JSON with the reference's \`extra\` padding —
   bids about 250 bytes), seed ${config.seed}, ${config.firstEventRate.toLocaleString('en-US')} events per second of event time; one topic,
   one partition, appended before the clock starts. Queries and how each is written: docs/nexmark.md.
-- Each query is one pipeline on \`EmbeddedRunner\` (one JS thread) with exactly-once commits
+- Each query runs in a process of its own, started once the events are in the log: one pipeline
+  on \`EmbeddedRunner\` (one JS thread) with exactly-once commits
   (\`${durability}\` durability: each commit is one LMDB transaction with outputs, state and offsets),
   timed from \`start()\` until the committed offsets reach the end of every input (repartition
   topics included). Outputs = records committed to the output topic; windows and auctions still
   open when the input ends are not emitted.
 - events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
   writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 10 ms during the
-  run (the RSS includes the process's baseline and LMDB's mapped pages it touched).
+  run (the RSS includes Node's baseline and the pages of the log's memory map the run touched:
+  reading the input alone maps its size).
 - Targets (issue 10, embedded, exactly-once, events/s per core): ${targets}.
 - The machine is shared with other work: per-core figures (CPU time) are comparable across runs,
   wall times less so.`

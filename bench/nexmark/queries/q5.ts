@@ -28,7 +28,9 @@ export function q5(ctx: QueryContext): Query<Q5Row> {
   const p = pipeline(ctx.name)
   p.from(ctx.events, { watermark: ctx.watermark })
     .filter(isBid)
-    .keyBy(({ bid }) => bid.auction, { name: 'bids-by-auction' })
+    // Only the auction id crosses the repartition topic: counting needs nothing else.
+    .map(({ bid }) => ({ auction: bid.auction }))
+    .keyBy((b) => b.auction, { name: 'bids-by-auction' })
     .window(hopping({ size: Q5_SIZE_MS, advance: Q5_ADVANCE_MS }))
     .aggregate(count(), { name: 'bids-per-auction' })
     .keyBy((w) => w.start, { name: 'counts-by-window' })

@@ -4,7 +4,7 @@
  * key, so one task sees them all (the DSL has no non-keyed window).
  */
 import { type Aggregator, pipeline, topic, tumbling } from '../../../src/index.ts'
-import { type Bid, isBid } from '../model.ts'
+import { isBid } from '../model.ts'
 import type { Query, QueryContext } from './common.ts'
 
 export interface Q7Row {
@@ -22,16 +22,14 @@ interface Highest {
   bids: Q7Row[]
 }
 
-const highest: Aggregator<Bid, Highest> = {
+const highest: Aggregator<Q7Row, Highest> = {
   init: () => ({ price: -1, bids: [] }),
   add: (acc, b) => {
-    if (b.price < acc.price) return acc
-    const row = { auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, extra: b.extra }
     if (b.price > acc.price) {
       acc.price = b.price
-      acc.bids = [row]
-    } else {
-      acc.bids.push(row)
+      acc.bids = [b]
+    } else if (b.price === acc.price) {
+      acc.bids.push(b)
     }
     return acc
   },
@@ -42,7 +40,16 @@ export function q7(ctx: QueryContext): Query<Q7Row> {
   const p = pipeline(ctx.name)
   p.from(ctx.events, { watermark: ctx.watermark })
     .filter(isBid)
-    .map((e) => e.bid)
+    // The fields the result shows, and no more, cross the repartition topic.
+    .map(
+      ({ bid: b }): Q7Row => ({
+        auction: b.auction,
+        bidder: b.bidder,
+        price: b.price,
+        dateTime: b.dateTime,
+        extra: b.extra,
+      }),
+    )
     .keyBy(() => 'all', { name: 'all-bids' })
     .window(tumbling({ size: Q7_SIZE_MS }))
     .aggregate(highest, { name: 'highest-bid' })
