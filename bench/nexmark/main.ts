@@ -258,7 +258,7 @@ function notes(): string {
   reading the input alone maps its size).
 - Targets (issue 10, embedded, exactly-once, events/s per core): ${targets}.
 - The machine is shared with other work: per-core figures (CPU time) are comparable across runs,
-  wall times less so.`
+  wall times less so. Where the time goes (CPU profiles of q0, q4, q5, q9): docs/nexmark.md.`
 }
 
 await main()
