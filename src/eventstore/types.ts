@@ -13,6 +13,7 @@
  *   hole in the numbers, never in what readers see.
  */
 import type { StandardSchemaV1 } from '../dsl/schema.ts'
+import type { ProjectionStorage } from './projections.ts'
 
 export {
   ConcurrencyError,
@@ -191,6 +192,9 @@ export interface EventStore {
   /** A subscription's stored position (`undefined`: never stored). */
   readCheckpoint(name: string): Promise<number | undefined>
   writeCheckpoint(name: string, position: number): Promise<void>
+
+  /** Where asynchronous projections keep their documents and positions (projections.ts). */
+  projections(): ProjectionStorage
 
   close(): Promise<void>
 }

@@ -21,6 +21,7 @@ import {
   readEverything,
   rejectsWith,
 } from './event-store-helpers.ts'
+import { subscriptionTests } from './event-store-subscriptions.ts'
 import { openTarget } from './event-store-target.ts'
 
 export type { EventStoreHarness } from './event-store-helpers.ts'
@@ -518,5 +519,6 @@ export function eventStoreConformance(name: string, harness: EventStoreHarness):
     concurrencyTests(harness)
     crashTests(harness)
     aggregateTests(harness)
+    subscriptionTests(harness)
   })
 }

@@ -21,6 +21,7 @@ import {
   storeClosedError,
   UnknownStreamError,
 } from '../errors.ts'
+import type { ProjectionStorage } from '../projections.ts'
 import type {
   AppendOptions,
   AppendResult,
@@ -44,6 +45,7 @@ import {
   type PreparedAppend,
   prepareAppend,
 } from '../validate.ts'
+import { EmbeddedProjectionStorage } from './projection-storage.ts'
 import {
   type EventStorage,
   encodeEvent,
@@ -94,6 +96,7 @@ export class EmbeddedEventStore implements EventStore {
   /** Timestamps never go backwards in the global order, even if the clock does. */
   #lastTimestamp: number
   readonly #pending = new Set<Promise<unknown>>()
+  #projections: EmbeddedProjectionStorage | undefined
   #waiters = new Set<{ position: number; wake: () => void }>()
 
   constructor(options: EmbeddedEventStoreOptions) {
@@ -336,6 +339,15 @@ export class EmbeddedEventStore implements EventStore {
   transaction<T>(fn: () => T): Promise<T> {
     this.#assertOpen()
     return this.#track(this.#write(() => this.#storage.env.transaction(fn)))
+  }
+
+  projections(): ProjectionStorage {
+    this.#assertOpen()
+    this.#projections ??= new EmbeddedProjectionStorage(
+      () => this.#storage,
+      (fn) => this.transaction(fn),
+    )
+    return this.#projections
   }
 
   /** The store's sub-databases, for the modules of this store (projections, the CLI). */

@@ -10,6 +10,7 @@
  *   ids         eventId                   → position (idempotent retries)
  *   snapshots   [streamId, name]          → Snapshot (msgpack)
  *   checkpoints name                      → position
+ *   projections "<projection>\0<key>"     → a projection's document, as JSON text
  *   meta        'format' → FORMAT_VERSION, 'head' → last position
  */
 import { mkdirSync } from 'node:fs'
@@ -29,6 +30,7 @@ export interface EventStorage {
   ids: Database<number, string>
   snapshots: Database<Snapshot, [string, string]>
   checkpoints: Database<number, string>
+  projections: Database<string, string>
   meta: Database<number, string>
 }
 
@@ -56,6 +58,7 @@ export function openEventStorage(dir: string, durability: Durability): EventStor
     ids: env.openDB<number, string>('ids', { encoding: 'msgpack' }),
     snapshots: env.openDB<Snapshot, [string, string]>('snapshots', { encoding: 'msgpack' }),
     checkpoints: env.openDB<number, string>('checkpoints', { encoding: 'msgpack' }),
+    projections: env.openDB<string, string>('projections', { encoding: 'string' }),
     meta: env.openDB<number, string>('meta', { encoding: 'msgpack' }),
   }
 }

@@ -28,7 +28,7 @@
 import pg from 'pg'
 import { SchemaMismatchError } from '../errors.ts'
 
-export const LATEST_SCHEMA_VERSION = 1
+export const LATEST_SCHEMA_VERSION = 2
 
 /** Two-int advisory lock keys: this constant, and `hashtext(<schema>)`. */
 export const LOCK_CLASS = 0x51_1c_e0
@@ -235,6 +235,18 @@ BEGIN
                       floor(extract(epoch FROM now_ts) * 1000)::bigint, NULL::text, NULL::text;
 END
 $fn$;
+`,
+  },
+  {
+    version: 2,
+    description: 'es_projections: documents of asynchronous projections',
+    sql: (s) => `
+CREATE TABLE ${s}.es_projections (
+  projection text NOT NULL,
+  key text NOT NULL,
+  value jsonb NOT NULL,
+  PRIMARY KEY (projection, key)
+);
 `,
   },
 ]

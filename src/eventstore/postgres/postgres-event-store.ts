@@ -19,6 +19,7 @@ import {
   storeClosedError,
   UnknownStreamError,
 } from '../errors.ts'
+import type { ProjectionStorage } from '../projections.ts'
 import type {
   AppendOptions,
   AppendResult,
@@ -42,6 +43,7 @@ import {
   prepareAppend,
 } from '../validate.ts'
 import { LATEST_SCHEMA_VERSION, migrate, newerSchema, quoteSchema } from './migrations.ts'
+import { PostgresProjectionStorage } from './projection-storage.ts'
 
 /** A read model updated in the append's own transaction. */
 export interface InlineProjection {
@@ -149,6 +151,7 @@ export class PostgresEventStore implements EventStore {
   readonly #options: PostgresEventStoreOptions
   readonly #appendSql: string
   #closed = false
+  #projections: PostgresProjectionStorage | undefined
   readonly #pending = new Set<Promise<unknown>>()
 
   constructor(pool: pg.Pool, ownPool: boolean, schema: string, options: PostgresEventStoreOptions) {
@@ -409,9 +412,10 @@ export class PostgresEventStore implements EventStore {
     await writeCheckpointWith(this.pool, this.#s, name, position)
   }
 
-  /** `"schema".es_checkpoints` etc.: for the projection runner, which writes them in its own transactions. */
-  table(name: 'es_checkpoints' | 'es_events' | 'es_streams'): string {
-    return `${this.#s}.${name}`
+  projections(): ProjectionStorage {
+    this.#assertOpen()
+    this.#projections ??= new PostgresProjectionStorage(this.pool, this.#s)
+    return this.#projections
   }
 
   async close(): Promise<void> {

@@ -42,14 +42,34 @@ describe('PostgreSQL event store', () => {
   test('migrate() is versioned and idempotent, also when run concurrently', async () => {
     const schema = newSchema('migrate')
     const results = await Promise.all([migrate(admin, { schema }), migrate(admin, { schema })])
-    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1]], 'one of two concurrent runs migrates')
+    assert.deepEqual(
+      results.map((r) => r.applied.join()).sort(),
+      ['', '1,2'],
+      'one of two concurrent runs migrates',
+    )
     const again = await migrate(admin, { schema })
     assert.deepEqual(again, { from: LATEST_SCHEMA_VERSION, to: LATEST_SCHEMA_VERSION, applied: [] })
     const { rows } = await admin.query(`SELECT version FROM "${schema}".es_migrations ORDER BY version`)
     assert.deepEqual(
       rows.map((r) => r.version),
-      [1],
+      [1, 2],
     )
+  })
+
+  test('a schema one version behind is refused until migrate() applies just the missing step', async () => {
+    const schema = newSchema('upgrade')
+    await migrate(admin, { schema })
+    // Back to version 1, as a database migrated by an older Sluice would be.
+    await admin.query(`DROP TABLE "${schema}".es_projections`)
+    await admin.query(`DELETE FROM "${schema}".es_migrations WHERE version = 2`)
+    await assert.rejects(openPostgresEventStore({ connection: POSTGRES_URL, schema }), (error) => {
+      assert.ok(rejectsWith('SLUICE_SCHEMA_MISMATCH')(error))
+      assert.match((error as Error).message, /at version 1, this Sluice needs 2; run migrate\(\)/)
+      return true
+    })
+    assert.deepEqual(await migrate(admin, { schema }), { from: 1, to: 2, applied: [2] })
+    const store = await openPostgresEventStore({ connection: POSTGRES_URL, schema })
+    await store.close()
   })
 
   test('a missing, older or newer schema is a SchemaMismatchError saying what to do', async () => {
