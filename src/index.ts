@@ -10,6 +10,8 @@ export {
   type SinkConnector,
   type SourceConnector,
 } from './connectors/connect.ts'
+export * from './connectors/file/index.ts'
+export * from './connectors/mqtt/index.ts'
 export { ConnectorRunner, type ConnectorRunnerOptions } from './connectors/runner.ts'
 export type { ConnectorStatus } from './connectors/status.ts'
 export {
@@ -19,9 +21,11 @@ export {
   type SinkRecord,
   type Source,
   type SourceContext,
+  type SourceDeadLetter,
   type SourceRecord,
   StalePositionError,
 } from './connectors/types.ts'
+export * from './connectors/webhook/index.ts'
 export { type Aggregator, avg, count, distinctCount, max, min, sum, topN } from './dsl/aggregations.ts'
 export { type Codec, jsonCodec, stringCodec } from './dsl/codec.ts'
 export type { WatermarkOptions } from './dsl/nodes.ts'
