@@ -46,7 +46,7 @@ export interface CsvFileOptions<T> extends FileReadOptions {
  * fit its column type goes to `<connector>-dlq` with `<path>:<line>` in its error. Empty lines
  * are skipped. Checkpoints and restarts as `ndjsonFile`.
  */
-export function csvFile<T = CsvRow>(options: CsvFileOptions<T>): Source<T> {
+export function csvFile<T = unknown>(options: CsvFileOptions<T>): Source<T> {
   checkFileOptions('csvFile', options)
   const { path } = options
   const delimiter = options.delimiter ?? ','

@@ -18,8 +18,8 @@ export interface MqttSourceOptions<T> {
   qos?: 0 | 1
   /** The MQTT client id (default `sluice-<connector name>`): the broker keeps the session under it. */
   clientId?: string
-  username?: string
-  password?: string
+  username?: string | undefined
+  password?: string | undefined
   /**
    * How a payload becomes the record value: `json` (default), `text` (UTF-8), or a function.
    * A payload that fails goes to `<connector>-dlq` with the error; the source goes on.

@@ -16,7 +16,7 @@ export interface WebhookOptions {
   /** Sent with every request (authorization, for example). */
   headers?: Record<string, string>
   /** Signs each request: header `Sluice-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
-  secret?: string
+  secret?: string | undefined
   /** Most records per request (default 100). */
   batchSize?: number
   /** Longest wait for an answer, ms (default 10,000). */
