@@ -1,0 +1,111 @@
+/**
+ * `npm run bench:connectors`: one section per connector. Sections live in
+ * `bench/connectors/<name>.ts`, one function each; to add one, list it in `sections` below.
+ *
+ *   npm run bench:connectors                           # every section
+ *   npm run bench:connectors -- --only postgres        # one (or a comma-separated list)
+ *   npm run bench:connectors -- --rows 100000          # section flags pass through
+ *   npm run bench:connectors -- --write-docs           # also (re)write each section's part of docs/benchmarks.md
+ *
+ * Section flags: postgres --rows N (default 500,000) --batch N (1,000) --pg URL;
+ * http --seconds N (5) --connections N (32) --batch N (100); mqtt --messages N (20,000);
+ * files --records N (200,000).
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { positiveInt } from './common.ts'
+import { benchFiles } from './connectors/files.ts'
+import { benchHttp } from './connectors/http.ts'
+import { benchMqtt } from './connectors/mqtt.ts'
+import { benchPostgres } from './connectors/postgres.ts'
+import type { Section, SectionReport } from './connectors/section.ts'
+
+/** A section's own numeric flag, from the arguments passed through. */
+function flag(args: readonly string[], name: string, fallback: number): number {
+  const at = args.indexOf(`--${name}`)
+  return positiveInt(name, at >= 0 ? args[at + 1] : undefined, fallback)
+}
+
+const sections: Section[] = [
+  { name: 'postgres', run: benchPostgres },
+  {
+    name: 'http',
+    run: async (args) => {
+      const result = await benchHttp({
+        seconds: flag(args, 'seconds', 5),
+        connections: flag(args, 'connections', 32),
+        batch: flag(args, 'batch', 100),
+      })
+      console.table(result.rows)
+      console.log(`baseline, in-process producer: ${Math.round(result.baselineEventsPerSecond)} events/s`)
+      return undefined
+    },
+  },
+  {
+    name: 'mqtt',
+    run: async (args) => {
+      console.table([
+        await benchMqtt({ url: 'mqtt://127.0.0.1:1883', messages: flag(args, 'messages', 20_000) }),
+      ])
+      return undefined
+    },
+  },
+  {
+    name: 'files',
+    run: async (args) => {
+      console.table(await benchFiles({ records: flag(args, 'records', 200_000) }))
+      return undefined
+    },
+  },
+]
+
+const argv = process.argv.slice(2)
+const { values } = parseArgs({
+  args: argv,
+  strict: false,
+  options: {
+    only: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help) {
+  process.stdout.write(
+    `npm run bench:connectors -- [--only ${sections.map((s) => s.name).join(',')}] [--write-docs] [section flags]\n`,
+  )
+  process.exit(0)
+}
+const only = typeof values.only === 'string' ? values.only.split(',') : undefined
+const unknown = only?.filter((n) => !sections.some((s) => s.name === n)) ?? []
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown section(s) ${unknown.join(', ')}; sections: ${sections.map((s) => s.name).join(', ')}\n`,
+  )
+  process.exit(2)
+}
+// Sections get the flags meant for them; the harness's own are taken out.
+const sectionArgs = argv.filter((a, i) => a !== '--write-docs' && a !== '--only' && argv[i - 1] !== '--only')
+const reports: SectionReport[] = []
+for (const section of sections) {
+  if (only && !only.includes(section.name)) continue
+  process.stdout.write(`\n# ${section.name}\n\n`)
+  const report = await section.run(sectionArgs)
+  if (report) reports.push(report)
+}
+if (values['write-docs']) for (const r of reports) writeSection(r)
+
+/** Replaces the section under `## <heading>` in docs/benchmarks.md, or appends it. */
+function writeSection(report: SectionReport): void {
+  const file = new URL('../docs/benchmarks.md', import.meta.url)
+  const text = readFileSync(file, 'utf8')
+  const heading = `## ${report.heading}`
+  const body = `${heading}\n\n${report.markdown.trimEnd()}\n`
+  const start = text.indexOf(heading)
+  const next = start < 0 ? -1 : text.indexOf('\n## ', start + heading.length)
+  const updated =
+    start < 0
+      ? `${text.trimEnd()}\n\n${body}`
+      : `${text.slice(0, start)}${body}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`
+  writeFileSync(file, updated)
+  process.stderr.write(`wrote "${report.heading}" in docs/benchmarks.md\n`)
+}
