@@ -3,8 +3,10 @@
  * them: the default port is 8080; auth is off only on a loopback address without tokens, and
  * the banner says which.
  */
+import type { ConnectorStatus } from '../connectors/status.ts'
 import type { TopicDef } from '../dsl/topic.ts'
 import type { Log } from '../log/types.ts'
+import type { PipelineMetrics } from '../runtime/metrics/snapshot.ts'
 import { isLoopback, loadTokens } from '../server/auth.ts'
 import { type Queryable, type RunningServer, startServer } from '../server/server.ts'
 import { parseIntFlag, UsageError } from './args.ts'
@@ -94,7 +96,13 @@ export function planHttp(command: string, values: HttpValues): HttpPlan | undefi
  */
 export async function startHttp(
   plan: HttpPlan,
-  parts: { log: Log; runner?: Queryable; topics: Iterable<TopicDef<unknown>>; instanceId?: string },
+  parts: {
+    log: Log
+    runner?: Queryable & { metrics?(): PipelineMetrics[] }
+    connectors?: () => ConnectorStatus[]
+    topics: Iterable<TopicDef<unknown>>
+    instanceId?: string
+  },
 ): Promise<{ server: RunningServer | null; banner: string }> {
   try {
     const server = await startServer({
@@ -106,6 +114,7 @@ export async function startHttp(
       cors: plan.cors,
       maxBodyBytes: plan.maxBodyBytes,
       ...(parts.runner ? { runner: parts.runner } : {}),
+      ...(parts.connectors ? { connectors: parts.connectors } : {}),
       ...(parts.instanceId ? { ingest: { instanceId: parts.instanceId } } : {}),
     })
     const auth =

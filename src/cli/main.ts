@@ -10,9 +10,11 @@ import { UsageError } from './args.ts'
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.ts'
 import { consumeCommand } from './commands/consume.ts'
 import { demoLogCommand } from './commands/demo-log.ts'
+import { eventsCommand } from './commands/events.ts'
 import { produceCommand } from './commands/produce.ts'
 import { runCommand } from './commands/run.ts'
 import { serveCommand } from './commands/serve.ts'
+import { statusCommand } from './commands/status.ts'
 import { topicsCommand } from './commands/topics.ts'
 import { printErr, printError, writeOut } from './output.ts'
 
@@ -22,6 +24,8 @@ const COMMANDS: readonly Command[] = [
   consumeCommand,
   runCommand,
   serveCommand,
+  statusCommand,
+  eventsCommand,
   demoLogCommand,
 ]
 

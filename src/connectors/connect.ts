@@ -28,8 +28,11 @@ export type Connector = SinkConnector<any> | SourceConnector<any>
 
 const registry: Connector[] = []
 
-export function connect<T>(name: string, spec: { from: TopicDef<T>; to: Sink<T> }): SinkConnector<T>
-export function connect<T>(name: string, spec: { from: Source<T>; to: TopicDef<T> }): SourceConnector<T>
+export function connect<T>(name: string, spec: { from: TopicDef<T>; to: Sink<NoInfer<T>> }): SinkConnector<T>
+export function connect<T>(
+  name: string,
+  spec: { from: Source<NoInfer<T>>; to: TopicDef<T> },
+): SourceConnector<T>
 export function connect<T>(
   name: string,
   spec: { from: TopicDef<T> | Source<T>; to: Sink<T> | TopicDef<T> },

@@ -18,6 +18,7 @@ import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
+import { type PipelineMetrics, taskSnapshot } from './metrics/snapshot.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from './query.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
@@ -49,6 +50,8 @@ export interface RunnerOptions {
   commitMaxRecords?: number
   /** Records read per task input per loop turn (default 2,000). */
   maxBatch?: number
+  /** Latency histograms per task (default true; off only to measure their cost). */
+  metrics?: boolean
 }
 
 export interface PipelineStatus {
@@ -113,6 +116,7 @@ export class EmbeddedRunner {
   readonly #maxBatch: number
   readonly #commitMaxRecords: number
   readonly #backend: LmdbBackend
+  readonly #metrics: boolean
   #inputs: PartitionState[] = []
   #stopping = false
   #failure: Error | null = null
@@ -133,6 +137,7 @@ export class EmbeddedRunner {
     this.#maxBatch = options.maxBatch ?? 2_000
     this.#commitMaxRecords = options.commitMaxRecords ?? 8_192
     this.#backend = new LmdbBackend(log)
+    this.#metrics = options.metrics ?? true
     this.#pipelines = pipelines.map((pipeline) => ({
       pipeline,
       topology: compile(pipeline),
@@ -181,6 +186,7 @@ export class EmbeddedRunner {
             upstreamTasks: (id) => counts.get(id)!,
             now: Date.now,
             globals: running.globals,
+            metrics: this.#metrics,
           })
           for (const topic of task.sourceTopics()) {
             const tp = { topic, partition: p }
@@ -300,10 +306,12 @@ export class EmbeddedRunner {
             task.positions.set(topic, position)
             records = log.readQueued(tp, position, { maxRecords: this.#maxBatch })
           }
+          const started = performance.now()
           for (const r of records) {
             task.process(topic, r)
             if (task.asyncFull) await task.asyncProgress()
           }
+          if (records.length > 0) task.metrics.busyMs += performance.now() - started
           processed += records.length
         }
         task.tick(now)
@@ -429,6 +437,19 @@ export class EmbeddedRunner {
 
   get failure(): Error | null {
     return this.#failure
+  }
+
+  /** Per pipeline and task: positions and lag, watermarks per input, windows, latency histograms. */
+  metrics(): PipelineMetrics[] {
+    const now = Date.now()
+    const endOf = (topic: string, partition: number) => this.#log.partition({ topic, partition }).nextOffset
+    const state = this.#failure ? 'failed' : this.#stopping ? 'stopped' : 'running'
+    return this.#pipelines.map(({ pipeline, tasks, commits }) => ({
+      pipeline: pipeline.name,
+      state,
+      commits,
+      tasks: tasks.map((t) => taskSnapshot(t, now, endOf)),
+    }))
   }
 
   status(): PipelineStatus[] {

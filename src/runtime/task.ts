@@ -12,6 +12,7 @@ import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push } from './chain.ts'
 import type { GlobalTables } from './global-tables.ts'
+import { TaskMetrics } from './metrics/task-metrics.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
 import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
@@ -32,6 +33,8 @@ export interface TaskOptions {
   now(): number
   /** The process's global tables (needed when the pipeline joins one). */
   globals?: GlobalTables
+  /** Record latency histograms (default true; off only to measure what they cost). */
+  metrics?: boolean
 }
 
 /** What one commit of a task holds. */
@@ -45,6 +48,8 @@ export interface TaskCommit {
 interface SourceRuntime {
   topic: string
   internal: boolean
+  /** Log timestamp of the last record read from it (for lag in seconds). */
+  lastLogTime: number
   push: Push
   decode: (record: LogRecord) => StreamRecord | string
   channels: Channel[]
@@ -91,6 +96,7 @@ export class Task implements ChainHost {
   #origin: RecordOrigin | null = null
   now: number
   /** Figures for status and metrics. */
+  readonly metrics: TaskMetrics
   recordsIn = 0
   recordsOut = 0
   deadLetters = 0
@@ -109,6 +115,7 @@ export class Task implements ChainHost {
     this.partition = options.partition
     this.id = `${this.pipeline}/${options.subtopology.id}/${options.partition}`
     this.now = options.now()
+    this.metrics = new TaskMetrics(options.metrics ?? true)
     // One builder for all sources: a step reached from two sources (after a merge) is one
     // step with one state index, not two.
     const chains = new ChainBuilder(this)
@@ -138,6 +145,7 @@ export class Task implements ChainHost {
         push,
         decode: internal ? decodeInternal : decoderFor(source.def!, source.table),
         channels,
+        lastLogTime: Number.NaN,
       })
     }
     chains.finish()
@@ -324,6 +332,11 @@ export class Task implements ChainHost {
     return [...this.#sources.keys()]
   }
 
+  /** Log timestamp of the last record processed from an input (NaN before any). */
+  lastLogTime(topic: string): number {
+    return this.#sources.get(topic)?.lastLogTime ?? Number.NaN
+  }
+
   /**
    * Processes one record from an input topic. Failures of decoding, validation or a step go
    * to the dead-letter list (the record counts as consumed); `stop` policies are enforced by
@@ -341,6 +354,7 @@ export class Task implements ChainHost {
       }
     }
     this.recordsIn++
+    source.lastLogTime = record.timestamp
     // A LogRecord is a RecordOrigin: no per-record copy (async slots and failures keep it).
     this.#origin = record
     const decoded = source.decode(record)
@@ -349,6 +363,8 @@ export class Task implements ChainHost {
       return
     }
     if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
+    if (this.metrics.enabled)
+      this.metrics.observe(source.internal ? Number.NaN : record.timestamp, decoded.timestamp)
     this.#journal.length = 0
     try {
       source.push(decoded)
@@ -434,12 +450,14 @@ export class Task implements ChainHost {
     this.#outputs = new Map()
     this.pendingOutputs = 0
     this.#journal.length = 0
+    this.metrics.collected()
     return { outputs, state, positions: new Map(this.positions) }
   }
 
   /** The oldest collected commit has landed: stores may forget what it deleted. */
   committed(): void {
     for (const store of this.stores.values()) store.committed()
+    this.metrics.landed(Date.now())
   }
 
   /** Tells every partition of each repartition topic this task writes where its event time is. */

@@ -23,7 +23,8 @@ export interface TokenGrant {
   name?: string
 }
 
-export type Access = { kind: 'read' | 'write'; topic: string } | { kind: 'stores' }
+/** `metrics`: any valid token may read figures (they hold names and counts, no record data). */
+export type Access = { kind: 'read' | 'write'; topic: string } | { kind: 'stores' } | { kind: 'metrics' }
 
 /** The outcome of checking a request: allowed, or an HTTP status with a message. */
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; error: string; code: string }
@@ -65,11 +66,16 @@ export class Auth {
     if (!found) return { ok: false, status: 401, error: 'unknown token', code: 'SLUICE_UNAUTHENTICATED' }
     const { grant } = found
     const allowed =
-      access.kind === 'stores'
-        ? grant.stores === true
-        : (grant[access.kind] ?? []).some((pattern) => matches(pattern, access.topic))
+      access.kind === 'metrics'
+        ? true
+        : access.kind === 'stores'
+          ? grant.stores === true
+          : (grant[access.kind] ?? []).some((pattern) => matches(pattern, access.topic))
     if (allowed) return { ok: true }
-    const what = access.kind === 'stores' ? 'read queryable state' : `${access.kind} topic "${access.topic}"`
+    const what =
+      access.kind === 'read' || access.kind === 'write'
+        ? `${access.kind} topic "${access.topic}"`
+        : 'read queryable state'
     return {
       ok: false,
       status: 403,

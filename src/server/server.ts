@@ -12,13 +12,16 @@
 import cors from '@fastify/cors'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { ConnectorStatus } from '../connectors/status.ts'
 import type { TopicDef } from '../dsl/topic.ts'
 import { isSluiceError } from '../errors.ts'
 import type { Log } from '../log/types.ts'
+import type { PipelineMetrics } from '../runtime/metrics/snapshot.ts'
 import { Auth, type TokenGrant } from './auth.ts'
 import { TopicCatalog } from './catalog.ts'
 import { ingestRoutes } from './ingest.ts'
 import { Ingestor, type IngestorOptions } from './ingestor.ts'
+import { metricsRoutes } from './metrics-routes.ts'
 import { type Queryable, storesRoutes } from './stores-routes.ts'
 import { type SubscriptionStats, subscribeRoutes } from './subscribe-routes.ts'
 
@@ -27,8 +30,10 @@ export type { Queryable } from './stores-routes.ts'
 export interface ServerOptions {
   host?: string
   port?: number
-  /** Pipelines whose state `/stores` reads (none under `sluice serve`). */
-  runner?: Queryable
+  /** Pipelines whose state `/stores` reads and whose figures `/metrics` shows (none under `sluice serve`). */
+  runner?: Queryable & { metrics?(): PipelineMetrics[] }
+  /** The running connectors' figures, for `/metrics`. */
+  connectors?: () => ConnectorStatus[]
   /** The log ingest appends to and subscriptions read from; without it those routes are off. */
   log?: Log
   /** Typed topic declarations: ingest validates against their schema and keys by their key. */
@@ -104,6 +109,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await app.register(storesRoutes, { runner: options.runner, auth })
 
   let ingestor: Ingestor | undefined
+  await app.register(metricsRoutes, {
+    auth,
+    sources: {
+      pipelines: () => options.runner?.metrics?.() ?? [],
+      connectors: () => options.connectors?.() ?? [],
+      server: () => ({
+        subscriptionsOpen: stats.open,
+        subscriptionsDropped: stats.dropped,
+        ingestQueuedBytes: ingestor?.queuedBytes ?? 0,
+      }),
+    },
+  })
   if (options.log) {
     const catalog = new TopicCatalog(options.log, options.topics ?? [])
     ingestor = new Ingestor(options.log, options.ingest ?? {})

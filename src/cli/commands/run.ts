@@ -19,6 +19,8 @@ import { openEmbeddedLog } from '../../log/index.ts'
 import { openKafkaLog } from '../../log/kafka/index.ts'
 import type { Log } from '../../log/types.ts'
 import { GroupRunner } from '../../runtime/group/group-runner.ts'
+import type { PipelineMetrics } from '../../runtime/metrics/snapshot.ts'
+import type { QueryableStore } from '../../runtime/query.ts'
 import { EmbeddedRunner, type PipelineStatus } from '../../runtime/runner.ts'
 import { ThreadedRunner } from '../../runtime/threads/thread-runner.ts'
 import type { RunningServer } from '../../server/server.ts'
@@ -131,6 +133,28 @@ function statusLine(s: PipelineStatus, perSecond: number): string {
   )
 }
 
+/** The runner of a file that declares connectors only: nothing to run, nothing to query. */
+class NoPipelines {
+  async start(): Promise<void> {}
+  stop(): void {}
+  async run(): Promise<void> {}
+  status(): PipelineStatus[] {
+    return []
+  }
+  metrics(): PipelineMetrics[] {
+    return []
+  }
+  queryableSteps(): Record<string, string[]> {
+    return {}
+  }
+  store(step: string): QueryableStore {
+    throw new SluiceError(
+      'SLUICE_INVALID_ARGUMENT',
+      `no running pipeline has a step "${step}": this file declares connectors only`,
+    )
+  }
+}
+
 function connectorLine(c: ConnectorStatus, perSecond: number): string {
   const verb = c.kind === 'sink' ? `${c.topic} → ${c.type}` : `${c.type} → ${c.topic}`
   const problem = c.state === 'retrying' && c.lastError ? `  retrying: ${c.lastError.slice(0, 120)}` : ''
@@ -195,7 +219,7 @@ export const runCommand: Command = {
     }
     const interval = commitIntervalMs === undefined ? {} : { commitIntervalMs }
     let log: Log
-    let runner: EmbeddedRunner | ThreadedRunner | GroupRunner
+    let runner: EmbeddedRunner | ThreadedRunner | GroupRunner | NoPipelines
     let where: string
     // Messages between status redraws; on a terminal they go above the status block.
     let note = (message: string) => printErr(message)
@@ -207,29 +231,32 @@ export const runCommand: Command = {
       })
       const instanceId = values['instance-id']
       let lastOutage = 0
-      runner = new GroupRunner(log, pipelines, {
-        ...interval,
-        guarantee,
-        onOutage: (error) => {
-          if (Date.now() - lastOutage < 5_000) return
-          lastOutage = Date.now()
-          printErr(
-            `sluice: Kafka unreachable, retrying (state is rebuilt from the last commit): ${error.message}`,
-          )
-        },
-        ...(instanceId === undefined ? {} : { instanceId }),
-        stateDir: resolve(values['state-dir'] ?? join(dataDirOf(values), 'checkpoints')),
-        onRestore: (r) =>
-          note(
-            `sluice: ${r.pipeline}: restored ${r.tasks} task${r.tasks === 1 ? '' : 's'} in ${r.ms} ms: ` +
-              `${formatCount(r.fromCheckpoints)} entries from local checkpoints, ${formatCount(r.replayed)} changelog records`,
-          ),
-        onCheckpointError: (error) =>
-          note(
-            `sluice: could not write a checkpoint (restores replay more of the changelog): ${error.message}`,
-          ),
-      })
-      where = `Kafka ${backend.brokers.join(',')} (${guarantee}, worker ${runner.instanceId})`
+      runner =
+        pipelines.length === 0
+          ? new NoPipelines()
+          : new GroupRunner(log, pipelines, {
+              ...interval,
+              guarantee,
+              onOutage: (error) => {
+                if (Date.now() - lastOutage < 5_000) return
+                lastOutage = Date.now()
+                printErr(
+                  `sluice: Kafka unreachable, retrying (state is rebuilt from the last commit): ${error.message}`,
+                )
+              },
+              ...(instanceId === undefined ? {} : { instanceId }),
+              stateDir: resolve(values['state-dir'] ?? join(dataDirOf(values), 'checkpoints')),
+              onRestore: (r) =>
+                note(
+                  `sluice: ${r.pipeline}: restored ${r.tasks} task${r.tasks === 1 ? '' : 's'} in ${r.ms} ms: ` +
+                    `${formatCount(r.fromCheckpoints)} entries from local checkpoints, ${formatCount(r.replayed)} changelog records`,
+                ),
+              onCheckpointError: (error) =>
+                note(
+                  `sluice: could not write a checkpoint (restores replay more of the changelog): ${error.message}`,
+                ),
+            })
+      where = `Kafka ${backend.brokers.join(',')} (${guarantee}${runner instanceof GroupRunner ? `, worker ${runner.instanceId}` : ''})`
     } else {
       const embedded = await openEmbeddedLog({
         dataDir: dataDirOf(values),
@@ -238,9 +265,11 @@ export const runCommand: Command = {
       log = embedded
       // The workers import the file again and pick the same pipelines by name.
       runner =
-        threads > 1
-          ? new ThreadedRunner(embedded, pipelines, { ...interval, threads, module: resolve(file!) })
-          : new EmbeddedRunner(embedded, pipelines, interval)
+        pipelines.length === 0
+          ? new NoPipelines()
+          : threads > 1
+            ? new ThreadedRunner(embedded, pipelines, { ...interval, threads, module: resolve(file!) })
+            : new EmbeddedRunner(embedded, pipelines, interval)
       where =
         `${embedded.dataDir} (${embedded.durability}, ` +
         `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'})`
@@ -276,6 +305,7 @@ export const runCommand: Command = {
         const started = await startHttp(http, {
           log,
           runner,
+          connectors: () => connectorRunner.status(),
           topics: declaredTopics(pipelines, connectors),
           ...(runner instanceof GroupRunner ? { instanceId: runner.instanceId } : {}),
         })

@@ -19,6 +19,7 @@ import { SluiceError } from '../../errors.ts'
 import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
 import { GlobalTables } from '../global-tables.ts'
+import { type PipelineMetrics, taskSnapshot } from '../metrics/snapshot.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
@@ -224,6 +225,17 @@ export class GroupRunner {
 
   get failure(): Error | null {
     return this.#failure
+  }
+
+  /** Per pipeline and task this worker runs (lag per partition is not known here: see status()). */
+  metrics(): PipelineMetrics[] {
+    const now = Date.now()
+    return this.#workers.map((w) => ({
+      pipeline: w.pipeline.name,
+      state: this.#failure || w.failed ? 'failed' : this.#stopping ? 'stopped' : 'running',
+      commits: w.commits,
+      tasks: w.tasks.map((t) => taskSnapshot(t, now)),
+    }))
   }
 
   status(): PipelineStatus[] {

@@ -174,13 +174,24 @@ export class PipelineWorker {
           // worker are not ours to process (that worker reads them from the committed offsets).
           if (records.length > 0 && (await this.#follow())) uncommitted = this.#hasUncommittedWork()
           let processed = 0
+          // Busy time goes to a task per run of its records (a poll returns them grouped by
+          // partition), so the clock is read at task switches, not per record.
+          let timing: Task | null = null
+          let since = 0
           for (const r of records) {
             const task = this.#byInput.get(`${r.topic}\0${r.partition}`)
             if (!task || r.offset < task.positions.get(r.topic)!) continue
+            if (task !== timing) {
+              const t = performance.now()
+              if (timing) timing.metrics.busyMs += t - since
+              timing = task
+              since = t
+            }
             task.process(r.topic, r)
             processed++
             if (task.asyncFull) await task.asyncProgress()
           }
+          if (timing) timing.metrics.busyMs += performance.now() - since
           const now = Date.now()
           for (const { task } of this.#tasks.values()) {
             task.now = now

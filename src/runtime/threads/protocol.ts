@@ -18,6 +18,7 @@
  */
 import type { Durability } from '../../log/embedded/storage.ts'
 import type { Topology } from '../../topology/compile.ts'
+import type { TaskMetricsSnapshot } from '../metrics/snapshot.ts'
 import type { PackedRecords } from './packed-records.ts'
 
 /** One task a worker runs: a subtopology of a pipeline on one input partition. */
@@ -69,6 +70,8 @@ export interface TaskFigures {
   lateRecords: number
   openWindows: number
   watermark: number
+  /** The task's full metrics (lag is filled in by the main thread, which knows the log's ends). */
+  metrics: TaskMetricsSnapshot | null
 }
 
 /** One task's part of a collect. Its output records are the next ones in the reply's pack. */

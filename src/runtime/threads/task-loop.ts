@@ -14,6 +14,7 @@ import { isSluiceError } from '../../errors.ts'
 import type { LogRecord, ProducerRecord } from '../../log/types.ts'
 import { Alarm } from '../../util/alarm.ts'
 import type { GlobalSource, GlobalTables } from '../global-tables.ts'
+import { taskSnapshot } from '../metrics/snapshot.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { DELETED } from '../state.ts'
 import type { Task } from '../task.ts'
@@ -135,10 +136,12 @@ export class TaskLoop {
           task.positions.set(topic, startOffset)
           records = reader.read(tp, startOffset, maxBatch)
         }
+        const started = performance.now()
         for (const r of records) {
           task.process(topic, r)
           if (task.asyncFull) await task.asyncProgress()
         }
+        if (records.length > 0) task.metrics.busyMs += performance.now() - started
         processed += records.length
       }
       task.tick(now)
@@ -207,6 +210,7 @@ export class TaskLoop {
           lateRecords: task.windows.reduce((n, w) => n + w.lateRecords, 0),
           openWindows: task.windows.reduce((n, w) => n + w.openWindows, 0),
           watermark: task.watermark,
+          metrics: taskSnapshot(task, Date.now()),
         },
       })
     }

@@ -20,6 +20,7 @@ import type { EmbeddedTransaction } from '../../log/embedded/transaction.ts'
 import type { ProducerRecord } from '../../log/types.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
 import { Alarm } from '../../util/alarm.ts'
+import type { PipelineMetrics } from '../metrics/snapshot.ts'
 import { type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus, RunnerOptions } from '../runner.ts'
 import { prepareTopics, restoredPosition } from '../topics.ts'
@@ -72,6 +73,7 @@ const NO_FIGURES: TaskFigures = {
   lateRecords: 0,
   openWindows: 0,
   watermark: Number.NEGATIVE_INFINITY,
+  metrics: null,
 }
 
 /**
@@ -392,6 +394,30 @@ export class ThreadedRunner {
       }
     }
     return out
+  }
+
+  /** Per pipeline and task, as of each worker's last collect (lag as of now). */
+  metrics(): PipelineMetrics[] {
+    const state = this.#failure ? 'failed' : this.#stopping ? 'stopped' : 'running'
+    return this.#pipelines.map(({ pipeline, tasks, commits }) => ({
+      pipeline: pipeline.name,
+      state,
+      commits,
+      tasks: tasks.flatMap((t) => {
+        const m = t.figures.metrics
+        if (!m) return []
+        const positions = m.positions.map((p) => ({
+          ...p,
+          position: t.positions.get(p.topic) ?? p.position,
+          lag: Math.max(
+            0,
+            this.#log.partition({ topic: p.topic, partition: p.partition }).highWatermark -
+              (t.positions.get(p.topic) ?? p.position),
+          ),
+        }))
+        return [{ ...m, positions }]
+      }),
+    }))
   }
 
   status(): PipelineStatus[] {
