@@ -14,7 +14,7 @@ export const BUCKETS = SUB + (MAX_EXPONENT - SUB_BITS + 1) * SUB
 
 /** Bucket of a value in µs (non-negative integer). */
 function bucketOf(us: number): number {
-  if (us < SUB) return us < 0 ? 0 : us
+  if (us < SUB) return Math.max(us, 0)
   // 2^e ≤ us < 2^(e+1); values past 2^36 µs share the last bucket.
   const e = us < 0x1_0000_0000 ? 31 - Math.clz32(us) : Math.min(MAX_EXPONENT, Math.floor(Math.log2(us)))
   const sub = Math.floor(us / 2 ** (e - SUB_BITS)) - SUB
@@ -47,7 +47,7 @@ export class Histogram {
 
   /** Records a duration in ms (negative durations — clock skew — count as 0). */
   record(ms: number): void {
-    const v = ms > 0 ? ms : 0
+    const v = Math.max(ms, 0)
     this.counts[bucketOf(Math.round(v * 1000))]!++
     this.count++
     this.sumMs += v

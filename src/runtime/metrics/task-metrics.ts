@@ -69,7 +69,7 @@ export class TaskMetrics {
     const { logTimes, eventTimes, n } = batch
     for (let i = 0; i < n; i++) {
       const lt = logTimes[i]!
-      if (lt === lt) this.latency.record(now - lt) // not NaN
+      if (!Number.isNaN(lt)) this.latency.record(now - lt)
       const et = eventTimes[i]!
       if (Number.isFinite(et)) this.eventLatency.record(now - et)
     }
