@@ -12,6 +12,7 @@ export {
 } from './connectors/connect.ts'
 export * from './connectors/file/index.ts'
 export * from './connectors/mqtt/index.ts'
+export * from './connectors/postgres/index.ts'
 export { ConnectorRunner, type ConnectorRunnerOptions } from './connectors/runner.ts'
 export type { ConnectorStatus } from './connectors/status.ts'
 export {

@@ -2,8 +2,7 @@
  * Type-level tests of the PostgreSQL connectors, checked by tsc: the shapes the docs show must
  * compile; each `@ts-expect-error` line must not. Never run (connect() would register them).
  */
-import { connect, topic } from 'sluice'
-import { postgres, postgresPoll } from '../../src/connectors/postgres/index.ts'
+import { connect, postgres, postgresPoll, topic } from 'sluice'
 
 interface Alert {
   id: string

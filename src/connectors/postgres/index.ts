@@ -1,7 +1,7 @@
 /**
- * PostgreSQL connectors (`sluice/postgres`): `postgres()`, an exactly-once sink into a table,
- * and `postgresPoll()`, a source polling a table by an increasing column. A subpath of its own
- * so that `sluice` does not load node-postgres for programs that do not use it.
+ * PostgreSQL connectors, exported from `sluice`: `postgres()`, an exactly-once sink into a
+ * table, and `postgresPoll()`, a source polling a table by an increasing column. node-postgres
+ * is loaded only when one of them connects.
  * @module
  */
 export { type PostgresPollOptions, postgresPoll } from './poll-source.ts'

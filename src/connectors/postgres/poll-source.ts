@@ -17,7 +17,7 @@ import { SluiceError } from '../../errors.ts'
 import { type Duration, parseDuration } from '../../util/duration.ts'
 import { sleep } from '../status.ts'
 import type { Source, SourceContext, SourceRecord } from '../types.ts'
-import { createPool, describeTarget, type PostgresConnection } from './pool.ts'
+import { checkConnection, createPool, describeTarget, type PostgresConnection } from './pool.ts'
 import { qualifiedName, quoteIdent, type TableName } from './sql.ts'
 
 export interface PostgresPollOptions<T> extends PostgresConnection {
@@ -75,6 +75,7 @@ export function postgresPoll<T = any>(options: PostgresPollOptions<T>): Source<T
   if ((options.table === undefined) === (options.query === undefined)) {
     throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'postgresPoll: give either table or query')
   }
+  checkConnection(options, 'postgresPoll')
   const column = options.column ?? 'id'
   const batchSize = options.batchSize ?? 1_000
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -103,7 +104,7 @@ export function postgresPoll<T = any>(options: PostgresPollOptions<T>): Source<T
     type: 'postgres-poll',
     async run(context: SourceContext<T>): Promise<void> {
       let position = startPosition(context, column, options.after)
-      const pool = createPool(options, `postgresPoll ${context.connector}`)
+      const pool = await createPool(options, `postgresPoll ${context.connector}`)
       try {
         while (!context.signal.aborted) {
           const params: unknown[] = [position ?? null, batchSize]

@@ -1,5 +1,8 @@
-/** How the PostgreSQL connectors connect: one small pool per connector. */
-import pg from 'pg'
+/**
+ * How the PostgreSQL connectors connect: one small pool per connector. node-postgres is loaded
+ * when a connector first connects, so `import … from 'sluice'` does not pay for it.
+ */
+import type pg from 'pg'
 import { SluiceError } from '../../errors.ts'
 
 export interface PostgresConnection {
@@ -18,21 +21,27 @@ export interface PostgresConnection {
  * source runs one query at a time). A connection that breaks is dropped from the pool and the
  * next query opens a new one, so a restarted server costs one failed batch, which is retried.
  */
-export function createPool(connection: PostgresConnection, label: string, max = 1): pg.Pool {
+export async function createPool(connection: PostgresConnection, label: string, max = 1): Promise<pg.Pool> {
+  checkConnection(connection, label)
+  const config: pg.PoolConfig = connection.pool
+    ? { max, ...connection.pool }
+    : { max, ...(connection.url !== undefined ? { connectionString: connection.url } : {}) }
+  const { default: driver } = await import('pg')
+  const pool = new driver.Pool({ application_name: 'sluice', ...config })
+  // An idle connection that breaks (server restart) is emitted here; without a listener it
+  // would crash the process. The next query reports the failure where it can be retried.
+  pool.on('error', () => {})
+  return pool
+}
+
+/** Throws when the options say where to connect twice. */
+export function checkConnection(connection: PostgresConnection, label: string): void {
   if (connection.url !== undefined && connection.pool !== undefined) {
     throw new SluiceError(
       'SLUICE_INVALID_ARGUMENT',
       `${label}: give either url or pool, not both (put the URL in pool.connectionString to combine them)`,
     )
   }
-  const config: pg.PoolConfig = connection.pool
-    ? { max, ...connection.pool }
-    : { max, ...(connection.url !== undefined ? { connectionString: connection.url } : {}) }
-  const pool = new pg.Pool({ application_name: 'sluice', ...config })
-  // An idle connection that breaks (server restart) is emitted here; without a listener it
-  // would crash the process. The next query reports the failure where it can be retried.
-  pool.on('error', () => {})
-  return pool
 }
 
 /** Where a pool points, for messages (never the password). */

@@ -27,7 +27,7 @@ import { SluiceError } from '../../errors.ts'
 import { type Sink, type SinkBatch, type SinkContext, type SinkRecord, StalePositionError } from '../types.ts'
 import { ensureDeadLetterTable, writeDeadLetters } from './dead-letters.ts'
 import { ensureOffsetsTable, movePositions, readPositions } from './offsets.ts'
-import { createPool, describeTarget, type PostgresConnection, sqlState } from './pool.ts'
+import { checkConnection, createPool, describeTarget, type PostgresConnection, sqlState } from './pool.ts'
 import { type ColumnMapping, type RejectedRecord, type Row, toRows } from './rows.ts'
 import { type QualifiedName, qualifiedName, type TableName } from './sql.ts'
 import { checkColumns, readTableInfo, type TableInfo } from './table-info.ts'
@@ -118,6 +118,7 @@ class PostgresSink<T> implements Sink<T> {
         `postgres sink: onRejected must be 'dead-letter' or 'fail', got ${String(onRejected)}`,
       )
     }
+    checkConnection(options, 'postgres sink')
     const key = options.key ?? []
     if (key.some((k) => typeof k !== 'string' || k === '') || new Set(key).size !== key.length) {
       throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'postgres sink: key must list distinct column names')
@@ -140,7 +141,7 @@ class PostgresSink<T> implements Sink<T> {
 
   async open(context: SinkContext): Promise<void> {
     this.#context = context
-    const pool = createPool(this.#options, this.#label)
+    const pool = await createPool(this.#options, this.#label)
     try {
       const client = await pool.connect().catch((error: Error) => {
         throw new Error(
