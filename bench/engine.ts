@@ -119,6 +119,7 @@ const { values: args } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
     marks: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    'metrics-overhead': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -132,6 +133,7 @@ if (args.help) {
   --workloads LIST     stateless,tumbling,sliding (default all)
   --joins LIST         join workloads (bench/joins.ts): enrich (stream–table), join (stream–stream
                        within 10 s); default both, "none" skips them
+  --metrics-overhead   only measure the cost of metrics on (c): runs with them on and off, alternating
   --modes LIST         a (hand loop), b (engine in memory), c (engine on the log) (default a,b,c)
   --groupings LIST     keyed, keyBy: how the windowed pipelines group by auction (default both)
   --durability D       log durability for (c) and latency: sync or interval (default sync)
@@ -557,13 +559,14 @@ async function runLog(
   variant: Variant,
   source: string,
   keep: boolean,
+  metrics = true,
 ): Promise<RunResult & Span & { commits: number }> {
   const name = `engine-${workload}-${variant}-${++pipelineSeq}`
   const out = topic<unknown>(`${name}-out`, { partitions: 1 })
   const pipeline = buildPipeline(name, workload, variant, bidTopic(source), out)
   let commits = 0
   const span = await measure(async () => {
-    const runner = new EmbeddedRunner(log, [pipeline], runnerOptions)
+    const runner = new EmbeddedRunner(log, [pipeline], { ...runnerOptions, metrics })
     await runner.start()
     const done = runner.run()
     const topology = runner.topologies[0]!
@@ -1259,6 +1262,11 @@ async function main(): Promise<void> {
       await produce(log, 'bids', data.records)
       await produce(log, 'bids-warm', warm.records)
     }
+    if (args['metrics-overhead']) {
+      if (!log) throw new Error('--metrics-overhead needs mode c')
+      await metricsOverhead(log, data.records.length)
+      return
+    }
     results.push(...(await throughput(data, warm, log)))
   } finally {
     await log?.close()
@@ -1286,6 +1294,35 @@ async function main(): Promise<void> {
     const file = writeDocs(docsSection(results, lat, m, command, joins))
     process.stderr.write(`[bench:engine] wrote ${file}\n`)
   }
+}
+
+/**
+ * `--metrics-overhead`: the cost of the per-task metrics (latency histograms, busy time) on
+ * (c), measured as CPU time with metrics on vs off, runs alternating so drift hits both.
+ */
+async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
+  const rows: string[] = [
+    '| workload | metrics off, events/s per core | metrics on | overhead |',
+    '| :--- | ---: | ---: | ---: |',
+  ]
+  for (const workload of workloads) {
+    const off: number[] = []
+    const on: number[] = []
+    for (let i = 0; i < Math.max(3, repeat); i++) {
+      progress(`metrics overhead: ${workload} run ${i + 1}`)
+      off.push((await runLog(log, workload, 'keyed', 'bids', false, false)).cpuSeconds)
+      on.push((await runLog(log, workload, 'keyed', 'bids', false, true)).cpuSeconds)
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    const offRate = n / median(off)
+    const onRate = n / median(on)
+    rows.push(
+      `| ${workload} | ${int(offRate)} | ${int(onRate)} | ${((offRate / onRate - 1) * 100).toFixed(1)}% |`,
+    )
+  }
+  process.stdout.write(
+    `Metrics overhead on (c), ${int(n)} events, median of ${Math.max(3, repeat)} runs each:\n\n${rows.join('\n')}\n`,
+  )
 }
 
 await main()
