@@ -70,7 +70,8 @@ export interface PipelineStatus {
   state: 'running' | 'stopped' | 'failed'
 }
 
-class LmdbBackend implements StateBackend {
+/** Committed state in the log's LMDB environment (the embedded runners' state backend). */
+export class LmdbBackend implements StateBackend {
   readonly #log: EmbeddedLog
 
   constructor(log: EmbeddedLog) {

@@ -21,7 +21,10 @@ import type { ProducerRecord } from '../../log/types.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
 import { Alarm } from '../../util/alarm.ts'
 import type { PipelineMetrics } from '../metrics/snapshot.ts'
-import { type QueryableStore, queryableSteps } from '../query.ts'
+import { GlobalTables } from '../global-tables.ts'
+import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
+import { LmdbBackend } from '../runner.ts'
+import { Task } from '../task.ts'
 import type { PipelineStatus, RunnerOptions } from '../runner.ts'
 import { prepareTopics, restoredPosition } from '../topics.ts'
 import { RecordUnpacker } from './packed-records.ts'
@@ -124,17 +127,38 @@ export class ThreadedRunner {
     }))
   }
 
-  /** The queryable steps of each pipeline (their state lives in the worker threads). */
-  queryableSteps(): Record<string, string[]> {
-    return Object.fromEntries(this.#pipelines.map((p) => [p.topology.pipeline, queryableSteps(p.topology)]))
+  /**
+   * A read view of a step's **committed** state. The tasks run in worker threads; their
+   * commits land here, in LMDB, so the main thread reads what has committed (not, as
+   * EmbeddedRunner does, what is processed and not yet committed: at most one commit
+   * interval behind). Each call reads afresh.
+   */
+  store(step: string, options: { pipeline?: string } = {}): QueryableStore {
+    const backend = new LmdbBackend(this.#log)
+    const views = this.#pipelines.map((p) => ({
+      topology: p.topology,
+      // A task built over committed state and never fed: its stores read through to LMDB.
+      tasks: p.tasks.map(
+        (t) =>
+          new Task({
+            topology: p.topology,
+            subtopology: p.topology.subtopologies.find((s) => s.id === t.spec.subtopology)!,
+            partition: t.spec.partition,
+            backend,
+            partitionsOf: () => 1,
+            upstreamTasks: () => 1,
+            now: Date.now,
+            globals: new GlobalTables(p.topology.globalTables),
+            metrics: false,
+          }),
+      ),
+    }))
+    return findQueryableStore(views, step, options.pipeline)
   }
 
-  /** State lives in the worker threads, out of this thread's reach: query it with --threads 1. */
-  store(step: string): QueryableStore {
-    throw new SluiceError(
-      'SLUICE_INVALID_ARGUMENT',
-      `the state of "${step}" lives in worker threads and cannot be read from here yet: run with --threads 1 to query it`,
-    )
+  /** The queryable steps of each pipeline. */
+  queryableSteps(): Record<string, string[]> {
+    return Object.fromEntries(this.#pipelines.map((p) => [p.pipeline.name, queryableSteps(p.topology)]))
   }
 
   get topologies(): Topology[] {

@@ -100,53 +100,55 @@ describe('queryable state over HTTP', () => {
   })
 })
 
-test('sluice run --port 0 serves the state of the pipelines it runs', async () => {
-  const dataDir = tempDir()
-  const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
-  const fixture = fileURLToPath(new URL('../fixtures/spend-total.ts', import.meta.url))
-  const log = await openEmbeddedLog({ dataDir })
-  await log.createTopic('spends', { partitions: 2 })
-  const producer = log.producer()
-  await producer.send(
-    'spends',
-    ['a', 'b', 'a'].map((card) => ({
-      key: Buffer.from(card),
-      value: Buffer.from(JSON.stringify({ card, amount: 5 })),
-    })),
-  )
-  await producer.close()
-  await log.close()
-  const child = spawn(
-    process.execPath,
-    [cli, 'run', fixture, '--data-dir', dataDir, '--threads', '1', '--port', '0'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  )
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString()
+for (const threads of ['1', '2']) {
+  test(`sluice run --port 0 --threads ${threads} serves the state of the pipelines it runs`, async () => {
+    const dataDir = tempDir()
+    const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
+    const fixture = fileURLToPath(new URL('../fixtures/spend-total.ts', import.meta.url))
+    const log = await openEmbeddedLog({ dataDir })
+    await log.createTopic('spends', { partitions: 2 })
+    const producer = log.producer()
+    await producer.send(
+      'spends',
+      ['a', 'b', 'a'].map((card) => ({
+        key: Buffer.from(card),
+        value: Buffer.from(JSON.stringify({ card, amount: 5 })),
+      })),
+    )
+    await producer.close()
+    await log.close()
+    const child = spawn(
+      process.execPath,
+      [cli, 'run', fixture, '--data-dir', dataDir, '--threads', threads, '--port', '0'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
+    let stderr = ''
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    try {
+      const deadline = Date.now() + 15_000
+      let base = ''
+      while (!base) {
+        base = /serving (http:\/\/[^\s]+) /.exec(stderr)?.[1] ?? ''
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`no server address printed:\n${stderr}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      let body: { value?: unknown } = {}
+      while (body.value !== 10) {
+        body = (await (await fetch(`${base}/stores/total/a`)).json()) as { value?: unknown }
+        if (Date.now() > deadline)
+          throw new Error(`card a never reached 10: ${JSON.stringify(body)}\n${stderr}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.deepEqual(body, { key: 'a', value: 10 })
+    } finally {
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, `sluice run stops cleanly with its server\n${stderr}`)
+    }
   })
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
-  try {
-    const deadline = Date.now() + 15_000
-    let base = ''
-    while (!base) {
-      base = /serving (http:\/\/[^\s]+) /.exec(stderr)?.[1] ?? ''
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no server address printed:\n${stderr}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    let body: { value?: unknown } = {}
-    while (body.value !== 10) {
-      body = (await (await fetch(`${base}/stores/total/a`)).json()) as { value?: unknown }
-      if (Date.now() > deadline)
-        throw new Error(`card a never reached 10: ${JSON.stringify(body)}\n${stderr}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    assert.deepEqual(body, { key: 'a', value: 10 })
-  } finally {
-    child.kill('SIGTERM')
-    assert.equal(await exited, 0, `sluice run stops cleanly with its server\n${stderr}`)
-  }
-})
+}
