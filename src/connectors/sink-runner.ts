@@ -74,7 +74,17 @@ export async function runSink<T>(
         stands.clear()
         if (sink.guarantee === 'exactly-once') {
           // What was polled came from the group's offsets; the sink's store is the truth.
-          for (const [p, at] of await seekToStored(log, consumer, sink)) stands.set(p, at)
+          try {
+            for (const [p, at] of await seekToStored(log, consumer, sink)) stands.set(p, at)
+          } catch (error) {
+            // The store is unreachable (often the outage that just failed a write): retry, as a write.
+            if (signal.aborted) break
+            resync = true
+            status.state = 'retrying'
+            status.lastError = (error as Error).message
+            status.errors++
+            await sleep(backoffMs(attempt++), signal)
+          }
           continue
         }
       }
