@@ -186,7 +186,13 @@ class PostgresSink<T> implements Sink<T> {
     )
     if (rejected.length > 0 && this.#onRejected === 'fail') throw this.#rejection(rejected[0]!)
     const client = await this.#pool!.connect()
+    // A connection cut between two statements is reported as an 'error' event (nobody to
+    // reject); unheard, it would crash the process. The next statement fails instead.
     let broken: Error | undefined
+    const onError = (error: Error) => {
+      broken = error
+    }
+    client.on('error', onError)
     try {
       try {
         await this.#transaction(client, batch, async () => {
@@ -211,6 +217,7 @@ class PostgresSink<T> implements Sink<T> {
         cause: error,
       })
     } finally {
+      client.off('error', onError)
       client.release(broken)
     }
   }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
+import pg from 'pg'
 import type { SinkConnector } from '../../../src/connectors/connect.ts'
 import { postgres } from '../../../src/connectors/postgres/index.ts'
 import { ConnectorRunner } from '../../../src/connectors/runner.ts'
@@ -18,7 +19,7 @@ import {
 import { topic } from '../../../src/dsl/topic.ts'
 import type { EmbeddedLog } from '../../../src/log/index.ts'
 import { readTopic } from '../../helpers/connector-log.ts'
-import { produce, testDatabase, testLog, until } from './pg-helpers.ts'
+import { ADMIN_URL, produce, testDatabase, testLog, until } from './pg-helpers.ts'
 
 interface Alert {
   id: number
@@ -400,6 +401,56 @@ describe('postgres sink', () => {
       assert.equal(runner.status()[0]!.errors, 0, 'refused rows do not fail the batch')
     })
   }
+
+  test('a PostgreSQL outage mid-run: the sink retries until the server is back, and the table is exact', async () => {
+    await db.query('CREATE TABLE outage_rows (part int, off bigint, id int)')
+    await log.createTopic('outage', { partitions: 2 })
+    const values = Array.from({ length: 20_000 }, (_, i) => ({ id: i }))
+    await produce(log, 'outage', values, (_v, i) => i % 2)
+    // A connection of our own, opened before the outage: the outage only refuses new ones.
+    const watcher = new pg.Client({ connectionString: db.url, application_name: 'sluice-test' })
+    await watcher.connect()
+    const admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+    const runner = start(
+      'outage-sink',
+      'outage',
+      postgres<{ id: number }>({
+        url: db.url,
+        table: 'outage_rows',
+        batchSize: 100,
+        columns: (v, r) => ({ part: r.partition, off: r.offset, id: v.id }),
+      }),
+    )
+    try {
+      await until(() => runner.status()[0]!.records >= 1_000, 'the sink to be under way')
+      // The outage: no new connections, and the sink's are cut.
+      await admin.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`)
+      await watcher.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'sluice'`,
+      )
+      await until(() => runner.status()[0]!.errors >= 3, 'writes and position reads to fail')
+      assert.notEqual(runner.status()[0]!.state, 'stopped', runner.status()[0]!.lastError)
+      await admin.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`)
+      await drained('outage-sink', 'outage')
+    } finally {
+      await admin.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`).catch(() => {})
+      await admin.end()
+      await watcher.end()
+      await runner.stop()
+    }
+    const dupes = await db.query('SELECT part, off FROM outage_rows GROUP BY part, off HAVING count(*) > 1')
+    assert.deepEqual(dupes, [])
+    const rows = await db.query<{ id: number; part: number; off: string }>(
+      'SELECT id, part, off FROM outage_rows ORDER BY id',
+    )
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.part, Number(r.off)]),
+      values.map((v, i) => [v.id, i % 2, Math.floor(i / 2)]),
+    )
+    assert.match(runner.status()[0]!.lastError!, /not currently accepting connections|terminat/)
+  })
 
   test("onRejected: 'fail' stops at the refused record, naming it, until the table is fixed", async () => {
     await db.query('CREATE TABLE strict_payments (id int, amount int CONSTRAINT positive CHECK (amount > 0))')
