@@ -172,7 +172,16 @@ class PostgresSink<T> implements Sink<T> {
 
   async positions(partitions: readonly number[]): Promise<Map<number, number>> {
     const { connector, topic } = this.#opened()
-    return readPositions(this.#pool!, this.#offsets, connector, topic, partitions)
+    try {
+      return await readPositions(this.#pool!, this.#offsets, connector, topic, partitions)
+    } catch (error) {
+      throw new Error(
+        `${this.#label}: reading positions from ${this.#offsets.text} failed: ${pgMessage(error)}`,
+        {
+          cause: error,
+        },
+      )
+    }
   }
 
   async write(batch: SinkBatch<T>): Promise<void> {

@@ -449,7 +449,10 @@ describe('postgres sink', () => {
       rows.map((r) => [r.id, r.part, Number(r.off)]),
       values.map((v, i) => [v.id, i % 2, Math.floor(i / 2)]),
     )
-    assert.match(runner.status()[0]!.lastError!, /not currently accepting connections|terminat/)
+    assert.match(
+      runner.status()[0]!.lastError!,
+      /^postgres sink outage-sink \(public\.outage_rows\): .*(not currently accepting connections|terminat)/,
+    )
   })
 
   test("onRejected: 'fail' stops at the refused record, naming it, until the table is fixed", async () => {
