@@ -18,7 +18,16 @@ export interface Queryable {
   store(step: string, options?: { pipeline?: string }): QueryableStore
   /** Queryable steps per pipeline. */
   queryableSteps(): Record<string, string[]>
+  /** Consumer-group runners: which worker holds a key (GroupRunner.locate). */
+  locate?(
+    step: string,
+    key: string,
+    options?: { pipeline?: string },
+  ): Promise<{ local: boolean; task: string; owner?: { instance: string; url: string } }>
 }
+
+/** Marks a query sent on by another worker, so it is never sent on again. */
+const FORWARDED = 'sluice-forwarded-by'
 
 const MAX_RANGE = 10_000
 
@@ -49,13 +58,45 @@ export async function storesRoutes(
       const { step, key } = request.params
       const store = runner!.store(step, pick(request.query.pipeline))
       const value = store.get(key)
-      if (value === undefined) {
-        return reply.code(404).send({
-          error: `no value for key "${key}" in ${store.store} here (on Kafka it may be held by another worker)`,
-          code: 'SLUICE_KEY_NOT_FOUND',
-        })
+      if (value !== undefined) return { key, value }
+      const where =
+        runner!.locate && !request.headers[FORWARDED]
+          ? await runner!.locate(step, key, pick(request.query.pipeline))
+          : null
+      if (where && !where.local) {
+        if (!where.owner) {
+          return reply.code(503).send({
+            error: `key "${key}" belongs to task ${where.task} of ${store.store}, which no live worker advertises right now (a rebalance in progress?); retry shortly`,
+            code: 'SLUICE_KEY_OWNER_UNKNOWN',
+          })
+        }
+        // The worker that holds the key answers; its answer is relayed as it is.
+        const query =
+          request.query.pipeline === undefined
+            ? ''
+            : `?pipeline=${encodeURIComponent(request.query.pipeline)}`
+        const target = `${where.owner.url}/stores/${encodeURIComponent(step)}/${encodeURIComponent(key)}${query}`
+        try {
+          const res = await fetch(target, {
+            headers: {
+              [FORWARDED]: 'yes',
+              ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+            },
+            signal: AbortSignal.timeout(5_000),
+          })
+          void reply.header('sluice-answered-by', where.owner.instance)
+          return reply.code(res.status).send(await res.json())
+        } catch (error) {
+          return reply.code(502).send({
+            error: `key "${key}" is held by worker ${where.owner.instance} at ${where.owner.url}, which did not answer: ${(error as Error).message}`,
+            code: 'SLUICE_KEY_OWNER_UNREACHABLE',
+            owner: where.owner,
+          })
+        }
       }
-      return { key, value }
+      return reply
+        .code(404)
+        .send({ error: `no value for key "${key}" in ${store.store}`, code: 'SLUICE_KEY_NOT_FOUND' })
     },
   )
 

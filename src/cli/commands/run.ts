@@ -71,6 +71,9 @@ Options:
   --instance-id <id>        Kafka only: this worker's stable name; a restarted worker with the
                             same id fences its predecessor's open transaction at once
 ${HTTP_HELP}
+  --advertise <url>         Kafka only: the URL other workers reach this one's HTTP server at,
+                            to send it queries for the keys it holds (default: the address it
+                            serves on)
   --state-dir <dir>         Kafka only: local checkpoints of task state, so a task that comes
                             back replays only the changelog written since (default:
                             <data-dir>/checkpoints; workers on one machine may share it)
@@ -179,6 +182,7 @@ export const runCommand: Command = {
       'instance-id': { type: 'string' },
       'state-dir': { type: 'string' },
       ...HTTP_OPTIONS,
+      advertise: { type: 'string' },
     })
     if (values.help) {
       await writeOut(HELP)
@@ -203,11 +207,12 @@ export const runCommand: Command = {
       backend.kind === 'embedded' &&
       (values.guarantee !== undefined ||
         values['instance-id'] !== undefined ||
-        values['state-dir'] !== undefined)
+        values['state-dir'] !== undefined ||
+        values.advertise !== undefined)
     ) {
       throw new UsageError(
         'run',
-        '--guarantee, --instance-id and --state-dir apply to --backend kafka://…; the embedded log keeps ' +
+        '--guarantee, --instance-id, --state-dir and --advertise apply to --backend kafka://…; the embedded log keeps ' +
           'its state in --data-dir and is always exactly-once',
       )
     }
@@ -311,6 +316,10 @@ export const runCommand: Command = {
         })
         server = started.server
         printErr(started.banner)
+        if (server && runner instanceof GroupRunner) {
+          // Other workers send this one the queries for the keys it holds.
+          runner.advertise(values.advertise ?? server.url)
+        }
       }
       const tty = process.stderr.isTTY === true
       let last = runner.status()

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
+import { partitionForKey } from '../../log/partitioner.ts'
 import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
 import { GlobalTables } from '../global-tables.ts'
@@ -27,6 +28,7 @@ import { Task } from '../task.ts'
 import { ensureTopic, prepareTopics } from '../topics.ts'
 import { changelogTopic } from './changelog.ts'
 import { Checkpoints } from './checkpoint.ts'
+import { WorkerDirectory } from './directory.ts'
 import { type Guarantee, PipelineWorker, type RestoreReport, type WorkerTopology } from './pipeline-worker.ts'
 
 export interface GroupRunnerOptions {
@@ -74,6 +76,8 @@ export class GroupRunner {
   readonly #workers: PipelineWorker[] = []
   #stopping = false
   #failure: Error | null = null
+  #directory: WorkerDirectory | null = null
+  #advertising: NodeJS.Timeout | undefined
 
   constructor(log: Log, pipelines: readonly Pipeline[], options: GroupRunnerOptions = {}) {
     if (pipelines.length === 0) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'no pipelines to run')
@@ -197,6 +201,75 @@ export class GroupRunner {
     }
   }
 
+  /**
+   * Tells the group where this worker's HTTP server answers: from now on it keeps an entry in
+   * the worker directory (directory.ts) with the tasks it holds, so other workers can send it
+   * queries for its keys.
+   */
+  advertise(url: string): void {
+    this.#directory ??= new WorkerDirectory(this.#log)
+    let last = ''
+    let lastAt = 0
+    const publish = async () => {
+      const tasks = Object.fromEntries(
+        this.#workers.map((w) => [
+          w.pipeline.name,
+          w.tasks.map((t) => `${t.subtopology.id}/${t.partition}`).sort(),
+        ]),
+      )
+      const now = Date.now()
+      const shape = JSON.stringify(tasks)
+      // On a change at once, else every 10 s (readers drop entries older than 60 s).
+      if (shape === last && now - lastAt < 10_000) return
+      last = shape
+      lastAt = now
+      await this.#directory!.publish({ instance: this.#options.instanceId, url, tasks, at: now }).catch(
+        () => {
+          last = '' // try again next tick
+        },
+      )
+    }
+    clearInterval(this.#advertising)
+    this.#advertising = setInterval(() => void publish(), 1_000)
+    this.#advertising.unref()
+    void publish()
+  }
+
+  /**
+   * Where the key of a step's store lives: this worker (`local`), another worker that
+   * advertises it (`owner`), or nobody known (a rebalance in progress, or workers that do not
+   * serve HTTP). Keys are placed as the engine places them: the key's hash over the task count.
+   */
+  async locate(
+    step: string,
+    key: string,
+    options: { pipeline?: string } = {},
+  ): Promise<{ local: boolean; task: string; owner?: { instance: string; url: string } }> {
+    const worker = this.#workers.find(
+      (w) =>
+        (options.pipeline === undefined || w.pipeline.name === options.pipeline) &&
+        queryableSteps(w.topology).includes(step),
+    )
+    if (!worker) {
+      // Let store() raise its error naming the steps that exist.
+      this.store(step, options)
+      throw new SluiceError('SLUICE_INVALID_ARGUMENT', `no running pipeline has a step "${step}"`)
+    }
+    const storeName = `${worker.pipeline.name}.${step}`
+    const sub = [...worker.shape.stores].find(([, stores]) => stores.includes(storeName))?.[0] ?? 0
+    const count = worker.shape.counts.get(sub) ?? 1
+    const partition = partitionForKey(Buffer.from(key), count)
+    const task = `${sub}/${partition}`
+    if (worker.tasks.some((t) => t.subtopology.id === sub && t.partition === partition))
+      return { local: true, task }
+    if (!this.#directory) this.#directory = new WorkerDirectory(this.#log)
+    await this.#directory.refresh()
+    const owner = this.#directory.ownerOf(worker.pipeline.name, task)
+    return owner
+      ? { local: false, task, owner: { instance: owner.instance, url: owner.url } }
+      : { local: false, task }
+  }
+
   /** Runs until `stop()`; the pipelines of the file run side by side, each in its own group. */
   async run(): Promise<void> {
     try {
@@ -213,6 +286,11 @@ export class GroupRunner {
       this.#failure = error as Error
       throw error
     } finally {
+      clearInterval(this.#advertising)
+      if (this.#directory) {
+        await this.#directory.remove(this.#options.instanceId).catch(() => {})
+        await this.#directory.close().catch(() => {})
+      }
       await Promise.all(this.#workers.map((w) => w.close()))
     }
   }

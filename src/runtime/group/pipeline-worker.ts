@@ -131,6 +131,11 @@ export class PipelineWorker {
     return [...this.#tasks.values()].map((t) => t.task)
   }
 
+  /** Task counts and stores per subtopology (to find which task holds a key). */
+  get shape(): Pick<WorkerTopology, 'counts' | 'stores'> {
+    return this.#shape
+  }
+
   get topology(): Topology {
     return this.#shape.topology
   }
