@@ -9,6 +9,7 @@ import type { Log } from '../log/types.ts'
 import type { PipelineMetrics } from '../runtime/metrics/snapshot.ts'
 import { isLoopback, loadTokens } from '../server/auth.ts'
 import { type Queryable, type RunningServer, startServer } from '../server/server.ts'
+import type { Topology } from '../topology/compile.ts'
 import { parseIntFlag, UsageError } from './args.ts'
 
 export const HTTP_OPTIONS = {
@@ -101,6 +102,7 @@ export async function startHttp(
     runner?: Queryable & { metrics?(): PipelineMetrics[] }
     connectors?: () => ConnectorStatus[]
     topics: Iterable<TopicDef<unknown>>
+    topologies?: readonly Topology[]
     instanceId?: string
   },
 ): Promise<{ server: RunningServer | null; banner: string }> {
@@ -115,6 +117,7 @@ export async function startHttp(
       maxBodyBytes: plan.maxBodyBytes,
       ...(parts.runner ? { runner: parts.runner } : {}),
       ...(parts.connectors ? { connectors: parts.connectors } : {}),
+      ...(parts.topologies ? { topologies: parts.topologies } : {}),
       ...(parts.instanceId ? { ingest: { instanceId: parts.instanceId } } : {}),
     })
     const auth =

@@ -6,6 +6,8 @@
  *   GET  /topics/:topic/stream         Server-Sent Events (subscribe-routes.ts)
  *   GET  /topics/:topic/ws             WebSocket
  *   GET  /stores…                      queryable state (stores-routes.ts)
+ *   GET  /api/…                        figures, topologies, topics, dead letters (metrics-routes.ts, api-routes.ts)
+ *   GET  /                             the dashboard (dashboard-routes.ts)
  *
  * Errors are JSON `{ error, code }` naming the problem and what to do.
  */
@@ -17,8 +19,12 @@ import type { TopicDef } from '../dsl/topic.ts'
 import { isSluiceError } from '../errors.ts'
 import type { Log } from '../log/types.ts'
 import type { PipelineMetrics } from '../runtime/metrics/snapshot.ts'
+import type { Topology } from '../topology/compile.ts'
+import { topologyGraph } from '../topology/graph.ts'
+import { apiRoutes } from './api-routes.ts'
 import { Auth, type TokenGrant } from './auth.ts'
 import { TopicCatalog } from './catalog.ts'
+import { dashboardRoutes } from './dashboard-routes.ts'
 import { ingestRoutes } from './ingest.ts'
 import { Ingestor, type IngestorOptions } from './ingestor.ts'
 import { metricsRoutes } from './metrics-routes.ts'
@@ -32,6 +38,10 @@ export interface ServerOptions {
   port?: number
   /** Pipelines whose state `/stores` reads and whose figures `/metrics` shows (none under `sluice serve`). */
   runner?: Queryable & { metrics?(): PipelineMetrics[] }
+  /** The running pipelines' topologies, for the dashboard's graphs. */
+  topologies?: readonly Topology[]
+  /** Where the built dashboard is (default dashboard/dist of this package). */
+  dashboardDir?: string
   /** The running connectors' figures, for `/metrics`. */
   connectors?: () => ConnectorStatus[]
   /** The log ingest appends to and subscriptions read from; without it those routes are off. */
@@ -134,6 +144,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...options.subscriptions,
     })
   }
+  await app.register(apiRoutes, {
+    auth,
+    pipelines: (options.topologies ?? []).map(topologyGraph),
+    ...(options.log && ingestor ? { log: { log: options.log, ingestor } } : {}),
+  })
+  await app.register(dashboardRoutes, options.dashboardDir === undefined ? {} : { dir: options.dashboardDir })
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 })
   return {

@@ -312,6 +312,7 @@ export const runCommand: Command = {
           runner,
           connectors: () => connectorRunner.status(),
           topics: declaredTopics(pipelines, connectors),
+          topologies: pipelines.map((p) => compile(p)),
           ...(runner instanceof GroupRunner ? { instanceId: runner.instanceId } : {}),
         })
         server = started.server
