@@ -21,9 +21,10 @@ export const HTTP_OPTIONS = {
   'max-body': { type: 'string' },
 } as const
 
-export const HTTP_HELP = `  --port <n>                the HTTP port (default 8080; 0: any free one): ingest
-                            POST /topics/<t>/events, live GET /topics/<t>/stream (SSE) and
-                            /topics/<t>/ws (WebSocket), queryable state GET /stores/…
+export const HTTP_HELP = `  --port <n>                the HTTP port (default 8080; 0: any free one): the dashboard
+                            at /, ingest POST /topics/<t>/events, live GET
+                            /topics/<t>/stream (SSE) and /topics/<t>/ws (WebSocket),
+                            queryable state GET /stores/…
   --host <addr>             the address to serve on (default 127.0.0.1)
   --no-http                 serve nothing over HTTP
   --tokens <file>           bearer tokens with per-topic scopes, a JSON array such as
@@ -126,7 +127,7 @@ export async function startHttp(
         : 'no auth: bound to loopback without tokens'
     return {
       server,
-      banner: `sluice: serving ${server.url} (POST /topics/<t>/events, GET /topics/<t>/stream, GET /stores); ${auth}`,
+      banner: `sluice: serving ${server.url} (dashboard at /; POST /topics/<t>/events, GET /topics/<t>/stream, GET /stores); ${auth}`,
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && !plan.explicitPort) {
