@@ -6,10 +6,18 @@
  * Exactly-once sinks keep their own positions: at every (re)assignment, and after every failed
  * write, Sluice asks the sink where each partition stands and seeks there — so a batch whose
  * write failed after it committed is not written again, and one that did not commit is. The
- * group offsets are committed too, for lag figures only.
+ * group offsets are committed too, for lag figures only, so at most once a second
+ * (`GROUP_COMMIT_MS`) rather than after every batch: each is a durable write to the log.
+ *
+ * Exactly-once sinks are also read ahead: while batch N is being written, the next one is
+ * polled, decoded and handed to `sink.prepare`, so that work overlaps the store's. Batch N+1
+ * starts where N ends (`from` = N's `to`) and is written only once N's write has resolved; when
+ * N fails, N+1 is dropped and read again after the positions are re-read. At most one batch is
+ * read ahead, and never in a round that commits the group offsets: those are the consumer's
+ * position, which must not include a batch that is not written.
  */
 import type { TopicDef } from '../dsl/topic.ts'
-import type { Consumer, Log, LogRecord, Producer, ProducerRecord } from '../log/types.ts'
+import type { Consumer, Log, LogRecord, PollOptions, Producer, ProducerRecord } from '../log/types.ts'
 import { ensureTopic, restoredPosition } from '../runtime/topics.ts'
 import type { SinkConnector } from './connect.ts'
 import { backoffMs, type ConnectorStatus, deadLetterHeaders, sleep } from './status.ts'
@@ -21,6 +29,9 @@ export interface SinkRunOptions {
   /** Longest wait for records before an empty poll returns (ms). */
   pollWaitMs?: number
 }
+
+/** How often an exactly-once sink's group offsets are committed (lag figures only). */
+const GROUP_COMMIT_MS = 1_000
 
 export async function runSink<T>(
   log: Log,
@@ -56,24 +67,44 @@ export async function runSink<T>(
     },
   })
   const consumer = log.consumer({ group: `sluice-connect.${name}`, topics: [def.name], reset: 'earliest' })
+  const exactlyOnce = sink.guarantee === 'exactly-once'
+  const poll: PollOptions = { maxRecords: sink.batchSize ?? 1_000, waitMs: options.pollWaitMs ?? 250 }
+  // Where the sink's store stands per owned partition; cleared to force a re-read.
+  const stands = new Map<number, number>()
+  // Where the next batch starts per partition: `stands`, moved on by a batch read ahead.
+  let reading = new Map<number, number>()
+  let generation = -1
+  let resync = true
+  let attempt = 0
+  // The batch read ahead (exactly-once sinks), settled or in flight.
+  let ahead: Promise<Decoded<T> | undefined> | undefined
+  let groupCommittedAt = 0
+  let groupBehind = false
+  const read = async (): Promise<Decoded<T> | undefined> => {
+    const polled = await pollUnlessAborted(consumer, poll, signal)
+    // A rebalance during the poll: the loop re-reads positions and polls again.
+    if (!polled?.length || consumer.generation() !== generation) return undefined
+    const batch = decodeBatch(def, polled, consumer, reading)
+    try {
+      sink.prepare?.(batch)
+    } catch {
+      // write() does the same work again and reports what went wrong.
+    }
+    return batch
+  }
+  const dropAhead = async () => {
+    await ahead?.catch(() => undefined)
+    ahead = undefined
+  }
   try {
-    // Where the sink's store stands per owned partition; cleared to force a re-read.
-    const stands = new Map<number, number>()
-    let generation = -1
-    let resync = true
-    let attempt = 0
     while (!signal.aborted) {
-      const polled = await consumer.poll({
-        maxRecords: sink.batchSize ?? 1_000,
-        waitMs: options.pollWaitMs ?? 250,
-      })
-      if (signal.aborted) break
       if (consumer.generation() !== generation || resync) {
+        await dropAhead()
         generation = consumer.generation()
         resync = false
         stands.clear()
-        if (sink.guarantee === 'exactly-once') {
-          // What was polled came from the group's offsets; the sink's store is the truth.
+        if (exactlyOnce) {
+          // The group's offsets are not where this sink stands; the sink's store is the truth.
           try {
             for (const [p, at] of await seekToStored(log, consumer, sink)) stands.set(p, at)
           } catch (error) {
@@ -84,28 +115,44 @@ export async function runSink<T>(
             status.lastError = (error as Error).message
             status.errors++
             await sleep(backoffMs(attempt++), signal)
+            continue
           }
-          continue
         }
+        reading = new Map(stands)
       }
-      if (polled.length === 0) continue
-      const batch = decodeBatch(def, polled, consumer, stands)
+      const batch = await (ahead ?? read())
+      ahead = undefined
+      if (signal.aborted) break
+      if (!batch) continue
       if (batch.invalid.length > 0) await deadLetter(batch.invalid)
+      const commitGroup = !exactlyOnce || Date.now() - groupCommittedAt >= GROUP_COMMIT_MS
+      writing = batch.polled
+      const written = sink.write(batch)
+      if (!commitGroup) {
+        // After the write has sent what it could (its first awaits are network round trips).
+        ahead = new Promise<void>((resolve) => setImmediate(resolve)).then(read)
+        ahead.catch(() => {}) // surfaces where it is awaited; never an unhandled rejection
+      }
       try {
-        writing = polled
-        await sink.write(batch)
+        await written
         attempt = 0
         status.state = 'running'
         status.records += batch.records.length
         for (const [p, { to }] of batch.positions) stands.set(p, to)
-        await consumer.commit()
+        groupBehind = true
+        if (commitGroup) {
+          await consumer.commit()
+          groupCommittedAt = Date.now()
+          groupBehind = false
+        }
       } catch (error) {
+        await dropAhead()
         if (signal.aborted) break
         status.state = 'retrying'
         status.lastError = (error as Error).message
         status.errors++
         if (!(error instanceof StalePositionError)) await sleep(backoffMs(attempt++), signal)
-        if (sink.guarantee === 'exactly-once') {
+        if (exactlyOnce) {
           resync = true // re-read positions: the write may or may not have committed
         } else {
           // Read the batch again from where the group committed.
@@ -114,14 +161,56 @@ export async function runSink<T>(
             if (at !== undefined) consumer.seek(tp, at)
             else consumer.seek(tp, await restoredPosition(log, consumer.group, tp))
           }
+          reading = new Map(stands)
         }
       }
     }
   } finally {
+    await dropAhead()
+    if (groupBehind && exactlyOnce) await commitWritten(consumer, stands).catch(() => {})
     await consumer.close().catch(() => {})
     await dlq?.then((p) => p.close()).catch(() => {})
     await sink.close()
   }
+}
+
+/**
+ * Polls, or resolves `undefined` as soon as `signal` aborts: a long poll waiting for records
+ * would otherwise hold `stop()` up for its whole wait. The poll left behind ends on its own
+ * (a closed consumer returns nothing).
+ */
+function pollUnlessAborted(
+  consumer: Consumer,
+  options: PollOptions,
+  signal: AbortSignal,
+): Promise<LogRecord[] | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+    consumer.poll(options).then(
+      (records) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(records)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/**
+ * Commits the group offsets of an exactly-once sink at stop: where its store stands, not where
+ * the consumer has read to (a batch read ahead is not written).
+ */
+async function commitWritten(consumer: Consumer, stands: ReadonlyMap<number, number>): Promise<void> {
+  for (const tp of consumer.assignment()) {
+    const at = stands.get(tp.partition)
+    if (at !== undefined) consumer.seek(tp, at)
+  }
+  await consumer.commit()
 }
 
 /** Seeks each owned partition to where the sink's store stands; returns those positions. */
@@ -141,13 +230,16 @@ async function seekToStored<T>(log: Log, consumer: Consumer, sink: Sink<T>): Pro
 
 interface Decoded<T> extends SinkBatch<T> {
   invalid: { record: LogRecord; error: string }[]
+  /** The records as polled, for dead letters that keep their original bytes. */
+  polled: readonly LogRecord[]
 }
 
+/** Decodes a polled batch; `reading` (where each partition's next batch starts) moves to its end. */
 function decodeBatch<T>(
   def: TopicDef<T>,
   polled: readonly LogRecord[],
   consumer: Consumer,
-  stands: ReadonlyMap<number, number>,
+  reading: Map<number, number>,
 ): Decoded<T> {
   const records: SinkRecord<T>[] = []
   const invalid: { record: LogRecord; error: string }[] = []
@@ -155,7 +247,7 @@ function decodeBatch<T>(
   for (const r of polled) {
     if (!positions.has(r.partition)) {
       const to = consumer.position({ topic: def.name, partition: r.partition }) ?? polled.at(-1)!.offset + 1
-      positions.set(r.partition, { from: stands.get(r.partition) ?? r.offset, to })
+      positions.set(r.partition, { from: reading.get(r.partition) ?? r.offset, to })
     }
     const value = decodeValue(def, r)
     if (typeof value === 'string') invalid.push({ record: r, error: value })
@@ -169,7 +261,8 @@ function decodeBatch<T>(
         headers: r.headers,
       })
   }
-  return { records, positions, invalid }
+  for (const [p, { to }] of positions) reading.set(p, to)
+  return { records, positions, invalid, polled }
 }
 
 function decodeValue<T>(def: TopicDef<T>, r: LogRecord): { value: T } | string {

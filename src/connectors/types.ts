@@ -69,6 +69,14 @@ export interface Sink<T> {
    */
   positions?(partitions: readonly number[]): Promise<Map<number, number>>
   /**
+   * Optional: turns a batch into what `write` will send (rows, a COPY payload) ahead of time,
+   * without writing anything. For exactly-once sinks Sluice reads the next batch while the
+   * current one is being written and calls this with it, so that CPU work overlaps the write's
+   * I/O; `write` then gets the same batch object. A batch prepared may never be written (the
+   * write before it failed: it is read again, as a new object).
+   */
+  prepare?(batch: SinkBatch<T>): void
+  /**
    * Writes a batch. Resolves once it is durable. Throwing makes Sluice retry the batch with
    * backoff (an exactly-once sink first re-reads its positions, so a write whose outcome was
    * unknown is neither lost nor repeated). Throw a `StalePositionError` when the stored

@@ -6,6 +6,7 @@
  */
 import type pg from 'pg'
 import { StalePositionError } from '../types.ts'
+import type { Statement } from './pipeline.ts'
 import type { QualifiedName } from './sql.ts'
 import { createIfMissing, expectColumns } from './table-info.ts'
 
@@ -37,12 +38,40 @@ export async function readPositions(
 
 /**
  * Moves each partition's stored position from `from` to `to`, inside the caller's transaction,
- * and throws StalePositionError (the caller rolls back) when any partition does not stand at
- * `from`. The check is `stored <= from`, not equality: positions only grow, and a stale
- * worker's `from` is one it wrote or read, so it can only be behind; `from` is ahead of the store
- * only when retention removed the records in between and the runner resumed at what is left.
- * The row lock this takes makes a concurrent writer of the same partition wait, then fail.
+ * as one statement returning a row per partition moved: a partition that does not stand at
+ * `from` is not moved (the caller then rolls back and throws `staleError`). The check is
+ * `stored <= from`, not equality: positions only grow, and a stale worker's `from` is one it
+ * wrote or read, so it can only be behind; `from` is ahead of the store only when retention
+ * removed the records in between and the runner resumed at what is left. The row lock this
+ * takes makes a concurrent writer of the same partition wait, then fail.
  */
+export function moveStatement(
+  table: QualifiedName,
+  connector: string,
+  topic: string,
+  positions: ReadonlyMap<number, { from: number; to: number }>,
+): Statement {
+  const partitions = [...positions.keys()]
+  const list = (values: readonly number[]) => `{${values.join(',')}}`
+  return {
+    text: `WITH moves AS (
+       SELECT * FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS m(partition, from_offset, to_offset))
+     INSERT INTO ${table.sql} AS s (connector, topic, partition, next_offset)
+     SELECT $1, $2, partition, to_offset FROM moves
+     ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
+      WHERE s.next_offset <= (SELECT from_offset FROM moves WHERE moves.partition = s.partition)
+     RETURNING s.partition`,
+    values: [
+      connector,
+      topic,
+      list(partitions),
+      list(partitions.map((p) => positions.get(p)!.from)),
+      list(partitions.map((p) => positions.get(p)!.to)),
+    ],
+  }
+}
+
+/** The same, run on its own: throws StalePositionError when a partition did not move. */
 export async function movePositions(
   client: pg.ClientBase,
   table: QualifiedName,
@@ -51,31 +80,35 @@ export async function movePositions(
   positions: ReadonlyMap<number, { from: number; to: number }>,
 ): Promise<void> {
   if (positions.size === 0) return
-  const partitions = [...positions.keys()]
-  const moved = await client.query<{ partition: number }>(
-    `WITH moves AS (
-       SELECT * FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS m(partition, from_offset, to_offset))
-     INSERT INTO ${table.sql} AS s (connector, topic, partition, next_offset)
-     SELECT $1, $2, partition, to_offset FROM moves
-     ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
-      WHERE s.next_offset <= (SELECT from_offset FROM moves WHERE moves.partition = s.partition)
-     RETURNING s.partition`,
-    [
-      connector,
-      topic,
-      partitions,
-      partitions.map((p) => positions.get(p)!.from),
-      partitions.map((p) => positions.get(p)!.to),
-    ],
-  )
+  const { text, values } = moveStatement(table, connector, topic, positions)
+  const moved = await client.query<{ partition: number }>(text, values as string[])
   if (moved.rowCount === positions.size) return
-  const done = new Set(moved.rows.map((r) => r.partition))
-  const stale = partitions.filter((p) => !done.has(p))
+  throw await staleError(
+    client,
+    table,
+    connector,
+    topic,
+    positions,
+    moved.rows.map((r) => r.partition),
+  )
+}
+
+/** Why a batch cannot move its positions: where each partition that did not move stands. */
+export async function staleError(
+  client: pg.Pool | pg.ClientBase,
+  table: QualifiedName,
+  connector: string,
+  topic: string,
+  positions: ReadonlyMap<number, { from: number; to: number }>,
+  movedPartitions: readonly number[],
+): Promise<StalePositionError> {
+  const done = new Set(movedPartitions)
+  const stale = [...positions.keys()].filter((p) => !done.has(p))
   const stored = await readPositions(client, table, connector, topic, stale)
   const detail = stale
     .map((p) => `partition ${p} stands at ${stored.get(p)}, this batch starts at ${positions.get(p)!.from}`)
     .join('; ')
-  throw new StalePositionError(
+  return new StalePositionError(
     `connector ${connector}, topic ${topic}: another worker has written past this batch (${detail}); ` +
       'it owns the partition now, so this batch is dropped and positions are read again',
   )

@@ -1,9 +1,10 @@
 /**
  * From sink records to table rows. A row holds only the columns its record gives: a field that
  * is `undefined` (or absent) leaves the column to its DEFAULT on insert and untouched on
- * update; `null` writes NULL. Each row travels to PostgreSQL as one JSON object, and PostgreSQL
- * reads each field with its column's type (json_to_recordset), so a Date arrives as an ISO
- * string and becomes a timestamp, an array becomes an array column, an object a jsonb column.
+ * update; `null` writes NULL. What PostgreSQL makes of a value is defined by the JSON path: the row
+ * as one JSON object, each field read with its column's type (json_to_recordset), so a Date
+ * arrives as an ISO string and becomes a timestamp, an array becomes an array column, an object
+ * a jsonb column. The COPY path (copy-text.ts) writes only values it can write the same way.
  */
 import type { SinkRecord } from '../types.ts'
 
@@ -26,7 +27,7 @@ export interface Row<T> {
   readonly values: Record<string, unknown>
   /** The records this row came from: one, or several merged by upsert key within a batch. */
   readonly sources: SinkRecord<T>[]
-  /** The row as JSON; set by `encodeRows`. */
+  /** The row as JSON; set by `encodeRows`, only for rows that go the JSON way. */
   json: string
 }
 
@@ -39,7 +40,7 @@ export interface RejectedRecord<T> {
 
 /**
  * Maps every record; a record that cannot become a row (the mapping throws, it is not an
- * object, it names a column the table lacks, its value cannot be JSON) is rejected with why.
+ * object, it names a column the table lacks) is rejected with why.
  * `columns` is the set of columns that may be written (generated columns left out).
  * With `key`, records with the same key merge into one row, later fields winning: PostgreSQL
  * cannot update one row twice in a statement, and the merged row is what updating it record by
@@ -74,7 +75,7 @@ export function toRows<T>(
     rows.push(row)
     if (k !== undefined) byKey.set(k, row)
   }
-  return { rows: encodeRows(rows, rejected), rejected }
+  return { rows, rejected }
 }
 
 function mapRecord<T>(
@@ -151,11 +152,12 @@ function keyOf(values: Record<string, unknown>, key: readonly string[]): string 
   return JSON.stringify(parts)
 }
 
-function encodeRows<T>(rows: Row<T>[], rejected: RejectedRecord<T>[]): Row<T>[] {
+/** Sets each row's JSON; a row that cannot be JSON (a bigint deep in an object) is rejected. */
+export function encodeRows<T>(rows: readonly Row<T>[], rejected: RejectedRecord<T>[]): Row<T>[] {
   const ok: Row<T>[] = []
   for (const row of rows) {
     try {
-      row.json = JSON.stringify(row.values)
+      if (row.json === '') row.json = JSON.stringify(row.values)
       ok.push(row)
     } catch (error) {
       for (const record of row.sources)

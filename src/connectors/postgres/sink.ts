@@ -3,10 +3,13 @@
  *
  * One batch is one PostgreSQL transaction, in this order:
  *
- * 1. move the positions of the batch's partitions from `from` to `to` in the offsets table,
- *    failing with StalePositionError if another worker has written past `from` (the row locks
- *    taken here also make a concurrent writer of the same partitions wait, then fail);
- * 2. write the rows (INSERT, or INSERT … ON CONFLICT DO UPDATE with `key`);
+ * 1. BEGIN, move the positions of the batch's partitions from `from` to `to` in the offsets
+ *    table, and write the rows (COPY, or INSERT … [ON CONFLICT DO UPDATE], write.ts) — sent
+ *    together in one round trip (pipeline.ts); the positions statement reports each partition
+ *    it moved, and a partition that does not stand at `from` is not moved;
+ * 2. if a partition did not move, ROLLBACK and fail with StalePositionError: another worker has
+ *    written past `from` (the row locks taken in 1 also make a concurrent writer of the same
+ *    partitions wait, then not move);
  * 3. dead-letter the records the table refused: into `deadLetterTable` in this transaction, or
  *    (default) to the connector's dead-letter topic, durably, before the COMMIT — so a crash
  *    can repeat a dead letter but never lose one;
@@ -17,18 +20,23 @@
  * is unknown (the connection broke), the runner reads the positions back and resumes from
  * whichever is true.
  *
- * A row PostgreSQL refuses (SQLSTATE class 22 data exception or 23 constraint violation) is
- * found by bisecting the batch under savepoints and, by default, dead-lettered with
- * PostgreSQL's message; `onRejected: 'fail'` fails the batch instead (the runner retries it
- * with backoff, so the partition waits until the table or the data is fixed).
+ * The runner reads the next batch while this one is written and calls `prepare` with it: the
+ * mapping to rows and the COPY text are built then, off the critical path.
+ *
+ * A row PostgreSQL refuses (SQLSTATE class 22 data exception or 23 constraint violation) fails
+ * its statement — a COPY fails whole. The batch is then written again in a second transaction
+ * the JSON way, bisecting under savepoints to find the refused rows, which are by default
+ * dead-lettered with PostgreSQL's message; `onRejected: 'fail'` fails the batch instead (the
+ * runner retries it with backoff, so the partition waits until the table or the data is fixed).
  */
 import type pg from 'pg'
 import { SluiceError } from '../../errors.ts'
 import { type Sink, type SinkBatch, type SinkContext, type SinkRecord, StalePositionError } from '../types.ts'
 import { ensureDeadLetterTable, writeDeadLetters } from './dead-letters.ts'
-import { ensureOffsetsTable, movePositions, readPositions } from './offsets.ts'
+import { ensureOffsetsTable, movePositions, moveStatement, readPositions, staleError } from './offsets.ts'
+import { runPipeline, type Statement } from './pipeline.ts'
 import { checkConnection, createPool, describeTarget, type PostgresConnection, sqlState } from './pool.ts'
-import { type ColumnMapping, type RejectedRecord, type Row, toRows } from './rows.ts'
+import { type ColumnMapping, encodeRows, type RejectedRecord, type Row, toRows } from './rows.ts'
 import { type QualifiedName, qualifiedName, type TableName } from './sql.ts'
 import { checkColumns, readTableInfo, type TableInfo } from './table-info.ts'
 import { TableWriter } from './write.ts'
@@ -105,6 +113,8 @@ class PostgresSink<T> implements Sink<T> {
   #info: TableInfo | undefined
   #writable = new Set<string>()
   #writer: TableWriter | undefined
+  /** Batches prepared ahead of their write (weak: one never written is simply dropped). */
+  readonly #prepared = new WeakMap<SinkBatch<T>, Prepared<T>>()
 
   constructor(options: PostgresSinkOptions<T>) {
     const batchSize = options.batchSize ?? 1_000
@@ -184,16 +194,16 @@ class PostgresSink<T> implements Sink<T> {
     }
   }
 
+  prepare(batch: SinkBatch<T>): void {
+    if (this.#writer) this.#prepared.set(batch, this.#prepareRows(batch))
+  }
+
   async write(batch: SinkBatch<T>): Promise<void> {
     this.#opened()
-    const { rows, rejected } = toRows(
-      batch.records,
-      this.#options.columns,
-      this.#writable,
-      this.#info!.text,
-      this.#key,
-    )
-    if (rejected.length > 0 && this.#onRejected === 'fail') throw this.#rejection(rejected[0]!)
+    const prepared = this.#prepared.get(batch) ?? this.#prepareRows(batch)
+    this.#prepared.delete(batch)
+    const firstRejected = prepared.unmapped[0] ?? prepared.unsent[0]
+    if (firstRejected && this.#onRejected === 'fail') throw this.#rejection(firstRejected)
     const client = await this.#pool!.connect()
     // A connection cut between two statements is reported as an 'error' event (nobody to
     // reject); unheard, it would crash the process. The next statement fails instead.
@@ -203,20 +213,14 @@ class PostgresSink<T> implements Sink<T> {
     }
     client.on('error', onError)
     try {
-      try {
-        await this.#transaction(client, batch, async () => {
-          await this.#writer!.write(client, rows)
-          await this.#writeDeadLetters(client, rejected)
-        })
-        return
-      } catch (error) {
-        if (!isRowError(error)) throw error
-      }
+      if (await this.#writePrepared(client, batch, prepared)) return
       // PostgreSQL refused a row: find which, in a second transaction, by bisecting.
+      const unsent: RejectedRecord<T>[] = []
+      const rows = encodeRows(prepared.rows, unsent)
       await this.#transaction(client, batch, async () => {
         const refused: RejectedRecord<T>[] = []
         await this.#isolate(client, rows, refused)
-        await this.#writeDeadLetters(client, [...rejected, ...refused])
+        await this.#writeDeadLetters(client, [...prepared.unmapped, ...unsent, ...refused])
       })
     } catch (error) {
       if (error instanceof StalePositionError || error instanceof SluiceError) throw error
@@ -228,6 +232,47 @@ class PostgresSink<T> implements Sink<T> {
     } finally {
       client.off('error', onError)
       client.release(broken)
+    }
+  }
+
+  #prepareRows(batch: SinkBatch<T>): Prepared<T> {
+    const { rows, rejected } = toRows(
+      batch.records,
+      this.#options.columns,
+      this.#writable,
+      this.#info!.text,
+      this.#key,
+    )
+    const unsent: RejectedRecord<T>[] = []
+    return { rows, unmapped: rejected, statements: this.#writer!.statements(rows, unsent), unsent }
+  }
+
+  /**
+   * Steps 1–4 of the file comment, with the prepared statements. False when PostgreSQL refused
+   * a row (the transaction is rolled back; the caller bisects).
+   */
+  async #writePrepared(client: pg.PoolClient, batch: SinkBatch<T>, prepared: Prepared<T>): Promise<boolean> {
+    const { connector, topic } = this.#opened()
+    const statements: Statement[] = [{ text: 'BEGIN' }]
+    const moves = batch.positions.size > 0
+    if (moves) statements.push(moveStatement(this.#offsets, connector, topic, batch.positions))
+    const firstRows = statements.length
+    statements.push(...prepared.statements)
+    const { done, error } = await runPipeline(client, statements)
+    try {
+      // Statement done.length failed, and none after it ran.
+      if (error) throw error
+      const moved = moves ? done[1]!.rows.map((r) => Number(r[0])) : []
+      if (moved.length !== batch.positions.size) {
+        throw await staleError(client, this.#offsets, connector, topic, batch.positions, moved)
+      }
+      await this.#writeDeadLetters(client, [...prepared.unmapped, ...prepared.unsent])
+      await client.query('COMMIT')
+      return true
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {})
+      if (e === error && done.length >= firstRows && isRowError(e)) return false
+      throw e
     }
   }
 
@@ -319,6 +364,18 @@ class PostgresSink<T> implements Sink<T> {
     }
     return this.#context
   }
+}
+
+/** A batch mapped to rows and to the statements that write them. */
+interface Prepared<T> {
+  /** Rows of the records (merged by key for upserts). */
+  readonly rows: Row<T>[]
+  /** Records that could not become a row. */
+  readonly unmapped: RejectedRecord<T>[]
+  /** What writes `rows`: COPY or INSERT statements (write.ts). */
+  readonly statements: Statement[]
+  /** Rows the statements leave out because they cannot be sent (not even as JSON). */
+  readonly unsent: RejectedRecord<T>[]
 }
 
 /** PostgreSQL's message with its SQLSTATE and detail ("Key (id)=(7) already exists."). */

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg'
 import { SluiceError } from '../../errors.ts'
+import type { CopyKind } from './copy-text.ts'
 import { sqlState } from './pool.ts'
 import type { QualifiedName } from './sql.ts'
 
@@ -14,6 +15,8 @@ export interface ColumnInfo {
   readonly type: string
   /** Generated (`GENERATED ALWAYS AS …`) or `GENERATED ALWAYS AS IDENTITY`: not writable. */
   readonly readOnly: boolean
+  /** Which values of this column the COPY path can write (copy-text.ts). */
+  readonly copy: CopyKind
 }
 
 export interface TableInfo {
@@ -22,11 +25,24 @@ export interface TableInfo {
   readonly columns: ReadonlyMap<string, ColumnInfo>
   /** Column sets of the unique indexes ON CONFLICT can use (no predicate, no expressions). */
   readonly uniqueKeys: readonly (readonly string[])[]
+  /**
+   * Whether COPY does what INSERT does here: not with row-level security (COPY FROM refuses it)
+   * nor with INSERT rules (COPY ignores rules).
+   */
+  readonly copyable: boolean
 }
 
 export async function readTableInfo(client: pg.ClientBase, table: QualifiedName): Promise<TableInfo> {
-  const found = await client.query<{ oid: number; schema: string; name: string; kind: string }>(
-    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind
+  const found = await client.query<{
+    oid: number
+    schema: string
+    name: string
+    kind: string
+    copyable: boolean
+  }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+            NOT c.relrowsecurity AND NOT EXISTS (
+              SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type = '3') AS copyable
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = to_regclass($1)`,
     [table.sql],
@@ -46,10 +62,21 @@ export async function readTableInfo(client: pg.ClientBase, table: QualifiedName)
       `${text} is not a table (relkind ${row.kind}); the PostgreSQL sink writes into a table`,
     )
   }
-  const cols = await client.query<{ name: string; type: string; read_only: boolean }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type,
-            (attgenerated <> '' OR attidentity = 'a') AS read_only
-       FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+  // copy: see copy-text.ts. Arrays only with array_in as input (not int2vector and the like)
+  // and `,` between elements (box uses `;`); domains and composites are 'other'.
+  const cols = await client.query<{ name: string; type: string; read_only: boolean; copy: CopyKind }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            (a.attgenerated <> '' OR a.attidentity = 'a') AS read_only,
+            CASE
+              WHEN t.oid IN ('json'::regtype, 'jsonb'::regtype) THEN 'json'
+              WHEN t.typtype IN ('b', 'e', 'r', 'm') AND t.typcategory <> 'A' THEN 'scalar'
+              WHEN t.typinput = 'array_in'::regproc AND e.typtype IN ('b', 'e', 'r', 'm')
+                   AND e.typcategory <> 'A' AND e.oid NOT IN ('json'::regtype, 'jsonb'::regtype)
+                   AND e.typdelim = ',' THEN 'array'
+              ELSE 'other'
+            END AS copy
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [row.oid],
   )
   const keys = await client.query<{ columns: string[] }>(
@@ -62,9 +89,12 @@ export async function readTableInfo(client: pg.ClientBase, table: QualifiedName)
   return {
     text,
     columns: new Map(
-      cols.rows.map((c) => [c.name, { name: c.name, type: c.type, readOnly: c.read_only }] as const),
+      cols.rows.map(
+        (c) => [c.name, { name: c.name, type: c.type, readOnly: c.read_only, copy: c.copy }] as const,
+      ),
     ),
     uniqueKeys: keys.rows.map((k) => k.columns),
+    copyable: row.copyable,
   }
 }
 
