@@ -1,3 +1,4 @@
+import { type ForeignKeyJoinOptions, foreignKeyJoin } from './fk-join.ts'
 import type { GraphNode, LogicalNode } from './nodes.ts'
 import type { Pipeline } from './pipeline.ts'
 import { Stream } from './stream.ts'
@@ -66,6 +67,33 @@ export class Table<V> {
     options: { name: string },
   ): Table<U> {
     return this.#join(other, joiner, 'outer', options.name)
+  }
+
+  /**
+   * Joins another table by a foreign key: each row of this table meets the row of `other`
+   * whose key is `foreignKey(row)` — orders with their customer by `order.customerId`, the two
+   * tables partitioned by their own keys. The result is a table by this table's key, updated
+   * when either side changes: a row has a result while its foreign key has a row in `other`.
+   * @example
+   * const enriched = orders.joinOn(customers, (o) => o.customerId, (o, c) => ({ ...o, tier: c.tier }), { name: 'orders-with-tier' })
+   */
+  joinOn<W, U>(
+    other: Table<W>,
+    foreignKey: (row: V) => string | number,
+    joiner: (left: V, right: W) => U,
+    options: ForeignKeyJoinOptions,
+  ): Table<NonNullable<U>> {
+    return foreignKeyJoin(this, other, foreignKey, joiner as (l: V, r: W | null) => U, 'inner', options)
+  }
+
+  /** Like `joinOn`, keeping rows whose foreign key has no row in `other` (`right` null). */
+  leftJoinOn<W, U>(
+    other: Table<W>,
+    foreignKey: (row: V) => string | number,
+    joiner: (left: V, right: W | null) => U,
+    options: ForeignKeyJoinOptions,
+  ): Table<NonNullable<U>> {
+    return foreignKeyJoin(this, other, foreignKey, joiner, 'left', options)
   }
 
   #join<W, U>(

@@ -44,10 +44,14 @@ export async function prepareTopics(
     for (const s of sub.sources) if (s.upstream === null) sizes.set(s.topic, await partitionsOf(s.topic))
     // A repartition topic feeding a task that also reads a user topic (a table to join, a
     // stream to merge) is created with that topic's partition count: keyBy co-partitions.
+    // A task reading only repartition topics from upstreams of different widths (streams
+    // keyed by one key, merged) gets them all as wide as the widest: any equal count
+    // co-partitions internal topics.
     const userCounts = new Set(sizes.values())
+    const widest = Math.max(...sub.sources.map((s) => (s.upstream === null ? 0 : counts.get(s.upstream)!)))
     for (const s of sub.sources) {
       if (s.upstream === null) continue
-      const want = userCounts.size === 1 ? [...userCounts][0]! : counts.get(s.upstream)!
+      const want = userCounts.size === 1 ? [...userCounts][0]! : widest
       if (!(await log.hasTopic(s.topic))) await ensureTopic(log, s.topic, { partitions: want })
       sizes.set(s.topic, await partitionsOf(s.topic))
     }

@@ -225,7 +225,9 @@ export function compile(pipeline: Pipeline): Topology {
     }
   }
   for (const n of nodes) {
-    if (n.op.kind === 'merge' && new Set(n.parents.map((p) => group.get(p))).size > 1) {
+    // Streams that all went through keyBy meet in the task their repartition topics feed; a
+    // stream keyed by keyBy and one keyed as it was read do not.
+    if (n.op.kind === 'merge' && new Set(n.parents.map((p) => p.op.kind === 'keyBy')).size > 1) {
       throw new TypeError(
         `pipeline "${pipeline.name}": merge joins streams that are keyed differently (one went through keyBy). ` +
           'Merge them before keyBy, or keyBy each of them first.',
