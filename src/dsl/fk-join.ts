@@ -105,17 +105,23 @@ export function foreignKeyJoin<L, R, U>(
   // 3. Only the answer for a row's newest version becomes its result.
   return answers
     .merge(versions)
-    .process<U | null, { v: number; waiting?: { v: number; j: U | null } }>({
+    .process<U | null, { v: number; shown: boolean; waiting?: { v: number; j: U | null } }>({
       name: `${name}-result`,
       process(m, ctx) {
-        const state = ctx.state.get() ?? { v: 0 }
+        const state = ctx.state.get() ?? { v: 0, shown: false }
+        // A delete only for a row that has a result: no tombstones for rows never joined.
+        const show = (j: U | null) => {
+          if (j === null && !state.shown) return
+          ctx.emit(j)
+          state.shown = j !== null
+        }
         if (m.t === 'cur') {
           state.v = m.v
-          if (m.del) ctx.emit(null)
-          else if (state.waiting?.v === m.v) ctx.emit(state.waiting.j)
+          if (m.del) show(null)
+          else if (state.waiting?.v === m.v) show(state.waiting.j)
           if (state.waiting && state.waiting.v <= m.v) delete state.waiting
         } else if (m.v === state.v) {
-          ctx.emit(m.j)
+          show(m.j)
         } else if (m.v > state.v) {
           // The answer overtook the news of its version: hold it until that arrives.
           state.waiting = { v: m.v, j: m.j }

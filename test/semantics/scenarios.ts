@@ -640,5 +640,58 @@ export function scenarios(run: string): Scenario[] {
     })
   }
 
+  {
+    // Foreign-key join: orders (by id, 2 partitions) with customers (by id, 3 partitions) on
+    // order.customer. Each phase settles before the next, so the result updates are fixed.
+    interface Order {
+      id: string
+      customer: string
+    }
+    interface Customer {
+      id: string
+      tier: string
+    }
+    const orders = topic<Order>(n('sem-fk-orders'), { key: (o) => o.id, partitions: 2 })
+    const customers = topic<Customer>(n('sem-fk-customers'), { key: (c) => c.id, partitions: 3 })
+    const out = topic<string | null>(n('sem-fk-out'))
+    const p = pipeline(n('sem-fk'))
+    p.table(orders)
+      .joinOn(
+        p.table(customers),
+        (o) => o.customer,
+        (o, c) => `${o.id}:${c.tier}`,
+        { name: 'enriched' },
+      )
+      .toStream()
+      .to(out)
+    const order = (id: string, customer: string | null): Append => ({
+      topic: orders.name,
+      key: id,
+      value: customer === null ? null : { id, customer },
+    })
+    const customer = (id: string, tier: string): Append => ({
+      topic: customers.name,
+      key: id,
+      value: { id, tier },
+    })
+    list.push({
+      name: 'foreign-key join: orders follow their customer, move between customers, and are deleted',
+      pipelines: [p],
+      inputs: [orders, customers],
+      phases: [
+        { append: [customer('c1', 'gold'), customer('c2', 'silver')] },
+        {
+          append: [order('o1', 'c1'), order('o2', 'c2'), order('o3', 'c9')],
+          expect: { out: ['o1:gold', 'o2:silver'] },
+        },
+        { append: [order('o2', 'c1')], expect: { out: ['o1:gold', 'o2:silver', 'o2:gold'] } },
+        { append: [customer('c1', 'platinum')] },
+        { append: [order('o1', null)] },
+      ],
+      outputs: { out: out.name },
+      expected: { out: ['o1:gold', 'o2:silver', 'o2:gold', 'o1:platinum', 'o2:platinum', null] },
+    })
+  }
+
   return list
 }
