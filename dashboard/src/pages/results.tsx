@@ -24,8 +24,9 @@ const MAX_POINTS = 120
 
 export function ResultsPage(props: { route: Extract<Route, { page: 'results' }> }) {
   const live = useLive()
+  // Without pipelines (sluice serve) there is no state to ask for.
   const { data: stores, error: storesError } = usePoll<{ pipelines: Record<string, string[]> }>(
-    '/stores',
+    live.graphs.length > 0 ? '/stores' : null,
     10_000,
   )
   const outputs = [...new Set(live.graphs.flatMap((g) => g.sinkTopics))].sort()
