@@ -12,8 +12,8 @@
  *   would reach the input function as JSON text — rare, and left to the JSON path;
  * - `json`/`jsonb` columns: any value, as `JSON.stringify` writes it (a string is a JSON string);
  * - `array` columns (arrays of a scalar type with `,` as delimiter): one-dimensional arrays of
- *   those values, as an array literal with every element quoted; not a string (the JSON path
- *   wants a JSON array there);
+ *   those values, as an array literal with every element quoted; other values as for scalars
+ *   (a string is an array literal to both paths);
  * - `other` columns (domains, composites, …): NULL only.
  *
  * A string that is not well-formed UTF-16 (a lone surrogate) is not COPY either: it would be
@@ -87,8 +87,11 @@ function copyField(value: unknown, kind: CopyKind, column: string): string | und
       if (json === undefined) return undefined
       return json === 'null' ? NULL : copyString(json)
     }
-    case 'array':
-      return Array.isArray(value) ? arrayLiteral(value, column) : undefined
+    case 'array': {
+      if (Array.isArray(value)) return arrayLiteral(value, column)
+      const text = scalarText(value, column)
+      return text === null ? NULL : text === undefined ? undefined : copyString(text)
+    }
     case 'other':
       return undefined
   }
