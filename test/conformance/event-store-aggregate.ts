@@ -176,7 +176,11 @@ export function aggregateTests(harness: EventStoreHarness): void {
 
       const atTwo = await cart.load(store, 'cart-1', { asOf: { version: 2 } })
       assert.deepEqual([atTwo.version, atTwo.state.items], [2, ['a']])
-      assert.equal(atTwo.snapshotVersion, undefined, 'the latest snapshot (version 4) is past it: folded from 0')
+      assert.equal(
+        atTwo.snapshotVersion,
+        undefined,
+        'the latest snapshot (version 4) is past it: folded from 0',
+      )
       const atFour = await cart.load(store, 'cart-1', { asOf: { version: 4 } })
       assert.deepEqual([atFour.version, atFour.state.items, atFour.snapshotVersion], [4, ['a', 'b', 'c'], 4])
       const atThree = await cart.load(store, 'cart-1', { asOf: { version: 3 } })

@@ -10,7 +10,8 @@
  * only ever sees whole committed transactions — can never see position p without p − 1.
  * The callback decides before it writes, so a refused append never has anything to undo.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { SluiceError } from '../../errors.ts'
 import { acquireDataDirLock } from '../../log/embedded/lock.ts'
 import type { Durability } from '../../log/embedded/storage.ts'
@@ -60,6 +61,11 @@ export interface EmbeddedEventStoreOptions extends EventStoreOptions {
   dataDir: string
   /** `sync` (default): an append resolves once on disk. `interval`: once committed; fsync is LMDB's/the OS's. */
   durability?: Durability
+  /**
+   * Open for reading only, beside the process that writes (which holds the lock): for the CLI's
+   * `read`, `tail` and `state`. Writes are refused; new events are found by polling.
+   */
+  readOnly?: boolean
 }
 
 /** Most entries a filtered `readAll` scans before it returns what it has (and how far it got). */
@@ -90,6 +96,7 @@ export class EmbeddedEventStore implements EventStore {
   readonly #options: EventStoreOptions
   readonly #durability: Durability
   readonly #releaseLock: () => void
+  readonly #readOnly: boolean
   #closed = false
   /** Last position visible to readers (moves when a commit resolves). */
   #head: number
@@ -103,12 +110,29 @@ export class EmbeddedEventStore implements EventStore {
     this.dir = eventsDir(options.dataDir)
     this.#options = options
     this.#durability = options.durability ?? 'sync'
-    mkdirSync(this.dir, { recursive: true })
-    this.#releaseLock = acquireDataDirLock(this.dir)
+    this.#readOnly = options.readOnly ?? false
+    if (this.#readOnly) {
+      if (!existsSync(join(this.dir, 'events.mdb'))) {
+        throw new SluiceError(
+          'SLUICE_UNKNOWN_STREAM',
+          `there is no event store in ${this.dir} yet; append an event first, or open the data directory that holds it`,
+        )
+      }
+      this.#releaseLock = () => {}
+    } else {
+      mkdirSync(this.dir, { recursive: true })
+      this.#releaseLock = acquireDataDirLock(this.dir)
+    }
     try {
-      this.#storage = openEventStorage(this.dir, this.#durability)
+      this.#storage = openEventStorage(this.dir, this.#durability, this.#readOnly)
       const { meta, events } = this.#storage
       const format = meta.get('format')
+      if (format === undefined && this.#readOnly) {
+        this.#storage.env.close()
+        throw new SchemaMismatchError(
+          `${this.dir} holds no event store format marker; open it for writing once first`,
+        )
+      }
       if (format === undefined) {
         meta.putSync('format', FORMAT_VERSION)
       } else if (format !== FORMAT_VERSION) {
@@ -132,7 +156,7 @@ export class EmbeddedEventStore implements EventStore {
     events: readonly NewEvent<E>[],
     options?: AppendOptions,
   ): Promise<AppendResult> {
-    this.#assertOpen()
+    this.#assertWritable()
     const prepared = await prepareAppend(streamId, events as readonly NewEvent[], options, this.#options)
     this.#assertOpen()
     const { env } = this.#storage
@@ -276,10 +300,12 @@ export class EmbeddedEventStore implements EventStore {
 
   async headPosition(): Promise<number> {
     this.#assertOpen()
+    if (this.#readOnly) return this.#storage.meta.get('head') ?? 0
     return this.#head
   }
 
   waitForEvents(position: number, options: WaitOptions): Promise<void> {
+    if (this.#readOnly) return this.#pollForEvents(position, options)
     if (this.#closed || this.#head > position || options.signal?.aborted) return Promise.resolve()
     return new Promise((resolve) => {
       const waiter = { position, wake: () => done() }
@@ -295,6 +321,18 @@ export class EmbeddedEventStore implements EventStore {
     })
   }
 
+  /** Read-only: appends come from another process, so there is nothing to be told; poll (5 ms up to 100 ms). */
+  async #pollForEvents(position: number, options: WaitOptions): Promise<void> {
+    const deadline = Date.now() + options.timeoutMs
+    let delay = 5
+    while (!this.#closed && !options.signal?.aborted && (await this.headPosition()) <= position) {
+      const left = deadline - Date.now()
+      if (left <= 0) return
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)))
+      delay = Math.min(delay * 2, 100)
+    }
+  }
+
   async readSnapshot<State = unknown>(streamId: string, name: string): Promise<Snapshot<State> | undefined> {
     this.#assertOpen()
     checkStreamId(streamId)
@@ -302,7 +340,7 @@ export class EmbeddedEventStore implements EventStore {
   }
 
   async writeSnapshot(snapshot: Omit<Snapshot, 'timestamp'>): Promise<void> {
-    this.#assertOpen()
+    this.#assertWritable()
     checkStreamId(snapshot.streamId)
     const problem = jsonProblem(snapshot.state, 'state', 0, new Set())
     if (problem)
@@ -328,7 +366,7 @@ export class EmbeddedEventStore implements EventStore {
   }
 
   async writeCheckpoint(name: string, position: number): Promise<void> {
-    this.#assertOpen()
+    this.#assertWritable()
     await this.#write(() => this.#storage.checkpoints.put(name, position))
   }
 
@@ -337,7 +375,7 @@ export class EmbeddedEventStore implements EventStore {
    * projection runner commits a projection's state and its checkpoint together through it.
    */
   transaction<T>(fn: () => T): Promise<T> {
-    this.#assertOpen()
+    this.#assertWritable()
     return this.#track(this.#write(() => this.#storage.env.transaction(fn)))
   }
 
@@ -398,6 +436,18 @@ export class EmbeddedEventStore implements EventStore {
 
   #assertOpen(): void {
     if (this.#closed) throw storeClosedError(this.kind)
+    // A read-only reader must see what the writing process committed since its last read.
+    if (this.#readOnly) this.#storage.env.resetReadTxn()
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen()
+    if (this.#readOnly) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `the event store in ${this.dir} is open read-only; writes go through the process that owns it`,
+      )
+    }
   }
 }
 

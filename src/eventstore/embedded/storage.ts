@@ -38,10 +38,11 @@ export function eventsDir(dataDir: string): string {
   return join(dataDir, 'events')
 }
 
-export function openEventStorage(dir: string, durability: Durability): EventStorage {
-  mkdirSync(dir, { recursive: true })
+export function openEventStorage(dir: string, durability: Durability, readOnly = false): EventStorage {
+  if (!readOnly) mkdirSync(dir, { recursive: true })
   const env = open({
     path: join(dir, 'events.mdb'),
+    readOnly,
     // As the log (log/embedded/storage.ts): `sync` acknowledges after the flush; both survive
     // a process crash, since committed pages are in the OS page cache.
     ...(durability === 'sync' ? { overlappingSync: true } : { noSync: true, overlappingSync: false }),

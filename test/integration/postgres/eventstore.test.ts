@@ -5,7 +5,9 @@
  * transaction held open on purpose.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { after, describe, test } from 'node:test'
+import { promisify } from 'node:util'
 import pg from 'pg'
 import { LATEST_SCHEMA_VERSION, migrate } from '../../../src/eventstore/postgres/migrations.ts'
 import { openPostgresEventStore } from '../../../src/eventstore/postgres/postgres-event-store.ts'
@@ -213,5 +215,56 @@ describe('PostgreSQL event store', () => {
     } finally {
       await store.close()
     }
+  })
+
+  test('sluice events on PostgreSQL: migrate, append, read, state', async () => {
+    const schema = newSchema('cli')
+    const main = new URL('../../../src/cli/main.ts', import.meta.url).pathname
+    const run = (...args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [main, 'events', ...args, '--postgres', POSTGRES_URL, '--schema', schema],
+        {
+          timeout: 60_000,
+        },
+      )
+    const missing = await run('read', 'cart-1').catch((error: { code: number; stderr: string }) => error)
+    assert.equal((missing as { code: number }).code, 1)
+    assert.match(
+      (missing as { stderr: string }).stderr,
+      /no event store in schema .*"sluice events migrate --postgres/,
+    )
+    const migrated = JSON.parse((await run('migrate')).stdout)
+    assert.deepEqual(migrated, { from: 0, to: LATEST_SCHEMA_VERSION, applied: [1, 2] })
+    await run(
+      'append',
+      'cart-1',
+      '--type',
+      'Opened',
+      '--data',
+      '{"owner":"ada"}',
+      '--expected-version',
+      'noStream',
+    )
+    const conflict = await run(
+      'append',
+      'cart-1',
+      '--type',
+      'Opened',
+      '--expected-version',
+      'noStream',
+    ).catch((error: { code: number; stderr: string }) => error)
+    assert.equal((conflict as { code: number }).code, 1)
+    assert.match((conflict as { stderr: string }).stderr, /is at version 1/)
+    const read = (await run('read', 'cart-1')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    assert.deepEqual(
+      read.map((e: RecordedEvent) => [e.version, e.type, e.data]),
+      [[1, 'Opened', { owner: 'ada' }]],
+    )
+    const state = JSON.parse((await run('state', 'cart-1', '--as-of-version', '1')).stdout)
+    assert.equal(state.version, 1)
   })
 })
