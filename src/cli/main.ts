@@ -11,7 +11,6 @@ import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.ts'
 import { consumeCommand } from './commands/consume.ts'
 import { demoLogCommand } from './commands/demo-log.ts'
 import { eventsCommand } from './commands/events.ts'
-import { eventsCommand } from './commands/events.ts'
 import { produceCommand } from './commands/produce.ts'
 import { runCommand } from './commands/run.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -26,7 +25,6 @@ const COMMANDS: readonly Command[] = [
   runCommand,
   serveCommand,
   statusCommand,
-  eventsCommand,
   eventsCommand,
   demoLogCommand,
 ]
