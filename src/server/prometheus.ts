@@ -135,6 +135,15 @@ export function renderPrometheus(
           t.watermark / 1000,
         )
       f.sample('sluice_async_in_flight', 'gauge', 'mapAsync calls in flight.', tl, t.asyncInFlight)
+      for (const s of t.stores ?? []) {
+        f.sample(
+          'sluice_state_entries',
+          'gauge',
+          "Entries a task's state store holds in memory (joins, windows, patterns: flat under steady input when state is bounded).",
+          { ...tl, store: s.store },
+          s.entries,
+        )
+      }
       for (const i of t.inputs) {
         const il = { pipeline: p.pipeline, task: t.id, input: i.channel }
         if (i.watermark !== null)

@@ -51,6 +51,8 @@ export interface TaskMetricsSnapshot {
   positions: PositionMetrics[]
   windows: WindowMetrics[]
   asyncInFlight: number
+  /** Entries each state store holds in memory (its working set; the size figure for state). */
+  stores: Array<{ store: string; entries: number }>
   latency: HistogramData
   eventLatency: HistogramData
 }
@@ -104,6 +106,7 @@ export function taskSnapshot(
       lateRecords: w.lateRecords,
     })),
     asyncInFlight: task.asyncInFlight,
+    stores: [...task.stores.values()].map((s) => ({ store: s.name, entries: s.cachedEntries })),
     latency: task.metrics.latency.data(),
     eventLatency: task.metrics.eventLatency.data(),
   }

@@ -129,6 +129,14 @@ test('runner metrics: lag of unread records, latency from injected timestamps, l
         /^sluice_consumer_lag_records\{pipeline="m-count",topic="m-readings",partition="0"\} 0$/m,
       )
       assert.match(text, /^sluice_latency_seconds_bucket\{pipeline="m-count",kind="event",le="\+Inf"\} \d+$/m)
+      // The window store of the downstream tasks holds the open windows' entries.
+      const entries = [
+        ...text.matchAll(
+          /^sluice_state_entries\{pipeline="m-count",task="m-count\/1\/\d",store="m-count\.per-second"\} (\d+)$/gm,
+        ),
+      ]
+      assert.equal(entries.length, 2)
+      assert.ok(entries.some((e) => Number(e[1]) > 0))
       // Every family's samples come together, after its one TYPE line.
       const families = text
         .split('\n')
