@@ -18,6 +18,7 @@ import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
 import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
+import { Histogram } from './metrics/histogram.ts'
 import { type PipelineMetrics, taskSnapshot } from './metrics/snapshot.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from './query.ts'
 import type { StateBackend } from './state.ts'
@@ -106,6 +107,8 @@ interface RunningPipeline {
   topology: Topology
   tasks: Task[]
   commits: number
+  /** How long each commit took, from queueing its transaction to its landing (fsync included). */
+  commitLatency: Histogram
   /** Its global tables, bootstrapped at start and caught up between batches. */
   globals: GlobalTables
 }
@@ -144,6 +147,7 @@ export class EmbeddedRunner {
       topology: compile(pipeline),
       tasks: [],
       commits: 0,
+      commitLatency: new Histogram(),
       globals: new GlobalTables(compile(pipeline).globalTables),
     }))
   }
@@ -388,7 +392,13 @@ export class EmbeddedRunner {
         continue
       }
       running.commits++
-      commits.push(tx.commit().then(() => this.#land(landing)))
+      const commitStarted = performance.now()
+      commits.push(
+        tx.commit().then(() => {
+          running.commitLatency.record(performance.now() - commitStarted)
+          this.#land(landing)
+        }),
+      )
     }
     if (commits.length > 0) {
       const inflight = Promise.all(commits)
@@ -445,10 +455,11 @@ export class EmbeddedRunner {
     const now = Date.now()
     const endOf = (topic: string, partition: number) => this.#log.partition({ topic, partition }).nextOffset
     const state = this.#failure ? 'failed' : this.#stopping ? 'stopped' : 'running'
-    return this.#pipelines.map(({ pipeline, tasks, commits }) => ({
+    return this.#pipelines.map(({ pipeline, tasks, commits, commitLatency }) => ({
       pipeline: pipeline.name,
       state,
       commits,
+      commitLatency: commitLatency.data(),
       tasks: tasks.map((t) => taskSnapshot(t, now, endOf)),
     }))
   }

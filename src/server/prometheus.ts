@@ -79,6 +79,16 @@ export function renderPrometheus(
       pl,
       p.commits,
     )
+    if (p.commitLatency && p.commitLatency.count > 0) {
+      const h = Histogram.from(p.commitLatency)
+      const name = 'sluice_commit_seconds'
+      const help = 'Commit duration: the transaction queued to its acknowledgement (fsync included).'
+      for (const le of LE)
+        f.sample(name, 'histogram', help, { ...pl, le: String(le) }, h.countAtOrBelow(le * 1000), '_bucket')
+      f.sample(name, 'histogram', help, { ...pl, le: '+Inf' }, h.count, '_bucket')
+      f.sample(name, 'histogram', help, pl, h.sumMs / 1000, '_sum')
+      f.sample(name, 'histogram', help, pl, h.count, '_count')
+    }
     for (const t of p.tasks) {
       const tl = { pipeline: p.pipeline, task: t.id }
       f.sample('sluice_records_in_total', 'counter', 'Records read by a task.', tl, t.recordsIn)

@@ -312,6 +312,7 @@ export class GroupRunner {
       pipeline: w.pipeline.name,
       state: this.#failure || w.failed ? 'failed' : this.#stopping ? 'stopped' : 'running',
       commits: w.commits,
+      commitLatency: w.commitLatency.data(),
       tasks: w.tasks.map((t) => taskSnapshot(t, now)),
     }))
   }

@@ -21,6 +21,7 @@ import type {
 } from '../../log/types.ts'
 import type { Topology } from '../../topology/compile.ts'
 import type { GlobalTables } from '../global-tables.ts'
+import { Histogram } from '../metrics/histogram.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
@@ -84,6 +85,8 @@ interface OwnedTask {
 
 export class PipelineWorker {
   readonly pipeline: Pipeline
+  /** How long each commit took, from the transaction's start to its acknowledgement. */
+  readonly commitLatency = new Histogram()
   readonly #log: Log
   readonly #shape: WorkerTopology
   readonly #settings: WorkerSettings
@@ -471,6 +474,7 @@ export class PipelineWorker {
     if (!touched) return
     // 3.
     let written: Map<string, RecordMetadata[]>
+    const commitStarted = performance.now()
     try {
       if (this.#settings.guarantee === 'exactly-once') {
         const tx = this.#log.transaction({ id: this.#txnId })
@@ -496,6 +500,7 @@ export class PipelineWorker {
       throw error
     }
     this.commits++
+    this.commitLatency.record(performance.now() - commitStarted)
     for (const state of states) this.#backend.write(state)
     for (const [topic, records] of written) {
       const store = this.#storeOf.get(topic)

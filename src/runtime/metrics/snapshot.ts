@@ -61,6 +61,8 @@ export interface PipelineMetrics {
   pipeline: string
   state: 'running' | 'stopped' | 'failed'
   commits: number
+  /** Commit durations (ms): queueing the transaction to its acknowledgement (fsync included). */
+  commitLatency?: HistogramData
   tasks: TaskMetricsSnapshot[]
 }
 

@@ -21,6 +21,7 @@ import type { ProducerRecord } from '../../log/types.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
 import { Alarm } from '../../util/alarm.ts'
 import { GlobalTables } from '../global-tables.ts'
+import { Histogram } from '../metrics/histogram.ts'
 import type { PipelineMetrics } from '../metrics/snapshot.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus, RunnerOptions } from '../runner.ts'
@@ -61,6 +62,7 @@ interface RunningPipeline {
   topology: Topology
   tasks: TaskInfo[]
   commits: number
+  commitLatency: Histogram
 }
 
 /**
@@ -124,6 +126,7 @@ export class ThreadedRunner {
       topology: compile(pipeline),
       tasks: [],
       commits: 0,
+      commitLatency: new Histogram(),
     }))
   }
 
@@ -385,7 +388,8 @@ export class ThreadedRunner {
         continue
       }
       running.commits++
-      commits.push(tx.commit())
+      const commitStarted = performance.now()
+      commits.push(tx.commit().then(() => running.commitLatency.record(performance.now() - commitStarted)))
     }
     this.#idle = commits.length === 0 && replies.every((r) => r.type === 'collected' && r.idle)
     if (commits.length === 0) return
@@ -423,10 +427,11 @@ export class ThreadedRunner {
   /** Per pipeline and task, as of each worker's last collect (lag as of now). */
   metrics(): PipelineMetrics[] {
     const state = this.#failure ? 'failed' : this.#stopping ? 'stopped' : 'running'
-    return this.#pipelines.map(({ pipeline, tasks, commits }) => ({
+    return this.#pipelines.map(({ pipeline, tasks, commits, commitLatency }) => ({
       pipeline: pipeline.name,
       state,
       commits,
+      commitLatency: commitLatency.data(),
       tasks: tasks.flatMap((t) => {
         const m = t.figures.metrics
         if (!m) return []

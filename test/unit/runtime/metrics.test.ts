@@ -129,6 +129,8 @@ test('runner metrics: lag of unread records, latency from injected timestamps, l
         /^sluice_consumer_lag_records\{pipeline="m-count",topic="m-readings",partition="0"\} 0$/m,
       )
       assert.match(text, /^sluice_latency_seconds_bucket\{pipeline="m-count",kind="event",le="\+Inf"\} \d+$/m)
+      const commitCount = /^sluice_commit_seconds_count\{pipeline="m-count"\} (\d+)$/m.exec(text)
+      assert.ok(commitCount && Number(commitCount[1]) > 0, 'commit durations are recorded')
       // The window store of the downstream tasks holds the open windows' entries.
       const entries = [
         ...text.matchAll(
