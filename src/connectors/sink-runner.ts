@@ -78,7 +78,8 @@ export async function runSink<T>(
   let attempt = 0
   // The batch read ahead (exactly-once sinks), settled or in flight.
   let ahead: Promise<Decoded<T> | undefined> | undefined
-  let groupCommittedAt = 0
+  // The first commit is due a second in, so the first batches are read ahead too.
+  let groupCommittedAt = Date.now()
   let groupBehind = false
   const read = async (): Promise<Decoded<T> | undefined> => {
     const polled = await pollUnlessAborted(consumer, poll, signal)

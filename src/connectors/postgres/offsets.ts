@@ -7,6 +7,7 @@
 import type pg from 'pg'
 import { StalePositionError } from '../types.ts'
 import type { Statement } from './pipeline.ts'
+import { sqlState } from './pool.ts'
 import type { QualifiedName } from './sql.ts'
 import { createIfMissing, expectColumns } from './table-info.ts'
 
@@ -37,30 +38,39 @@ export async function readPositions(
 }
 
 /**
- * Moves each partition's stored position from `from` to `to`, inside the caller's transaction,
- * as one statement returning a row per partition moved: a partition that does not stand at
- * `from` is not moved (the caller then rolls back and throws `staleError`). The check is
- * `stored <= from`, not equality: positions only grow, and a stale worker's `from` is one it
- * wrote or read, so it can only be behind; `from` is ahead of the store only when retention
- * removed the records in between and the runner resumed at what is left. The row lock this
- * takes makes a concurrent writer of the same partition wait, then fail.
+ * The statement moving each partition's stored position from `from` to `to`, inside the
+ * caller's transaction. A partition moves only when it stands at `from` or before: positions
+ * only grow, and a stale worker's `from` is one it wrote or read, so it can only be behind;
+ * `from` is ahead of the store only when retention removed the records in between and the
+ * runner resumed at what is left. The row lock this takes makes a concurrent writer of the same
+ * partition wait, then not move.
+ *
+ * `fence: 'fail'`: when a partition does not move, the statement fails — with a division by
+ * zero, the one error plain SQL can raise on a condition — which aborts the transaction and, in
+ * a pipeline, skips everything after it, COMMIT included. The caller knows the error is this
+ * one by where it came (`isFenceError`). `fence: 'report'`: one row per partition moved.
  */
 export function moveStatement(
   table: QualifiedName,
   connector: string,
   topic: string,
   positions: ReadonlyMap<number, { from: number; to: number }>,
+  fence: 'fail' | 'report',
 ): Statement {
   const partitions = [...positions.keys()]
   const list = (values: readonly number[]) => `{${values.join(',')}}`
-  return {
-    text: `WITH moves AS (
-       SELECT * FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS m(partition, from_offset, to_offset))
-     INSERT INTO ${table.sql} AS s (connector, topic, partition, next_offset)
+  const move = `INSERT INTO ${table.sql} AS s (connector, topic, partition, next_offset)
      SELECT $1, $2, partition, to_offset FROM moves
      ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
       WHERE s.next_offset <= (SELECT from_offset FROM moves WHERE moves.partition = s.partition)
-     RETURNING s.partition`,
+     RETURNING s.partition`
+  const moves = `moves AS (
+       SELECT * FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS m(partition, from_offset, to_offset))`
+  return {
+    text:
+      fence === 'report'
+        ? `WITH ${moves} ${move}`
+        : `WITH ${moves}, moved AS (${move}) SELECT 1 / (count(*) = cardinality($3::int[]))::int FROM moved`,
     values: [
       connector,
       topic,
@@ -71,7 +81,12 @@ export function moveStatement(
   }
 }
 
-/** The same, run on its own: throws StalePositionError when a partition did not move. */
+/** Whether the error of a `fence: 'fail'` move statement says a partition did not move. */
+export function isFenceError(error: unknown): boolean {
+  return sqlState(error) === '22012'
+}
+
+/** Moves positions on their own: throws StalePositionError when a partition did not move. */
 export async function movePositions(
   client: pg.ClientBase,
   table: QualifiedName,
@@ -80,33 +95,27 @@ export async function movePositions(
   positions: ReadonlyMap<number, { from: number; to: number }>,
 ): Promise<void> {
   if (positions.size === 0) return
-  const { text, values } = moveStatement(table, connector, topic, positions)
-  const moved = await client.query<{ partition: number }>(text, values as string[])
+  const { text, values } = moveStatement(table, connector, topic, positions, 'report')
+  const moved = await client.query(text, values as string[])
   if (moved.rowCount === positions.size) return
-  throw await staleError(
-    client,
-    table,
-    connector,
-    topic,
-    positions,
-    moved.rows.map((r) => r.partition),
-  )
+  throw await staleError(client, table, connector, topic, positions)
 }
 
-/** Why a batch cannot move its positions: where each partition that did not move stands. */
+/**
+ * Why a batch cannot move its positions: where each partition past the batch's start stands.
+ * Read after the move failed (in its transaction, or after its rollback).
+ */
 export async function staleError(
-  client: pg.Pool | pg.ClientBase,
+  client: pg.ClientBase,
   table: QualifiedName,
   connector: string,
   topic: string,
   positions: ReadonlyMap<number, { from: number; to: number }>,
-  movedPartitions: readonly number[],
 ): Promise<StalePositionError> {
-  const done = new Set(movedPartitions)
-  const stale = [...positions.keys()].filter((p) => !done.has(p))
-  const stored = await readPositions(client, table, connector, topic, stale)
-  const detail = stale
-    .map((p) => `partition ${p} stands at ${stored.get(p)}, this batch starts at ${positions.get(p)!.from}`)
+  const stored = await readPositions(client, table, connector, topic, [...positions.keys()])
+  const detail = [...positions]
+    .filter(([p, { from }]) => (stored.get(p) ?? -1) > from)
+    .map(([p, { from }]) => `partition ${p} stands at ${stored.get(p)}, this batch starts at ${from}`)
     .join('; ')
   return new StalePositionError(
     `connector ${connector}, topic ${topic}: another worker has written past this batch (${detail}); ` +

@@ -85,13 +85,16 @@ function mapRecord<T>(
   table: string,
 ): Record<string, unknown> {
   const values: Record<string, unknown> = {}
+  let given = 0
   if (Array.isArray(mapping)) {
     // Field names were checked against the table at open(); only the value is read here.
     const value = record.value as Record<string, unknown>
     if (typeof value !== 'object' || value === null) throw notAnObject(record.value)
     for (const field of mapping as readonly string[]) {
       const v = value[field]
-      if (v !== undefined) values[field] = columnValue(v)
+      if (v === undefined) continue
+      values[field] = columnValue(v)
+      given++
     }
   } else {
     const source =
@@ -103,22 +106,24 @@ function mapRecord<T>(
         ? new Error(`the columns function returned ${describe(source)}, not an object of column values`)
         : notAnObject(source)
     }
-    const unknown: string[] = []
-    for (const field in source) {
-      if (!Object.hasOwn(source, field)) continue
+    let unknown: string[] | undefined
+    for (const field of Object.keys(source)) {
       const v = source[field]
       if (v === undefined) continue
-      if (!columns.has(field)) unknown.push(field)
-      else values[field] = columnValue(v)
+      if (!columns.has(field)) (unknown ??= []).push(field)
+      else {
+        values[field] = columnValue(v)
+        given++
+      }
     }
-    if (unknown.length > 0) {
+    if (unknown !== undefined) {
       throw new Error(
         `field(s) ${unknown.map((f) => `"${f}"`).join(', ')} have no writable column in ${table}; ` +
           'add the columns, or choose fields with the `columns` option',
       )
     }
   }
-  if (Object.keys(values).length === 0) {
+  if (given === 0) {
     throw new Error(`the record gives no column values for ${table} (every field is undefined or absent)`)
   }
   return values

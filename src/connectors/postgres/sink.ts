@@ -3,17 +3,20 @@
  *
  * One batch is one PostgreSQL transaction, in this order:
  *
- * 1. BEGIN, move the positions of the batch's partitions from `from` to `to` in the offsets
- *    table, and write the rows (COPY, or INSERT … [ON CONFLICT DO UPDATE], write.ts) — sent
- *    together in one round trip (pipeline.ts); the positions statement reports each partition
- *    it moved, and a partition that does not stand at `from` is not moved;
- * 2. if a partition did not move, ROLLBACK and fail with StalePositionError: another worker has
- *    written past `from` (the row locks taken in 1 also make a concurrent writer of the same
- *    partitions wait, then not move);
+ * 1. move the positions of the batch's partitions from `from` to `to` in the offsets table;
+ *    a partition that does not stand at `from` fails the statement, which aborts the
+ *    transaction: another worker has written past `from`, so the batch fails with
+ *    StalePositionError (the row locks taken here also make a concurrent writer of the same
+ *    partitions wait, then fail);
+ * 2. write the rows (COPY, or INSERT … [ON CONFLICT DO UPDATE], write.ts);
  * 3. dead-letter the records the table refused: into `deadLetterTable` in this transaction, or
  *    (default) to the connector's dead-letter topic, durably, before the COMMIT — so a crash
  *    can repeat a dead letter but never lose one;
  * 4. COMMIT.
+ *
+ * BEGIN, 1, 2 and 4 go to PostgreSQL together, in one round trip (pipeline.ts); PostgreSQL
+ * skips everything after a failed statement, so a stale or refused batch never reaches its
+ * COMMIT. A batch with dead letters holds its COMMIT back until step 3 is done.
  *
  * Crash reasoning: before 4 nothing is visible and the positions still say `from`, so the batch
  * is read and written again; after 4 the positions say `to`, so it is not. When COMMIT's outcome
@@ -33,7 +36,14 @@ import type pg from 'pg'
 import { SluiceError } from '../../errors.ts'
 import { type Sink, type SinkBatch, type SinkContext, type SinkRecord, StalePositionError } from '../types.ts'
 import { ensureDeadLetterTable, writeDeadLetters } from './dead-letters.ts'
-import { ensureOffsetsTable, movePositions, moveStatement, readPositions, staleError } from './offsets.ts'
+import {
+  ensureOffsetsTable,
+  isFenceError,
+  movePositions,
+  moveStatement,
+  readPositions,
+  staleError,
+} from './offsets.ts'
 import { runPipeline, type Statement } from './pipeline.ts'
 import { checkConnection, createPool, describeTarget, type PostgresConnection, sqlState } from './pool.ts'
 import { type ColumnMapping, encodeRows, type RejectedRecord, type Row, toRows } from './rows.ts'
@@ -253,25 +263,34 @@ class PostgresSink<T> implements Sink<T> {
    */
   async #writePrepared(client: pg.PoolClient, batch: SinkBatch<T>, prepared: Prepared<T>): Promise<boolean> {
     const { connector, topic } = this.#opened()
+    const deadLetters = [...prepared.unmapped, ...prepared.unsent]
     const statements: Statement[] = [{ text: 'BEGIN' }]
-    const moves = batch.positions.size > 0
-    if (moves) statements.push(moveStatement(this.#offsets, connector, topic, batch.positions))
+    if (batch.positions.size > 0) {
+      statements.push(moveStatement(this.#offsets, connector, topic, batch.positions, 'fail'))
+    }
+    const fence = statements.length - 1 // 0 (BEGIN) when there is nothing to move
     const firstRows = statements.length
     statements.push(...prepared.statements)
+    const endRows = statements.length
+    // Dead letters must be durable before the COMMIT, so with some the COMMIT waits for them.
+    if (deadLetters.length === 0) statements.push({ text: 'COMMIT' })
     const { done, error } = await runPipeline(client, statements)
     try {
-      // Statement done.length failed, and none after it ran.
       if (error) throw error
-      const moved = moves ? done[1]!.rows.map((r) => Number(r[0])) : []
-      if (moved.length !== batch.positions.size) {
-        throw await staleError(client, this.#offsets, connector, topic, batch.positions, moved)
+      if (deadLetters.length > 0) {
+        await this.#writeDeadLetters(client, deadLetters)
+        await client.query('COMMIT')
       }
-      await this.#writeDeadLetters(client, [...prepared.unmapped, ...prepared.unsent])
-      await client.query('COMMIT')
       return true
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {})
-      if (e === error && done.length >= firstRows && isRowError(e)) return false
+      if (e !== error) throw e
+      // Statement done.length failed, and none after it ran.
+      const failed = done.length
+      if (failed === fence && fence > 0 && isFenceError(e)) {
+        throw await staleError(client, this.#offsets, connector, topic, batch.positions)
+      }
+      if (failed >= firstRows && failed < endRows && isRowError(e)) return false
       throw e
     }
   }
