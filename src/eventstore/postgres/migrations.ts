@@ -172,6 +172,12 @@ BEGIN
   IF (p_expected_kind = 'noStream' AND current_version <> 0)
      OR (p_expected_kind = 'exists' AND current_version = 0)
      OR (p_expected_kind = 'version' AND current_version <> p_expected) THEN
+    -- This statement may see an append that committed after step 1 looked: this very append,
+    -- sent twice at once. Then it is a retry, not a conflict.
+    RETURN QUERY SELECT * FROM ${s}.es_retried(p_stream, p_ids);
+    IF FOUND THEN
+      RETURN;
+    END IF;
     RETURN QUERY SELECT 'conflict', current_version, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text;
     RETURN;
   END IF;
