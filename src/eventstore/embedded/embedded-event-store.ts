@@ -388,11 +388,6 @@ export class EmbeddedEventStore implements EventStore {
     return this.#projections
   }
 
-  /** The store's sub-databases, for the modules of this store (projections, the CLI). */
-  get storage(): EventStorage {
-    return this.#storage
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
