@@ -106,7 +106,14 @@ test('sluice run runs a pipeline file, stops on SIGTERM after a final commit, an
     againErr += d
   })
   const againExit = new Promise<number | null>((r) => again.on('close', r))
-  await new Promise((r) => setTimeout(r, 2_500))
+  // Signal only once it runs: a signal during start-up (module loading) would kill it outright.
+  const deadline = Date.now() + 20_000
+  while (!againErr.includes('running card-velocity')) {
+    if (Date.now() > deadline || again.exitCode !== null)
+      throw new Error(`second run did not start: ${againErr}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await new Promise((r) => setTimeout(r, 1_000))
   again.kill('SIGINT')
   assert.equal(await againExit, 0, againErr)
   const after = await sluice(dir, ['consume', 'alerts'])
