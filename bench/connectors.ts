@@ -12,6 +12,7 @@
  * files --records N (200,000).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { positiveInt } from './common.ts'
 import { benchFiles } from './connectors/files.ts'
@@ -38,7 +39,7 @@ const sections: Section[] = [
       })
       console.table(result.rows)
       console.log(`baseline, in-process producer: ${Math.round(result.baselineEventsPerSecond)} events/s`)
-      return undefined
+      return httpReport(result, args)
     },
   },
   {
@@ -58,6 +59,27 @@ const sections: Section[] = [
     },
   },
 ]
+
+function httpReport(result: Awaited<ReturnType<typeof benchHttp>>, args: readonly string[]): SectionReport {
+  const int = (n: number) => Math.round(n).toLocaleString('en-US')
+  const rows = result.rows.map(
+    (r) =>
+      `| ${r.shape} | ${int(r.requestsPerSecond)} | ${int(r.eventsPerSecond)} | ${((r.eventsPerSecond / result.baselineEventsPerSecond) * 100).toFixed(0)}% | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} |`,
+  )
+  return {
+    heading: 'HTTP ingest',
+    markdown: [
+      `\`npm run bench:connectors -- --only http${args.length ? ` ${args.join(' ')}` : ''}\` — ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]!.toFixed(1)}, ${cpus().length} cores.`,
+      '',
+      '`POST /topics/orders/events` into the embedded log (4 partitions, durability `sync`: each group commit fsynced before the responses), driven by autocannon in its own process on loopback; baseline: the same events appended in-process by a bare producer (no HTTP) in the same run.',
+      '',
+      '| shape | requests/s | events/s | vs in-process producer | p50 ms | p99 ms | errors |',
+      '| :--- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows,
+      `| baseline: in-process producer | | ${int(result.baselineEventsPerSecond)} | 100% | | | |`,
+    ].join('\n'),
+  }
+}
 
 const argv = process.argv.slice(2)
 const { values } = parseArgs({
