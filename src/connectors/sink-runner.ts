@@ -130,7 +130,8 @@ export async function runSink<T>(
       writing = batch.polled
       const written = sink.write(batch)
       if (!commitGroup) {
-        // After the write has sent what it could (its first awaits are network round trips).
+        // On the next turn of the event loop: by then the write has sent its statements (started
+        // now, reading and preparing would run first and hold the send back).
         ahead = new Promise<void>((resolve) => setImmediate(resolve)).then(read)
         ahead.catch(() => {}) // surfaces where it is awaited; never an unhandled rejection
       }

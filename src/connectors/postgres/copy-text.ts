@@ -111,7 +111,12 @@ function scalarText(value: unknown, key: string): string | null | undefined {
       if (value === null) return null
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON !== 'function' || Array.isArray(value)) return undefined
-      const json: unknown = toJSON.call(value, key)
+      let json: unknown
+      try {
+        json = toJSON.call(value, key)
+      } catch {
+        return undefined // the JSON path refuses the row, with its own message
+      }
       return typeof json === 'object' && json !== null ? undefined : scalarText(json, key)
     }
     default:

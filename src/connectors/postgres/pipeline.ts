@@ -66,6 +66,11 @@ class Pipeline implements pg.Submittable {
   readonly #done: { rows: (string | null)[][]; command: string }[] = []
   #rows: (string | null)[][] = []
   #settled = false
+  /**
+   * node-postgres wraps this when the pool sets `query_timeout`, and the wrapper clears the
+   * timer when called: so it is called once the pipeline is answered (as pg-copy-streams does).
+   */
+  callback: () => void = () => {}
 
   constructor(statements: readonly Statement[], resolve: (result: PipelineResult) => void) {
     this.#statements = statements
@@ -125,6 +130,7 @@ class Pipeline implements pg.Submittable {
   #settle(error: Error | undefined): void {
     if (this.#settled) return
     this.#settled = true
+    this.callback()
     this.#resolve(error === undefined ? { done: this.#done } : { done: this.#done, error })
   }
 }

@@ -99,6 +99,7 @@ const second: Input[] = [
   { id: 54, v: 'far too long for varchar(10)' },
   { id: 55, dom: -1 },
   copyable(56),
+  { id: 57, t: 'its toJSON throws' },
 ]
 
 test('COPY and json_to_recordset write the same rows and refuse the same records', async () => {
@@ -126,6 +127,13 @@ test('COPY and json_to_recordset write the same rows and refuse the same records
     if (typeof v.b === 'string' && Number(v.id) % 3 === 0) row.b = BigInt(v.b)
     if (typeof v.raw === 'string') row.raw = Buffer.from(v.raw, 'hex')
     if (typeof v.f === 'string') row.f = Number(v.f)
+    if (v.id === 57) {
+      row.t = {
+        toJSON: () => {
+          throw new Error('this value has no JSON form')
+        },
+      }
+    }
     return row
   }
   for (const table of ['copy_a', 'copy_b']) {
@@ -173,13 +181,13 @@ test('COPY and json_to_recordset write the same rows and refuse the same records
   assert.deepEqual(letters, await refused('copy_b'))
   assert.deepEqual(
     letters.map((l) => Number(l.offset)),
-    [51, 52, 53, 54, 55],
+    [51, 52, 53, 54, 55, 57],
   )
 
   // Both equal, and right: the values came through as they were sent.
   assert.deepEqual(
     a.map((r) => r.id),
-    [...first, ...second].map((v) => v.id).filter((id) => ![51, 52, 53, 54, 55].includes(id as number)),
+    [...first, ...second].map((v) => v.id).filter((id) => ![51, 52, 53, 54, 55, 57].includes(id as number)),
   )
   const exact = await db.query<{
     id: number
