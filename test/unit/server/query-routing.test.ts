@@ -4,88 +4,11 @@
  * sends the query on to the worker that does and relays its answer. Two GroupRunners on one
  * embedded log (a consumer group there behaves as on Kafka), each with its own server.
  */
-import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { GroupRunner, openEmbeddedLog, pipeline, sum, topic } from 'sluice'
-import { startServer } from '../../../src/server/server.ts'
+import { openEmbeddedLog } from 'sluice'
+import { checkQueryRouting } from '../../helpers/query-routing.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
-interface Spend {
-  card: string
-  amount: number
-}
-
 test('a worker answers a key another worker holds by asking that worker', async () => {
-  const log = await openEmbeddedLog({ dataDir: tempDir() })
-  const spends = topic<Spend>('qr-spends', { key: (s) => s.card, partitions: 4 })
-  const build = () => {
-    const p = pipeline('qr')
-    p.from(spends)
-      .keyed()
-      .aggregate(
-        sum((s: Spend) => s.amount),
-        { name: 'total' },
-      )
-    return p
-  }
-  await log.createTopic('qr-spends', { partitions: 4 })
-  const cards = Array.from({ length: 16 }, (_, i) => `card-${i}`)
-  const producer = log.producer()
-  await producer.send(
-    'qr-spends',
-    cards.map((card, i) => ({
-      key: Buffer.from(card),
-      value: Buffer.from(JSON.stringify({ card, amount: i + 1 })),
-    })),
-  )
-  await producer.close()
-  const one = new GroupRunner(log, [build()], { instanceId: 'one' })
-  const two = new GroupRunner(log, [build()], { instanceId: 'two' })
-  await one.start()
-  await two.start()
-  const running = [one.run(), two.run()]
-  const s1 = await startServer({ port: 0, runner: one, log })
-  const s2 = await startServer({ port: 0, runner: two, log })
-  try {
-    one.advertise(s1.url)
-    two.advertise(s2.url)
-    const deadline = Date.now() + 20_000
-    const get = async (base: string, card: string) => {
-      const res = await fetch(`${base}/stores/total/${card}`)
-      return {
-        status: res.status,
-        by: res.headers.get('sluice-answered-by'),
-        body: (await res.json()) as { value?: number },
-      }
-    }
-    // Both own tasks, and every card is answered with its total by either server.
-    while (one.status()[0]!.tasks === 0 || two.status()[0]!.tasks === 0) {
-      if (Date.now() > deadline) throw new Error('both workers never owned tasks')
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    let forwarded = 0
-    for (const [i, card] of cards.entries()) {
-      for (const base of [s1.url, s2.url]) {
-        let r = await get(base, card)
-        while (r.body.value !== i + 1) {
-          if (Date.now() > deadline) throw new Error(`${card} via ${base}: ${JSON.stringify(r)}`)
-          await new Promise((res) => setTimeout(res, 50))
-          r = await get(base, card)
-        }
-        assert.equal(r.status, 200)
-        if (r.by !== null) forwarded++
-      }
-    }
-    // Half the answers (the keys the asked worker does not hold) came from the other worker.
-    assert.ok(forwarded >= 8, `forwarded ${forwarded} of 32`)
-    const missing = await get(s1.url, 'no-such-card')
-    assert.equal(missing.status, 404)
-  } finally {
-    one.stop()
-    two.stop()
-    await Promise.all(running)
-    await s1.close()
-    await s2.close()
-    await log.close()
-  }
+  await checkQueryRouting(await openEmbeddedLog({ dataDir: tempDir() }), 'embedded', 20_000)
 })
