@@ -121,6 +121,8 @@ export class EmbeddedRunner {
   readonly #commitMaxRecords: number
   readonly #backend: LmdbBackend
   readonly #metrics: boolean
+  /** Time the loop waited for a commit slot: the log is the bottleneck (backpressure). */
+  #blockedMs = 0
   #inputs: PartitionState[] = []
   #stopping = false
   #failure: Error | null = null
@@ -314,7 +316,11 @@ export class EmbeddedRunner {
           const started = performance.now()
           for (const r of records) {
             task.process(topic, r)
-            if (task.asyncFull) await task.asyncProgress()
+            if (task.asyncFull) {
+              const waited = performance.now()
+              await task.asyncProgress()
+              task.metrics.blockedMs += performance.now() - waited
+            }
           }
           if (records.length > 0) task.metrics.busyMs += performance.now() - started
           processed += records.length
@@ -344,9 +350,11 @@ export class EmbeddedRunner {
     // 1.
     for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
     // 2.
+    const waited = performance.now()
     while (this.#inflightCommits >= MAX_COMMITS_IN_FLIGHT && !this.#commitFailure) {
       await new Promise<void>((r) => this.#landings.push(r))
     }
+    this.#blockedMs += performance.now() - waited
     if (this.#commitFailure) throw this.#commitFailure
     // 3. + 4.
     const commits: Promise<unknown>[] = []
@@ -460,6 +468,7 @@ export class EmbeddedRunner {
       state,
       commits,
       commitLatency: commitLatency.data(),
+      blockedMs: this.#blockedMs,
       tasks: tasks.map((t) => taskSnapshot(t, now, endOf)),
     }))
   }

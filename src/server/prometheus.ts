@@ -79,6 +79,15 @@ export function renderPrometheus(
       pl,
       p.commits,
     )
+    if (p.blockedMs !== undefined) {
+      f.sample(
+        'sluice_commit_blocked_seconds_total',
+        'counter',
+        'Time processing waited for a commit slot: the log not keeping up (backpressure).',
+        pl,
+        p.blockedMs / 1000,
+      )
+    }
     if (p.commitLatency && p.commitLatency.count > 0) {
       const h = Histogram.from(p.commitLatency)
       const name = 'sluice_commit_seconds'
@@ -112,6 +121,13 @@ export function renderPrometheus(
         'Time spent processing records; divided by records_in, the time per record.',
         tl,
         t.busyMs / 1000,
+      )
+      f.sample(
+        'sluice_async_blocked_seconds_total',
+        'counter',
+        'Time processing waited for mapAsync results (backpressure from a slow service).',
+        tl,
+        (t.blockedMs ?? 0) / 1000,
       )
       f.sample(
         'sluice_late_records_total',

@@ -197,7 +197,11 @@ export class PipelineWorker {
             }
             task.process(r.topic, r)
             processed++
-            if (task.asyncFull) await task.asyncProgress()
+            if (task.asyncFull) {
+              const waited = performance.now()
+              await task.asyncProgress()
+              task.metrics.blockedMs += performance.now() - waited
+            }
           }
           if (timing) timing.metrics.busyMs += performance.now() - since
           const now = Date.now()

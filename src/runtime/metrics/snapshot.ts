@@ -45,6 +45,8 @@ export interface TaskMetricsSnapshot {
   recordsOut: number
   deadLetters: number
   busyMs: number
+  /** Time it waited for mapAsync results (backpressure from a slow service). */
+  blockedMs: number
   /** The task's watermark: the minimum over its inputs that are not idle (null before any). */
   watermark: number | null
   inputs: InputMetrics[]
@@ -63,6 +65,8 @@ export interface PipelineMetrics {
   commits: number
   /** Commit durations (ms): queueing the transaction to its acknowledgement (fsync included). */
   commitLatency?: HistogramData
+  /** Time processing waited for commit slots (the log not keeping up), when the runner knows it. */
+  blockedMs?: number
   tasks: TaskMetricsSnapshot[]
 }
 
@@ -93,6 +97,7 @@ export function taskSnapshot(
     recordsOut: task.recordsOut,
     deadLetters: task.deadLetters,
     busyMs: task.metrics.busyMs,
+    blockedMs: task.metrics.blockedMs,
     watermark: finite(task.watermark),
     inputs: task.tracker.channels.map((c) => ({
       channel: c.name,

@@ -25,6 +25,8 @@ export class TaskMetrics {
   readonly latency = new Histogram()
   readonly eventLatency = new Histogram()
   busyMs = 0
+  /** Time processing waited for mapAsync calls to finish (a slow service holding input back). */
+  blockedMs = 0
   #logTimes: Float64Array<ArrayBuffer> = new Float64Array(1024)
   #eventTimes: Float64Array<ArrayBuffer> = new Float64Array(1024)
   #n = 0

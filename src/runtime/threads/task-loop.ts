@@ -139,7 +139,11 @@ export class TaskLoop {
         const started = performance.now()
         for (const r of records) {
           task.process(topic, r)
-          if (task.asyncFull) await task.asyncProgress()
+          if (task.asyncFull) {
+            const waited = performance.now()
+            await task.asyncProgress()
+            task.metrics.blockedMs += performance.now() - waited
+          }
         }
         if (records.length > 0) task.metrics.busyMs += performance.now() - started
         processed += records.length

@@ -189,3 +189,41 @@ test('sluice status says what is wrong when nothing answers', async () => {
   assert.equal(result.code, 1)
   assert.match(result.err, /no sluice answers at http:\/\/127\.0\.0\.1:1 .*is "sluice run" running there\?/)
 })
+
+test('backpressure: time blocked on a slow mapAsync is counted per task', async () => {
+  const log = await openEmbeddedLog({ dataDir: tempDir() })
+  const input = topic<{ n: number }>('m-slow-in', { partitions: 1 })
+  const p = pipeline('m-slow')
+  p.from(input)
+    .mapAsync(
+      async (v) => {
+        await new Promise((r) => setTimeout(r, 40))
+        return v
+      },
+      { concurrency: 1, name: 'lookup' },
+    )
+    .to(topic('m-slow-out'))
+  const runner = new EmbeddedRunner(log, [p])
+  await runner.start()
+  const producer = log.producer()
+  await producer.send(
+    'm-slow-in',
+    Array.from({ length: 6 }, (_, n) => ({ value: Buffer.from(JSON.stringify({ n })) })),
+  )
+  const running = runner.run()
+  try {
+    const deadline = Date.now() + 10_000
+    while (runner.status()[0]!.recordsOut < 6) {
+      if (Date.now() > deadline) throw new Error(`out: ${runner.status()[0]!.recordsOut}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const [task] = runner.metrics()[0]!.tasks
+    // Six calls of 40 ms one at a time: the task waited for at least four of them.
+    assert.ok(task!.blockedMs >= 150, `blocked ${task!.blockedMs} ms`)
+  } finally {
+    runner.stop()
+    await running
+    await producer.close()
+    await log.close()
+  }
+})
