@@ -2,8 +2,10 @@
  * Exactly-once of the PostgreSQL sink under kill -9. The topic `payments` (3 partitions,
  * 200,000 records) is produced here, then the log is closed and a child process
  * (fixtures/sink-child.ts) drains it into `kill_rows` — a table with NO unique key, so a
- * repeated batch would show up as duplicate rows. The child is SIGKILLed at random moments,
- * at least 5 times while rows are still missing, and restarted; a last life runs to the end.
+ * repeated batch would show up as duplicate rows. The child is SIGKILLed at random moments — a
+ * random time after it starts, or once it has written a random number of records, whichever
+ * comes first (so kills land mid-run however fast the sink drains) — at least 5 times while rows
+ * are still missing, and restarted; a last life runs to the end.
  * The table must then hold every record exactly once, each row equal to its record.
  */
 import assert from 'node:assert/strict'
@@ -37,10 +39,13 @@ interface Life {
   stderr: string
 }
 
-/** One life of the child: killed `killAfterMs` after `ready`, or (null) left to finish. */
-function life(dataDir: string, url: string, killAfterMs: number | null): Promise<Life> {
+/**
+ * One life of the child: killed `kill.ms` after `ready` or once it reports `kill.records`
+ * written, or (null) left to finish.
+ */
+function life(dataDir: string, url: string, kill: { ms: number; records: number } | null): Promise<Life> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dataDir, url, killAfterMs === null ? 'finish' : 'kill'], {
+    const child = spawn(process.execPath, [CHILD, dataDir, url, kill === null ? 'finish' : 'kill'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     children.add(child)
@@ -50,10 +55,11 @@ function life(dataDir: string, url: string, killAfterMs: number | null): Promise
       result.stderr += chunk.toString()
     })
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line === 'ready' && killAfterMs !== null)
-        timers.push(setTimeout(() => child.kill('SIGKILL'), killAfterMs))
-      else if (line.startsWith('progress ')) result.written = Number(line.slice(9))
-      else if (line === 'done') result.done = true
+      if (line === 'ready' && kill !== null) timers.push(setTimeout(() => child.kill('SIGKILL'), kill.ms))
+      else if (line.startsWith('progress ')) {
+        result.written = Number(line.slice(9))
+        if (kill !== null && result.written >= kill.records) child.kill('SIGKILL')
+      } else if (line === 'done') result.done = true
     })
     child.on('error', reject)
     child.on('close', (code, signal) => {
@@ -82,13 +88,18 @@ test('kill -9 during a run: every record is in the table exactly once', async ()
   let killsMidRun = 0
   for (let round = 0; killsMidRun < KILLS; round++) {
     assert.ok(round < 30, `fewer than ${KILLS} kills landed while rows were missing, in 30 rounds`)
-    const killAfterMs = 100 + Math.floor(Math.random() * 700)
+    const kill = {
+      ms: 100 + Math.floor(Math.random() * 700),
+      records: 500 + Math.floor(Math.random() * 25_000),
+    }
     const before = await count()
-    const l = await life(dataDir, db.url, killAfterMs)
+    const l = await life(dataDir, db.url, kill)
     assert.equal(l.signal, 'SIGKILL', `life ${round} should have been killed:\n${l.stderr}`)
     const rows = await count()
     if (rows < RECORDS) killsMidRun++
-    say(`life ${round}: killed ${killAfterMs} ms after ready; rows ${before} → ${rows}`)
+    say(
+      `life ${round}: killed ${kill.ms} ms after ready or at ${kill.records} records; rows ${before} → ${rows}`,
+    )
   }
   const last = await life(dataDir, db.url, null)
   assert.ok(
