@@ -17,6 +17,7 @@ import { q7 } from './queries/q7.ts'
 import { q8 } from './queries/q8.ts'
 import { q9 } from './queries/q9.ts'
 import { q11 } from './queries/q11.ts'
+import { q12 } from './queries/q12.ts'
 import { q14 } from './queries/q14.ts'
 import { q21 } from './queries/q21.ts'
 import { q0 as r0 } from './reference/q0.ts'
@@ -30,6 +31,7 @@ import { q7 as r7 } from './reference/q7.ts'
 import { q8 as r8 } from './reference/q8.ts'
 import { q9 as r9 } from './reference/q9.ts'
 import { q11 as r11 } from './reference/q11.ts'
+import { q12 as r12 } from './reference/q12.ts'
 import { q14 as r14 } from './reference/q14.ts'
 import { q21 as r21 } from './reference/q21.ts'
 
@@ -79,6 +81,7 @@ export const QUERIES: readonly QuerySpec[] = [
   spec({ id: 'q8', title: 'monitor new users', build: q8, reference: r8, compare: rows }),
   spec({ id: 'q9', title: 'winning bids', build: q9, reference: r9, compare: rows }),
   spec({ id: 'q11', title: 'user sessions', build: q11, reference: r11, compare: rows }),
+  spec({ id: 'q12', title: 'processing-time windows', build: q12, reference: r12, compare: rows }),
   spec({ id: 'q14', title: 'calculation', build: q14, reference: r14, compare: rows }),
   spec({ id: 'q21', title: 'add channel id', build: q21, reference: r21, compare: rows }),
 ]
