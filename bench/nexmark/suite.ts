@@ -19,6 +19,8 @@ import { q9 } from './queries/q9.ts'
 import { q11 } from './queries/q11.ts'
 import { q12 } from './queries/q12.ts'
 import { q14 } from './queries/q14.ts'
+import { q15 } from './queries/q15.ts'
+import { q16 } from './queries/q16.ts'
 import { q21 } from './queries/q21.ts'
 import { q0 as r0 } from './reference/q0.ts'
 import { q1 as r1 } from './reference/q1.ts'
@@ -33,6 +35,8 @@ import { q9 as r9 } from './reference/q9.ts'
 import { q11 as r11 } from './reference/q11.ts'
 import { q12 as r12 } from './reference/q12.ts'
 import { q14 as r14 } from './reference/q14.ts'
+import { q15 as r15 } from './reference/q15.ts'
+import { q16 as r16 } from './reference/q16.ts'
 import { q21 as r21 } from './reference/q21.ts'
 
 /**
@@ -83,6 +87,20 @@ export const QUERIES: readonly QuerySpec[] = [
   spec({ id: 'q11', title: 'user sessions', build: q11, reference: r11, compare: rows }),
   spec({ id: 'q12', title: 'processing-time windows', build: q12, reference: r12, compare: rows }),
   spec({ id: 'q14', title: 'calculation', build: q14, reference: r14, compare: rows }),
+  spec({
+    id: 'q15',
+    title: 'bidding statistics report',
+    build: q15,
+    reference: r15,
+    compare: { kind: 'latest', key: (r) => r.day },
+  }),
+  spec({
+    id: 'q16',
+    title: 'channel statistics report',
+    build: q16,
+    reference: r16,
+    compare: { kind: 'latest', key: (r) => `${r.channel} ${r.day}` },
+  }),
   spec({ id: 'q21', title: 'add channel id', build: q21, reference: r21, compare: rows }),
 ]
 

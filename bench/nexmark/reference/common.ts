@@ -57,3 +57,41 @@ export function winningBids(events: readonly Event[]): Map<Auction, Bid> {
   }
   return winners
 }
+
+export function groupBy<T>(list: readonly T[], key: (value: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>()
+  for (const v of list) {
+    const k = key(v)
+    const g = groups.get(k)
+    if (g) g.push(v)
+    else groups.set(k, [v])
+  }
+  return groups
+}
+
+/** Counts of bids, distinct bidders and distinct auctions, in total and per price rank (q15, q16). */
+export function bidStats(list: readonly Bid[]) {
+  const inRank = [
+    list,
+    list.filter((b) => b.price < 10_000),
+    list.filter((b) => b.price >= 10_000 && b.price < 1_000_000),
+    list.filter((b) => b.price >= 1_000_000),
+  ]
+  const n = (i: number) => inRank[i]!.length
+  const bidders = (i: number) => new Set(inRank[i]!.map((b) => b.bidder)).size
+  const auctions = (i: number) => new Set(inRank[i]!.map((b) => b.auction)).size
+  return {
+    totalBids: n(0),
+    rank1Bids: n(1),
+    rank2Bids: n(2),
+    rank3Bids: n(3),
+    totalBidders: bidders(0),
+    rank1Bidders: bidders(1),
+    rank2Bidders: bidders(2),
+    rank3Bidders: bidders(3),
+    totalAuctions: auctions(0),
+    rank1Auctions: auctions(1),
+    rank2Auctions: auctions(2),
+    rank3Auctions: auctions(3),
+  }
+}
