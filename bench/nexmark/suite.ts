@@ -21,7 +21,10 @@ import { q12 } from './queries/q12.ts'
 import { q14 } from './queries/q14.ts'
 import { q15 } from './queries/q15.ts'
 import { q16 } from './queries/q16.ts'
+import { q17 } from './queries/q17.ts'
+import { q18 } from './queries/q18.ts'
 import { q21 } from './queries/q21.ts'
+import { q22 } from './queries/q22.ts'
 import { q0 as r0 } from './reference/q0.ts'
 import { q1 as r1 } from './reference/q1.ts'
 import { q2 as r2 } from './reference/q2.ts'
@@ -37,7 +40,10 @@ import { q12 as r12 } from './reference/q12.ts'
 import { q14 as r14 } from './reference/q14.ts'
 import { q15 as r15 } from './reference/q15.ts'
 import { q16 as r16 } from './reference/q16.ts'
+import { q17 as r17 } from './reference/q17.ts'
+import { q18 as r18 } from './reference/q18.ts'
 import { q21 as r21 } from './reference/q21.ts'
+import { q22 as r22 } from './reference/q22.ts'
 
 /**
  * How a query's output is compared with its reference:
@@ -101,7 +107,22 @@ export const QUERIES: readonly QuerySpec[] = [
     reference: r16,
     compare: { kind: 'latest', key: (r) => `${r.channel} ${r.day}` },
   }),
+  spec({
+    id: 'q17',
+    title: 'auction statistics report',
+    build: q17,
+    reference: r17,
+    compare: { kind: 'latest', key: (r) => `${r.auction} ${r.day}` },
+  }),
+  spec({
+    id: 'q18',
+    title: 'find last bid',
+    build: q18,
+    reference: r18,
+    compare: { kind: 'latest', key: (r) => `${r.bidder} ${r.auction}` },
+  }),
   spec({ id: 'q21', title: 'add channel id', build: q21, reference: r21, compare: rows }),
+  spec({ id: 'q22', title: 'get URL directories', build: q22, reference: r22, compare: rows }),
 ]
 
 export function querySpec(id: string): QuerySpec | undefined {
