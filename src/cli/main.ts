@@ -9,6 +9,7 @@ import { isSluiceError } from '../errors.ts'
 import { UsageError } from './args.ts'
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.ts'
 import { consumeCommand } from './commands/consume.ts'
+import { demoCommand } from './commands/demo.ts'
 import { demoLogCommand } from './commands/demo-log.ts'
 import { eventsCommand } from './commands/events.ts'
 import { produceCommand } from './commands/produce.ts'
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command[] = [
   serveCommand,
   statusCommand,
   eventsCommand,
+  demoCommand,
   demoLogCommand,
 ]
 
