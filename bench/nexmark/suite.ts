@@ -23,6 +23,8 @@ import { q15 } from './queries/q15.ts'
 import { q16 } from './queries/q16.ts'
 import { q17 } from './queries/q17.ts'
 import { q18 } from './queries/q18.ts'
+import { q19 } from './queries/q19.ts'
+import { q20 } from './queries/q20.ts'
 import { q21 } from './queries/q21.ts'
 import { q22 } from './queries/q22.ts'
 import { q0 as r0 } from './reference/q0.ts'
@@ -42,6 +44,8 @@ import { q15 as r15 } from './reference/q15.ts'
 import { q16 as r16 } from './reference/q16.ts'
 import { q17 as r17 } from './reference/q17.ts'
 import { q18 as r18 } from './reference/q18.ts'
+import { q19 as r19 } from './reference/q19.ts'
+import { q20 as r20 } from './reference/q20.ts'
 import { q21 as r21 } from './reference/q21.ts'
 import { q22 as r22 } from './reference/q22.ts'
 
@@ -121,6 +125,14 @@ export const QUERIES: readonly QuerySpec[] = [
     reference: r18,
     compare: { kind: 'latest', key: (r) => `${r.bidder} ${r.auction}` },
   }),
+  spec({
+    id: 'q19',
+    title: 'auction top-10 price',
+    build: q19,
+    reference: r19,
+    compare: { kind: 'latest', key: (r) => r.auction },
+  }),
+  spec({ id: 'q20', title: 'expand bid with auction', build: q20, reference: r20, compare: rows }),
   spec({ id: 'q21', title: 'add channel id', build: q21, reference: r21, compare: rows }),
   spec({ id: 'q22', title: 'get URL directories', build: q22, reference: r22, compare: rows }),
 ]
