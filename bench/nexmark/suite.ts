@@ -18,6 +18,7 @@ import { q8 } from './queries/q8.ts'
 import { q9 } from './queries/q9.ts'
 import { q11 } from './queries/q11.ts'
 import { q12 } from './queries/q12.ts'
+import { q13 } from './queries/q13.ts'
 import { q14 } from './queries/q14.ts'
 import { q15 } from './queries/q15.ts'
 import { q16 } from './queries/q16.ts'
@@ -39,6 +40,7 @@ import { q8 as r8 } from './reference/q8.ts'
 import { q9 as r9 } from './reference/q9.ts'
 import { q11 as r11 } from './reference/q11.ts'
 import { q12 as r12 } from './reference/q12.ts'
+import { q13 as r13 } from './reference/q13.ts'
 import { q14 as r14 } from './reference/q14.ts'
 import { q15 as r15 } from './reference/q15.ts'
 import { q16 as r16 } from './reference/q16.ts'
@@ -96,6 +98,7 @@ export const QUERIES: readonly QuerySpec[] = [
   spec({ id: 'q9', title: 'winning bids', build: q9, reference: r9, compare: rows }),
   spec({ id: 'q11', title: 'user sessions', build: q11, reference: r11, compare: rows }),
   spec({ id: 'q12', title: 'processing-time windows', build: q12, reference: r12, compare: rows }),
+  spec({ id: 'q13', title: 'bounded side input join', build: q13, reference: r13, compare: rows }),
   spec({ id: 'q14', title: 'calculation', build: q14, reference: r14, compare: rows }),
   spec({
     id: 'q15',
