@@ -36,7 +36,14 @@ function brief(s: Score): string {
   return `precision ${s.precision.toFixed(3)} recall ${s.recall.toFixed(3)} (${s.detected}/${s.cases} cases)`
 }
 
-export async function feedFraud(options: FeedOptions): Promise<string[]> {
+export interface FeedResult {
+  /** The score to print: a summary line, one per rule, then `score: …`. */
+  lines: string[]
+  /** Alerts read from the alert topic. */
+  alerts: number
+}
+
+export async function feedFraud(options: FeedOptions): Promise<FeedResult> {
   const { log, runner, topics, rate, signal } = options
   const generator = new FraudGenerator({ seed: options.seed })
   const alerts: Alert[] = []
@@ -107,12 +114,13 @@ export async function feedFraud(options: FeedOptions): Promise<string[]> {
     const until = watermarkOf(runner.status())
     const final = score(alerts, generator.cases, until)
     const undecided = generator.cases.length - final.cases
-    return [
+    const lines = [
       `fraud demo: ${formatCount(sent)} transactions, ${formatCount(generator.cases.length)} injected cases` +
         `${undecided > 0 ? ` (${undecided} too recent to decide: left out, with their alerts)` : ''}, ` +
         `${formatCount(alerts.length)} alerts`,
       ...formatScore(final),
     ]
+    return { lines, alerts: alerts.length }
   } finally {
     reading = false
     await readAlerts.catch(() => {})

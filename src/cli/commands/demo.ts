@@ -7,6 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { Alert } from '../../../examples/fraud/pipeline.ts'
+import type { Connector } from '../../connectors/connect.ts'
+import { ConnectorRunner } from '../../connectors/runner.ts'
 import type { Pipeline } from '../../dsl/pipeline.ts'
 import type { TopicDef } from '../../dsl/topic.ts'
 import { openEmbeddedLog } from '../../log/index.ts'
@@ -42,6 +45,8 @@ Options:
   --seed <n>                the generator's seed (default 1)
   --backend <url>           embedded (default) or kafka://host:port[,host:port]: the same, as a
                             worker on Kafka (topics get a per-run suffix, and stay)
+  --postgres <url>          also write the alerts to table fraud_alerts there (created if
+                            missing), e.g. postgres://postgres@127.0.0.1:5432/test
 ${HTTP_HELP}
   --data-dir <dir>          where the embedded log lives: an empty or new directory, kept
                             afterwards (default: a temporary directory, removed at the end)
@@ -52,6 +57,7 @@ Example:
   sluice demo fraud --events 20000 --port 0
   sluice demo fraud --rate 500 --duration 2m --seed 7
   sluice demo fraud --backend kafka://127.0.0.1:9092
+  sluice demo fraud --postgres postgres://postgres@127.0.0.1:5432/test
 `
 
 const CMD = 'demo'
@@ -67,6 +73,7 @@ export const demoCommand: Command = {
       duration: { type: 'string' },
       seed: { type: 'string' },
       backend: { type: 'string' },
+      postgres: { type: 'string' },
       ...HTTP_OPTIONS,
     })
     if (values.help) {
@@ -92,6 +99,17 @@ export const demoCommand: Command = {
     // Loaded on use: the other commands need neither the example nor zod.
     const { fraudPipeline, fraudTopics } = await import('../../../examples/fraud/pipeline.ts')
     const { feedFraud } = await import('./demo-fraud-feed.ts')
+    const postgresUrl = values.postgres
+    let toPostgres: (alerts: TopicDef<Alert>) => Connector[] = () => []
+    if (postgresUrl !== undefined) {
+      const { alertsToPostgres, createAlertsTable } = await import('../../../examples/fraud/postgres.ts')
+      try {
+        await createAlertsTable(postgresUrl)
+      } catch (error) {
+        throw new UsageError(CMD, `--postgres: ${(error as Error).message}`)
+      }
+      toPostgres = (alerts) => [alertsToPostgres(postgresUrl, alerts)]
+    }
 
     let log: Log
     let runner: EmbeddedRunner | GroupRunner
@@ -110,7 +128,7 @@ export const demoCommand: Command = {
       })
       runner = new GroupRunner(log, [pipeline], {
         guarantee: 'exactly-once',
-        stateDir: mkdtempSync(join(tmpdir(), 'sluice-demo-state-')),
+        stateDir: (removeAtEnd = mkdtempSync(join(tmpdir(), 'sluice-demo-state-'))),
       })
       printErr(
         `sluice: fraud demo on Kafka ${backend.brokers.join(',')}: topics ${topics.transactions.name}, ${topics.alerts.name}`,
@@ -137,6 +155,9 @@ export const demoCommand: Command = {
       )
     }
 
+    const connectorRunner = new ConnectorRunner(log, toPostgres(topics.alerts), {
+      report: (m) => printErr(`sluice: ${m}`),
+    })
     let server: RunningServer | null = null
     const stop = new AbortController()
     const onSignal = (signal: NodeJS.Signals) => {
@@ -152,10 +173,12 @@ export const demoCommand: Command = {
     try {
       await runner.start()
       const running = runner.run()
+      connectorRunner.start()
       if (http) {
         const started = await startHttp(http, {
           log,
           runner,
+          connectors: () => connectorRunner.status(),
           topics: [topics.transactions, topics.alerts] as TopicDef<unknown>[],
           topologies: [compile(pipeline)],
           ...(runner instanceof GroupRunner ? { instanceId: runner.instanceId } : {}),
@@ -178,7 +201,7 @@ export const demoCommand: Command = {
         `sluice: feeding ${formatCount(rate)} transactions/s (seed ${seed}) ` +
           `${limits.length > 0 ? `for ${limits.join(' or ')}` : 'until Ctrl-C'}`,
       )
-      const lines = await feedFraud({
+      const { lines, alerts } = await feedFraud({
         log,
         runner,
         topics,
@@ -188,6 +211,7 @@ export const demoCommand: Command = {
         ...(events === undefined ? {} : { events }),
         ...(durationMs === undefined ? {} : { durationMs }),
       })
+      if (postgresUrl !== undefined) await waitForSink(connectorRunner, alerts)
       await writeOut(`${lines.join('\n')}\n`)
       runner.stop()
       await running
@@ -197,8 +221,23 @@ export const demoCommand: Command = {
       process.off('SIGTERM', onSignal)
       runner.stop()
       await server?.close()
+      await connectorRunner.stop()
       await log.close()
       if (removeAtEnd) rmSync(removeAtEnd, { recursive: true, force: true })
     }
   },
+}
+
+/** Waits until the PostgreSQL sink has written every alert (or 30 s), and says how far it got. */
+async function waitForSink(connectors: ConnectorRunner, alerts: number): Promise<void> {
+  const giveUp = Date.now() + 30_000
+  let status = connectors.status()[0]!
+  while (status.records + status.deadLetters < alerts && Date.now() < giveUp) {
+    await new Promise((r) => setTimeout(r, 100))
+    status = connectors.status()[0]!
+  }
+  const problem = status.lastError ? ` (last error: ${status.lastError})` : ''
+  printErr(
+    `sluice: ${formatCount(status.records)} of ${formatCount(alerts)} alerts written to PostgreSQL table fraud_alerts${problem}`,
+  )
 }

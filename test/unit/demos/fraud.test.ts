@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { test } from 'node:test'
+import pg from 'pg'
 import { TestDriver } from 'sluice/testing'
 import { FraudGenerator } from '../../../examples/fraud/generator.ts'
 import { alerts, fraudPipeline, transactions } from '../../../examples/fraud/pipeline.ts'
@@ -134,4 +135,41 @@ test('sluice demo with an unknown demo name is a usage error', async () => {
   const stderr = run.stderr
   assert.equal(code, 2)
   assert.match(stderr(), /unknown demo "iot-nope"/)
+})
+
+test('sluice demo fraud --postgres writes every alert to the fraud_alerts table', async () => {
+  const database = `sluice_demo_fraud_${process.pid}`
+  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS ${database}`)
+  await admin.query(`CREATE DATABASE ${database}`)
+  try {
+    const url = `postgres://postgres@127.0.0.1:5432/${database}`
+    const run = sluice(['demo', 'fraud', '--events', '3000', '--port', '0', '--postgres', url])
+    const { code, stdout } = await run.done
+    assert.equal(code, 0, run.stderr())
+    const alerts = Number(/, (\d+) alerts$/m.exec(stdout)?.[1])
+    assert.ok(alerts > 0, stdout)
+    const db = new pg.Client({ connectionString: url })
+    await db.connect()
+    try {
+      const { rows } = await db.query(
+        'SELECT rule, count(*)::int AS n FROM fraud_alerts GROUP BY rule ORDER BY rule',
+      )
+      assert.equal(
+        rows.reduce((n, r: { n: number }) => n + r.n, 0),
+        alerts,
+        `rows by rule: ${JSON.stringify(rows)}`,
+      )
+      assert.deepEqual(
+        rows.map((r: { rule: string }) => r.rule),
+        ['amount-spike', 'declined-approved', 'impossible-travel', 'velocity'],
+      )
+    } finally {
+      await db.end()
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    await admin.end()
+  }
 })
