@@ -126,10 +126,8 @@ export const demoCommand: Command = {
         ...(backend.tls ? { tls: backend.tls } : {}),
         ...(backend.sasl ? { sasl: backend.sasl } : {}),
       })
-      runner = new GroupRunner(log, [pipeline], {
-        guarantee: 'exactly-once',
-        stateDir: (removeAtEnd = mkdtempSync(join(tmpdir(), 'sluice-demo-state-'))),
-      })
+      removeAtEnd = mkdtempSync(join(tmpdir(), 'sluice-demo-state-'))
+      runner = new GroupRunner(log, [pipeline], { guarantee: 'exactly-once', stateDir: removeAtEnd })
       printErr(
         `sluice: fraud demo on Kafka ${backend.brokers.join(',')}: topics ${topics.transactions.name}, ${topics.alerts.name}`,
       )
