@@ -82,7 +82,7 @@ export const demoCommand: Command = {
     }
     const [which] = expectPositionals(CMD, positionals, ['name'])
     if (which !== 'fraud') {
-      throw new UsageError(CMD, `unknown demo "${which}": the demo there is is fraud (sluice demo fraud)`)
+      throw new UsageError(CMD, `unknown demo "${which}"; the demos are: fraud`)
     }
     const rate = values.rate === undefined ? 2_000 : parseIntFlag(CMD, 'rate', values.rate, 1)
     const events = values.events === undefined ? undefined : parseIntFlag(CMD, 'events', values.events, 1)
@@ -171,6 +171,8 @@ export const demoCommand: Command = {
     try {
       await runner.start()
       const running = runner.run()
+      // Awaited after the feed; a failure meanwhile shows in the status and fails the drain.
+      running.catch(() => {})
       connectorRunner.start()
       if (http) {
         const started = await startHttp(http, {
