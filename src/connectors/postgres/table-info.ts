@@ -26,8 +26,8 @@ export interface TableInfo {
   /** Column sets of the unique indexes ON CONFLICT can use (no predicate, no expressions). */
   readonly uniqueKeys: readonly (readonly string[])[]
   /**
-   * Whether COPY does what INSERT does here: not with row-level security (COPY FROM refuses it)
-   * nor with INSERT rules (COPY ignores rules).
+   * Whether COPY does what INSERT does here: not with row-level security (COPY FROM refuses it),
+   * INSERT rules (COPY ignores rules), or a foreign table (its wrapper may take INSERT only).
    */
   readonly copyable: boolean
 }
@@ -41,7 +41,7 @@ export async function readTableInfo(client: pg.ClientBase, table: QualifiedName)
     copyable: boolean
   }>(
     `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-            NOT c.relrowsecurity AND NOT EXISTS (
+            c.relkind <> 'f' AND NOT c.relrowsecurity AND NOT EXISTS (
               SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type = '3') AS copyable
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = to_regclass($1)`,
