@@ -24,7 +24,7 @@ const Transaction = z.object({
   at: z.string().datetime(),
   status: z.enum(['approved', 'declined']),
 })
-type Transaction = z.infer<typeof Transaction>
+export type Transaction = z.infer<typeof Transaction>
 
 export interface Alert {
   card: string
@@ -36,13 +36,23 @@ export interface Alert {
   detail: string
 }
 
-export const transactions = topic('card-transactions', {
-  schema: Transaction,
-  key: (t) => t.cardId,
-  timestamp: (t) => t.at,
-  partitions: 4,
-})
-export const alerts = topic<Alert>('fraud-alerts', { key: (a) => a.card })
+/**
+ * The input and output topics; `sluice demo fraud` on Kafka gives each run its own (a suffix),
+ * so a run never reads the alerts or the pipeline state of an earlier one.
+ */
+export function fraudTopics(suffix = '') {
+  return {
+    transactions: topic(`card-transactions${suffix}`, {
+      schema: Transaction,
+      key: (t) => t.cardId,
+      timestamp: (t) => t.at,
+      partitions: 4,
+    }),
+    alerts: topic<Alert>(`fraud-alerts${suffix}`, { key: (a) => a.card }),
+  }
+}
+export type FraudTopics = ReturnType<typeof fraudTopics>
+export const { transactions, alerts } = fraudTopics()
 
 const VELOCITY_COUNT = 8
 const SPIKE_FACTOR = 8
@@ -81,10 +91,15 @@ interface LastSeen {
 }
 
 /** Builds the pipeline; `sluice run` runs the one this module exports by default. */
-export function fraudPipeline(name = 'fraud-detection'): Pipeline {
+export function fraudPipeline(
+  name = 'fraud-detection',
+  topics: FraudTopics = { transactions, alerts },
+): Pipeline {
   const p = pipeline(name)
   // Transactions are keyed by card on the way in: every rule works per card with no repartition.
-  const byCard = p.from(transactions, { watermark: { maxOutOfOrder: '10s', idleAfter: '30s' } }).keyed()
+  const byCard = p
+    .from(topics.transactions, { watermark: { maxOutOfOrder: '10s', idleAfter: '30s' } })
+    .keyed()
 
   const velocity = byCard
     .window(sliding({ size: '3m', every: '30s' }))
@@ -163,7 +178,7 @@ export function fraudPipeline(name = 'fraud-detection'): Pipeline {
     },
   })
 
-  velocity.merge(retried, spikes, travel).to(alerts)
+  velocity.merge(retried, spikes, travel).to(topics.alerts)
   return p
 }
 
