@@ -27,6 +27,8 @@ import type { KeyValueStore } from './state.ts'
 interface Version {
   t: number
   v: unknown
+  /** On the oldest version kept: older versions were dropped (so it stands for the value as of W). */
+  h?: true
 }
 
 export class VersionedTable {
@@ -43,10 +45,12 @@ export class VersionedTable {
     // Keep what an on-time record can need: the newest version at or before W, and later ones.
     let firstKept = 0
     for (let i = 0; i < old.length; i++) if (old[i]!.t <= watermark) firstKept = i
-    for (let i = firstKept; i < old.length; i++) if (old[i]!.t !== t) versions.push(old[i]!)
+    const dropped = firstKept > 0 || old[0]?.h === true
+    for (let i = firstKept; i < old.length; i++) if (old[i]!.t !== t) versions.push({ t: old[i]!.t, v: old[i]!.v })
     let at = versions.length
     while (at > 0 && versions[at - 1]!.t > t) at--
     versions.splice(at, 0, { t, v: value })
+    if (dropped) versions[0]!.h = true
     // Once the newest version at or before W is a delete with nothing after it, the key is gone.
     if (versions.length === 1 && value === null && t <= watermark) this.#store.delete(key)
     else this.#store.put(key, versions)
@@ -61,8 +65,9 @@ export class VersionedTable {
       if (v.t > t) break
       found = v
     }
-    // Behind everything kept: a late record joins the oldest version kept (the value as of W).
-    found ??= versions[0]!.t <= t ? undefined : versions[0]
+    // Behind everything kept: when older versions were dropped, a late record joins the oldest
+    // version kept (the value as of W); when none were, the key had no value yet at `t`.
+    found ??= versions[0]!.t <= t || versions[0]!.h !== true ? undefined : versions[0]
     return found?.v ?? undefined
   }
 

@@ -187,3 +187,22 @@ test('joining a stream and a table with different partition counts fails at star
     await log.close()
   }
 })
+
+test('a record older than a key’s first version finds no value, not a later one', () => {
+  const { customers, orders, out, d } = setup('stj-before-first', { left: true })
+  // c1 first appears at 500; c2 at 100 and again at 900.
+  d.pipe(customers, { id: 'c1', tier: 'gold', at: 500 })
+  d.pipe(customers, { id: 'c2', tier: 'silver', at: 100 })
+  d.pipe(customers, { id: 'c2', tier: 'platinum', at: 900 })
+  // o1@300 for c1: c1 had no value at 300 — the value from 500 must not be used.
+  d.pipe(orders, { id: 'o1', customer: 'c1', at: 300 })
+  // o2@50 for c2: before c2's first version (100): no value either.
+  d.pipe(orders, { id: 'o2', customer: 'c2', at: 50 })
+  // o3@200 for c2: the version valid at 200.
+  d.pipe(orders, { id: 'o3', customer: 'c2', at: 200 })
+  assert.deepEqual(d.values(out), [
+    { order: 'o1', tier: null },
+    { order: 'o2', tier: null },
+    { order: 'o3', tier: 'silver' },
+  ])
+})
