@@ -69,6 +69,7 @@ import { type TopicDef, topic } from '../src/dsl/topic.ts'
 import { sliding, tumbling } from '../src/dsl/windows.ts'
 import type { Durability, EmbeddedLog, LogRecord, ProducerRecord } from '../src/log/index.ts'
 import { openEmbeddedLog } from '../src/log/index.ts'
+import { TaskMetrics } from '../src/runtime/metrics/task-metrics.ts'
 import { EmbeddedRunner } from '../src/runtime/runner.ts'
 import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
@@ -1302,8 +1303,8 @@ async function main(): Promise<void> {
  */
 async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
   const rows: string[] = [
-    '| workload | metrics off, events/s per core | metrics on | overhead |',
-    '| :--- | ---: | ---: | ---: |',
+    '| workload | metrics off, events/s per core (best run) | metrics on (best run) | overhead (best runs) | overhead (medians) |',
+    '| :--- | ---: | ---: | ---: | ---: |',
   ]
   for (const workload of workloads) {
     const off: number[] = []
@@ -1313,15 +1314,31 @@ async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
       off.push((await runLog(log, workload, 'keyed', 'bids', false, false)).cpuSeconds)
       on.push((await runLog(log, workload, 'keyed', 'bids', false, true)).cpuSeconds)
     }
+    // Noise on a shared machine only ever adds time: the fastest run of each way is the least
+    // disturbed one; the medians are shown beside it.
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const offRate = n / median(off)
-    const onRate = n / median(on)
+    const best = (xs: number[]) => Math.min(...xs)
+    const pct = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)}%`
     rows.push(
-      `| ${workload} | ${int(offRate)} | ${int(onRate)} | ${((offRate / onRate - 1) * 100).toFixed(1)}% |`,
+      `| ${workload} | ${int(n / best(off))} | ${int(n / best(on))} | ${pct(best(off), best(on))} | ${pct(median(off), median(on))} |`,
     )
   }
+  // The same cost measured alone, far less noisy: what the metrics do per record (two
+  // timestamps stored, then histograms filled when the commit lands), on this machine.
+  const metrics = new TaskMetrics(true)
+  const now = Date.now()
+  const reps = 2_000_000
+  const t0 = process.cpuUsage()
+  for (let b = 0; b < reps / 2_000; b++) {
+    for (let i = 0; i < 2_000; i++) metrics.observe(now - 5, now - 100 - i)
+    metrics.collected()
+    metrics.landed(now)
+  }
+  const t1 = process.cpuUsage(t0)
+  const nsPerRecord = ((t1.user + t1.system) * 1_000) / reps
   process.stdout.write(
-    `Metrics overhead on (c), ${int(n)} events, median of ${Math.max(3, repeat)} runs each:\n\n${rows.join('\n')}\n`,
+    `Metrics overhead on (c), ${int(n)} events, ${Math.max(3, repeat)} runs each way, alternating:\n\n${rows.join('\n')}\n\n` +
+      `Alone: ${nsPerRecord.toFixed(1)} ns of CPU per record (${int(reps)} records through TaskMetrics).\n`,
   )
 }
 

@@ -14,9 +14,15 @@ export const BUCKETS = SUB + (MAX_EXPONENT - SUB_BITS + 1) * SUB
 
 /** Bucket of a value in µs (non-negative integer). */
 function bucketOf(us: number): number {
-  if (us < SUB) return Math.max(us, 0)
-  // 2^e ≤ us < 2^(e+1); values past 2^36 µs share the last bucket.
-  const e = us < 0x1_0000_0000 ? 31 - Math.clz32(us) : Math.min(MAX_EXPONENT, Math.floor(Math.log2(us)))
+  if (us < 0x8000_0000) {
+    // Below 2^31 µs (36 min), in int32 arithmetic: the top bit's position and the next 4 bits.
+    const u = us | 0
+    if (u < SUB) return u
+    const e = 31 - Math.clz32(u)
+    return SUB + (e - SUB_BITS) * SUB + ((u >>> (e - SUB_BITS)) - SUB)
+  }
+  // Longer: the same in floating point; values past 2^36 µs share the last bucket.
+  const e = Math.min(MAX_EXPONENT, Math.floor(Math.log2(us)))
   const sub = Math.floor(us / 2 ** (e - SUB_BITS)) - SUB
   return Math.min(BUCKETS - 1, SUB + (e - SUB_BITS) * SUB + sub)
 }
@@ -48,9 +54,18 @@ export class Histogram {
   /** Records a duration in ms (negative durations — clock skew — count as 0). */
   record(ms: number): void {
     const v = Math.max(ms, 0)
-    this.counts[bucketOf(Math.round(v * 1000))]!++
+    this.counts[bucketOf(Math.floor(v * 1000 + 0.5))]!++
     this.count++
     this.sumMs += v
+    if (v > this.maxMs) this.maxMs = v
+  }
+
+  /** Records the same duration `n` times. */
+  recordMany(ms: number, n: number): void {
+    const v = Math.max(ms, 0)
+    this.counts[bucketOf(Math.floor(v * 1000 + 0.5))]! += n
+    this.count += n
+    this.sumMs += v * n
     if (v > this.maxMs) this.maxMs = v
   }
 
