@@ -106,17 +106,17 @@ function mapRecord<T>(
         ? new Error(`the columns function returned ${describe(source)}, not an object of column values`)
         : notAnObject(source)
     }
-    let unknown: string[] | undefined
+    const unknown: string[] = []
     for (const field of Object.keys(source)) {
       const v = source[field]
       if (v === undefined) continue
-      if (!columns.has(field)) (unknown ??= []).push(field)
+      if (!columns.has(field)) unknown.push(field)
       else {
         values[field] = columnValue(v)
         given++
       }
     }
-    if (unknown !== undefined) {
+    if (unknown.length > 0) {
       throw new Error(
         `field(s) ${unknown.map((f) => `"${f}"`).join(', ')} have no writable column in ${table}; ` +
           'add the columns, or choose fields with the `columns` option',
