@@ -61,7 +61,10 @@ export interface PostgresSinkOptions<T> extends PostgresConnection {
    * the table updates the columns the record gives. Without `key`, every record is a new row.
    */
   key?: readonly string[]
-  /** Most records per batch, that is per transaction (default 1,000). */
+  /**
+   * Most records per batch, that is per transaction (default 10,000: each transaction costs
+   * PostgreSQL a WAL flush; at a low rate batches are small whatever the setting).
+   */
   batchSize?: number
   /** Where positions are kept (default `sluice_sink_offsets`; created if missing). */
   offsetsTable?: TableName
@@ -127,7 +130,7 @@ class PostgresSink<T> implements Sink<T> {
   readonly #prepared = new WeakMap<SinkBatch<T>, Prepared<T>>()
 
   constructor(options: PostgresSinkOptions<T>) {
-    const batchSize = options.batchSize ?? 1_000
+    const batchSize = options.batchSize ?? 10_000
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new SluiceError('SLUICE_INVALID_ARGUMENT', `postgres sink: batchSize must be a positive integer`)
     }
