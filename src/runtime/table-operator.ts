@@ -46,7 +46,8 @@ export class VersionedTable {
     let firstKept = 0
     for (let i = 0; i < old.length; i++) if (old[i]!.t <= watermark) firstKept = i
     const dropped = firstKept > 0 || old[0]?.h === true
-    for (let i = firstKept; i < old.length; i++) if (old[i]!.t !== t) versions.push({ t: old[i]!.t, v: old[i]!.v })
+    for (let i = firstKept; i < old.length; i++)
+      if (old[i]!.t !== t) versions.push({ t: old[i]!.t, v: old[i]!.v })
     let at = versions.length
     while (at > 0 && versions[at - 1]!.t > t) at--
     versions.splice(at, 0, { t, v: value })
