@@ -205,9 +205,9 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
       // Through the ingest commit loop with an idempotency key per dead letter: a second click
       // (or a retry after a lost response) answers where the first replay landed, and appends nothing.
       const key = `${target}\nsluice-replay:${from}`
-      const earlier = parts.ingestor.replay(key)
       try {
-        const result = await (earlier ?? parts.ingestor.submit(target, [replayed], bytes, key))
+        const earlier = await parts.ingestor.replay(key)
+        const result = earlier ?? (await parts.ingestor.submit(target, [replayed], bytes, key))
         const landed = result.records?.[0]
         return {
           replayed: from,

@@ -80,10 +80,21 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRoutesOp
       }
       const scopedKey = idempotencyKey === undefined ? undefined : `${name}\n${idempotencyKey}`
       if (scopedKey !== undefined) {
-        const earlier = ingestor.replay(scopedKey)
+        let earlier: Awaited<ReturnType<Ingestor['replay']>>
+        try {
+          earlier = await ingestor.replay(scopedKey)
+        } catch (error) {
+          void reply.header('retry-after', '5')
+          return fail(
+            reply,
+            503,
+            'SLUICE_LOG_UNAVAILABLE',
+            `the remembered Idempotency-Keys cannot be read (${(error as Error).message}); nothing was appended — retry later`,
+          )
+        }
         if (earlier !== undefined) {
           void reply.header('idempotent-replayed', 'true')
-          return await earlier
+          return earlier
         }
       }
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()

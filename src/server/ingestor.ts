@@ -67,6 +67,7 @@ export class Ingestor {
   /** Idempotency key → the request in flight with it, so a concurrent retry waits for it. */
   readonly #inFlight = new Map<string, Promise<IngestResult>>()
   #sweep: NodeJS.Timeout | undefined
+  #loading: Promise<void> | null = null
   #closed = false
   #producer: Producer | undefined
 
@@ -78,7 +79,21 @@ export class Ingestor {
   }
 
   /** Creates the idempotency topic if needed and reads back the keys still within the TTL. */
-  async open(): Promise<void> {
+  /**
+   * Creates the idempotency topic if needed and reads back the keys still within the TTL —
+   * once, on the first request with an Idempotency-Key: a server whose clients never send one
+   * never touches the topic (a Kafka worker may have no ACL for it). A failure is retried by the
+   * next such request.
+   */
+  #loadKeys(): Promise<void> {
+    this.#loading ??= this.#load().catch((error) => {
+      this.#loading = null
+      throw error
+    })
+    return this.#loading
+  }
+
+  async #load(): Promise<void> {
     if (!(await this.#log.hasTopic(IDEMPOTENCY_TOPIC))) {
       try {
         await this.#log.createTopic(IDEMPOTENCY_TOPIC, {
@@ -110,8 +125,13 @@ export class Ingestor {
     this.#sweep.unref()
   }
 
-  /** The stored response of an earlier request with this key, if it is remembered. */
-  replay(idempotencyKey: string): Promise<IngestResult> | IngestResult | undefined {
+  /**
+   * The response of an earlier request with this key, if it is remembered (waiting for it when
+   * it is in flight). Rejects when the remembered keys cannot be read (the log refuses the
+   * idempotency topic): the request must not go ahead unchecked.
+   */
+  async replay(idempotencyKey: string): Promise<IngestResult | undefined> {
+    await this.#loadKeys()
     return this.#inFlight.get(idempotencyKey) ?? this.#done.get(idempotencyKey)?.result
   }
 

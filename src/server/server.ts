@@ -134,7 +134,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.log) {
     const catalog = new TopicCatalog(options.log, options.topics ?? [])
     ingestor = new Ingestor(options.log, options.ingest ?? {})
-    await ingestor.open()
     await app.register(ingestRoutes, { catalog, ingestor, auth, maxBodyBytes })
     await app.register(subscribeRoutes, {
       log: options.log,

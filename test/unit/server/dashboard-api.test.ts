@@ -117,7 +117,11 @@ describe('dashboard API', () => {
 
   test('topics: the ones a token may read, with offsets', async () => {
     const all = (await get('/api/topics')).body.topics as Array<{ name: string }>
-    assert.ok(all.some((t) => t.name === '__sluice_ingest_keys'))
+    for (const name of ['da-dlq', 'da-out', 'da-readings'])
+      assert.ok(
+        all.some((t) => t.name === name),
+        name,
+      )
     const readable = (await get('/api/topics', READER)).body.topics as Array<{
       name: string
       partitions: number

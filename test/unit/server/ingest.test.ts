@@ -284,6 +284,9 @@ test('CORS: configured origins get the headers (and preflights pass), others do 
       origin: 'https://evil.example',
     })
     assert.equal(other.headers.get('access-control-allow-origin'), null)
+    // Without an Idempotency-Key the server never touches the idempotency topic (a Kafka worker
+    // may have no ACL for it).
+    assert.equal(await log.hasTopic('__sluice_ingest_keys'), false)
   } finally {
     await server.close()
     await log.close()
