@@ -5,6 +5,7 @@
  * `__sluice_connector_checkpoints`), so a restarted source resumes exactly after the last batch
  * that landed: nothing skipped, nothing twice.
  */
+import { readToEnd } from '../log/read-to-end.ts'
 import type { Log, ProducerRecord, RecordMetadata } from '../log/types.ts'
 import { ensureTopic } from '../runtime/topics.ts'
 import type { SourceConnector } from './connect.ts'
@@ -133,18 +134,11 @@ function safeJson(value: unknown): string {
 /** The last checkpoint a connector stored, read from the compacted checkpoint topic. */
 export async function readCheckpoint(log: Log, connector: string): Promise<string | undefined> {
   const tp = { topic: CHECKPOINT_TOPIC, partition: 0 }
-  let offset = await log.resolveOffset(tp, 'earliest')
-  const end = await log.resolveOffset(tp, 'latest')
   let found: string | undefined
-  while (offset < end) {
-    const records = await log.fetch(tp, offset, { maxRecords: 10_000 })
-    if (records.length === 0) break
-    for (const r of records) {
-      if (r.key !== null && Buffer.from(r.key).toString() === connector) {
-        found = r.value === null ? undefined : Buffer.from(r.value).toString()
-      }
+  await readToEnd(log, tp, await log.resolveOffset(tp, 'earliest'), (r) => {
+    if (r.key !== null && Buffer.from(r.key).toString() === connector) {
+      found = r.value === null ? undefined : Buffer.from(r.value).toString()
     }
-    offset = records.at(-1)!.offset + 1
-  }
+  })
   return found
 }

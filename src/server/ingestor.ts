@@ -13,7 +13,9 @@
  * Backpressure: waiting requests are bounded by bytes; past the bound `submit` refuses at once
  * (the route answers 429 with Retry-After) rather than queueing without limit.
  */
+import { readToEnd } from '../log/read-to-end.ts'
 import type { Log, Producer, ProducerRecord, RecordMetadata } from '../log/types.ts'
+import { ensureTopic } from '../runtime/topics.ts'
 
 export const IDEMPOTENCY_TOPIC = '__sluice_ingest_keys'
 
@@ -95,32 +97,21 @@ export class Ingestor {
 
   async #load(): Promise<void> {
     if (!(await this.#log.hasTopic(IDEMPOTENCY_TOPIC))) {
-      try {
-        await this.#log.createTopic(IDEMPOTENCY_TOPIC, {
-          partitions: 1,
-          compact: true,
-          retentionMs: this.#ttlMs,
-        })
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'SLUICE_TOPIC_EXISTS') throw error
-      }
+      await ensureTopic(this.#log, IDEMPOTENCY_TOPIC, {
+        partitions: 1,
+        compact: true,
+        retentionMs: this.#ttlMs,
+      })
     }
     const tp = { topic: IDEMPOTENCY_TOPIC, partition: 0 }
     const since = Date.now() - this.#ttlMs
-    let offset = await this.#log.resolveOffset(tp, { timestamp: since })
-    const end = await this.#log.resolveOffset(tp, 'latest')
-    while (offset < end) {
-      const records = await this.#log.fetch(tp, offset, { maxRecords: 10_000 })
-      if (records.length === 0) break
-      for (const r of records) {
-        if (r.key === null || r.value === null || r.timestamp < since) continue
-        this.#done.set(Buffer.from(r.key).toString(), {
-          result: JSON.parse(Buffer.from(r.value).toString()) as IngestResult,
-          at: r.timestamp,
-        })
-      }
-      offset = records.at(-1)!.offset + 1
-    }
+    await readToEnd(this.#log, tp, await this.#log.resolveOffset(tp, { timestamp: since }), (r) => {
+      if (r.key === null || r.value === null || r.timestamp < since) return
+      this.#done.set(Buffer.from(r.key).toString(), {
+        result: JSON.parse(Buffer.from(r.value).toString()) as IngestResult,
+        at: r.timestamp,
+      })
+    })
     this.#sweep = setInterval(() => this.#forgetOld(), 60_000)
     this.#sweep.unref()
   }

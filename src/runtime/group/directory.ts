@@ -8,7 +8,9 @@
  * as gone (a worker killed without its tombstone); when two entries claim a task — one worker
  * took it over before the other's entry caught up — the newer claim wins.
  */
+import { readToEnd } from '../../log/read-to-end.ts'
 import type { Log, Producer } from '../../log/types.ts'
+import { ensureTopic } from '../topics.ts'
 
 export const DIRECTORY_TOPIC = '__sluice_workers'
 const STALE_MS = 60_000
@@ -34,11 +36,8 @@ export class WorkerDirectory {
 
   #ensureTopic(): Promise<void> {
     this.#ready ??= (async () => {
-      if (await this.#log.hasTopic(DIRECTORY_TOPIC)) return
-      try {
-        await this.#log.createTopic(DIRECTORY_TOPIC, { partitions: 1, compact: true })
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'SLUICE_TOPIC_EXISTS') throw error
+      if (!(await this.#log.hasTopic(DIRECTORY_TOPIC))) {
+        await ensureTopic(this.#log, DIRECTORY_TOPIC, { partitions: 1, compact: true })
       }
     })()
     return this.#ready
@@ -64,18 +63,12 @@ export class WorkerDirectory {
     await this.#ensureTopic()
     const tp = { topic: DIRECTORY_TOPIC, partition: 0 }
     if (this.#next < 0) this.#next = await this.#log.resolveOffset(tp, 'earliest')
-    const end = await this.#log.resolveOffset(tp, 'latest')
-    while (this.#next < end) {
-      const records = await this.#log.fetch(tp, this.#next, { maxRecords: 10_000 })
-      if (records.length === 0) break
-      for (const r of records) {
-        if (r.key === null) continue
-        const instance = Buffer.from(r.key).toString()
-        if (r.value === null) this.#entries.delete(instance)
-        else this.#entries.set(instance, JSON.parse(Buffer.from(r.value).toString()) as WorkerEntry)
-      }
-      this.#next = records.at(-1)!.offset + 1
-    }
+    this.#next = await readToEnd(this.#log, tp, this.#next, (r) => {
+      if (r.key === null) return
+      const instance = Buffer.from(r.key).toString()
+      if (r.value === null) this.#entries.delete(instance)
+      else this.#entries.set(instance, JSON.parse(Buffer.from(r.value).toString()) as WorkerEntry)
+    })
   }
 
   /** The live worker that owns a task, by the newest claim. */
