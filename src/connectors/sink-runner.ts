@@ -149,14 +149,15 @@ export async function runSink<T>(
         }
       } catch (error) {
         await dropAhead()
+        // A failed write may have committed: at stop, the store is asked where it stands.
+        resync = true
         if (signal.aborted) break
         status.state = 'retrying'
         status.lastError = (error as Error).message
         status.errors++
         if (!(error instanceof StalePositionError)) await sleep(backoffMs(attempt++), signal)
-        if (exactlyOnce) {
-          resync = true // re-read positions: the write may or may not have committed
-        } else {
+        if (!exactlyOnce) {
+          resync = false
           // Read the batch again from where the group committed.
           for (const tp of consumer.assignment()) {
             const at = stands.get(tp.partition)
@@ -169,7 +170,9 @@ export async function runSink<T>(
     }
   } finally {
     await dropAhead()
-    if (groupBehind && exactlyOnce) await commitWritten(consumer, stands).catch(() => {})
+    const unsure = exactlyOnce && resync && generation >= 0
+    if (unsure) await reReadStands(consumer, sink, stands).catch(() => {})
+    if (exactlyOnce && (groupBehind || unsure)) await commitWritten(consumer, stands).catch(() => {})
     await consumer.close().catch(() => {})
     await dlq?.then((p) => p.close()).catch(() => {})
     await sink.close()
@@ -213,6 +216,20 @@ async function commitWritten(consumer: Consumer, stands: ReadonlyMap<number, num
     if (at !== undefined) consumer.seek(tp, at)
   }
   await consumer.commit()
+}
+
+/**
+ * At a stop that interrupted a failed write whose outcome is unknown (it may have committed
+ * before the connection dropped): where the store stands, so the group offsets match it. When
+ * the store does not answer, `stands` keeps the last known positions — behind, never ahead.
+ */
+async function reReadStands<T>(
+  consumer: Consumer,
+  sink: Sink<T>,
+  stands: Map<number, number>,
+): Promise<void> {
+  const owned = consumer.assignment().map((tp) => tp.partition)
+  for (const [p, at] of await sink.positions!(owned)) stands.set(p, at)
 }
 
 /** Seeks each owned partition to where the sink's store stands; returns those positions. */

@@ -34,6 +34,8 @@ class MemorySink implements Sink<Item> {
   preparedDuringWrite = 0
   readonly #prepared = new WeakSet<SinkBatch<Item>>()
   preparedWritten = 0
+  /** Called inside the write with its number, just before it fails or succeeds. */
+  onWrite: (n: number) => void = () => {}
 
   async open(): Promise<void> {}
 
@@ -52,6 +54,7 @@ class MemorySink implements Sink<Item> {
     try {
       await new Promise((r) => setTimeout(r, 2))
       const failure = this.failures.get(++this.writes)
+      this.onWrite(this.writes)
       if (failure === 'before') throw new Error('store unreachable')
       for (const [p, { from }] of batch.positions) {
         if ((this.stored.get(p) ?? 0) !== from || failure === 'stale') {
@@ -129,4 +132,28 @@ test('read ahead, through failed and fenced writes and a restart: every record o
   assert.ok(sink.preparedWritten > 0, 'prepared batches were written')
   assert.equal(one.status.errors + two.status.errors, 4)
   assert.deepEqual(await log.committedOffsets(group, 'items'), sink.stored)
+})
+
+test('stopped while a write fails after it committed: the group offsets are where the store stands', async () => {
+  await log.createTopic('stopped-items', { partitions: 1 })
+  const producer = log.producer()
+  await producer.send(
+    'stopped-items',
+    Array.from({ length: 20 }, (_, n) => ({ value: Buffer.from(JSON.stringify({ n })), partition: 0 })),
+  )
+  await producer.close()
+  const sink = new MemorySink()
+  sink.failures.set(1, 'after')
+  const abort = new AbortController()
+  // The stop arrives while the first write's outcome is unknown to the runner.
+  sink.onWrite = (n) => {
+    if (n === 1) abort.abort()
+  }
+  await runSink(
+    log,
+    { kind: 'sink', name: 'stopped-out', topic: topic<Item>('stopped-items'), sink },
+    { signal: abort.signal, status: newStatus('stopped-out', 'sink', 'memory', 'stopped-items') },
+  )
+  assert.equal(sink.stored.get(0), 7, 'the failed write did commit its batch of 7')
+  assert.deepEqual(await log.committedOffsets('sluice-connect.stopped-out', 'stopped-items'), sink.stored)
 })
