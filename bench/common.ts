@@ -11,6 +11,24 @@ export function positiveInt(name: string, text: string | undefined, fallback: nu
   return n
 }
 
+/**
+ * The flag errors of a benchmark script: `fail` prints one line naming the script and exits 2;
+ * `count` parses a whole number (underscores and commas allowed) of at least `min`.
+ */
+export function flagErrors(script: string) {
+  const fail = (message: string): never => {
+    process.stderr.write(`${script}: ${message}\nRun with --help for the options.\n`)
+    process.exit(2)
+  }
+  const count = (name: string, text: string | undefined, fallback: number, min = 1): number => {
+    if (text === undefined) return fallback
+    const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
+    if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be a whole number ≥ ${min}, got "${text}"`)
+    return n
+  }
+  return { fail, count }
+}
+
 /** A deterministic xorshift32 generator: `rand(bound)` is in `0 .. bound - 1`; the same seed gives the same events. */
 export function xorshift(seed = 0x2545f491): (bound: number) => number {
   let x = seed

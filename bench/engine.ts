@@ -57,7 +57,7 @@
  */
 
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -121,6 +121,9 @@ const { values: args } = parseArgs({
     marks: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
     'metrics-overhead': { type: 'boolean', default: false },
+    instructions: { type: 'boolean', default: false },
+    // Internal: the run under valgrind that --instructions starts.
+    'callgrind-child': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -134,7 +137,10 @@ if (args.help) {
   --workloads LIST     stateless,tumbling,sliding (default all)
   --joins LIST         join workloads (bench/joins.ts): enrich (stream–table), join (stream–stream
                        within 10 s); default both, "none" skips them
-  --metrics-overhead   only measure the cost of metrics on (c): runs with them on and off, alternating
+  --metrics-overhead   only measure the cost of metrics on (b) and (c): runs with them on and off, alternating
+  --instructions       with --metrics-overhead: count the CPU instructions of each (b) run instead of timing
+                       it, under valgrind's callgrind (about 50x slower: use --events 100000), the same
+                       whatever else the machine is doing
   --modes LIST         a (hand loop), b (engine in memory), c (engine on the log) (default a,b,c)
   --groupings LIST     keyed, keyBy: how the windowed pipelines group by auction (default both)
   --durability D       log durability for (c) and latency: sync or interval (default sync)
@@ -448,7 +454,8 @@ class MemoryEngine {
   readonly #source: string
   #offset = 0
 
-  constructor(pipeline: Pipeline, source: string) {
+  /** `metrics`: the tasks' metrics on (the default, as in the runners) or off. */
+  constructor(pipeline: Pipeline, source: string, metrics = true) {
     const topology = compile(pipeline)
     // Never written: durability off. Stores keep their entries in their own caches.
     const backend = new MemoryBackend()
@@ -462,6 +469,7 @@ class MemoryEngine {
           partitionsOf: () => 1,
           upstreamTasks: () => 1,
           now: Date.now,
+          metrics,
         }),
     )
     this.#sinks = new Set(topology.sinkTopics.map((t) => t.name))
@@ -511,7 +519,9 @@ class MemoryEngine {
             })
           }
         }
-        // commit.state: dropped (durability off).
+        // commit.state: dropped (durability off). The commit "lands" at once, as a runner
+        // reports it: the stores forget what it deleted, the latency histograms take its records.
+        task.committed()
       }
     }
     return { outputs, kept }
@@ -1240,6 +1250,11 @@ async function main(): Promise<void> {
   // still small. The throughput cases' events are generated afterwards: held during the
   // latency runs, even the 150,000 warm-up events (a heap of ~80 MB instead of ~15) made
   // V8's mark-compact pauses 8–21 ms instead of ~2, and the p99 at 50,000/s 13 ms, not 8–11.
+  if (args['metrics-overhead'] && args.instructions) {
+    if (args['callgrind-child']) await instructionsChild(generate(events, 'bids').records)
+    else await instructionsParent()
+    return
+  }
   if (!args['no-latency']) {
     const latencyBids = generate(LATENCY_BIDS, 'bids').bids
     for (const rate of rates) {
@@ -1265,7 +1280,7 @@ async function main(): Promise<void> {
     }
     if (args['metrics-overhead']) {
       if (!log) throw new Error('--metrics-overhead needs mode c')
-      await metricsOverhead(log, data.records.length)
+      await metricsOverhead(log, data.records)
       return
     }
     results.push(...(await throughput(data, warm, log)))
@@ -1301,11 +1316,44 @@ async function main(): Promise<void> {
  * `--metrics-overhead`: the cost of the per-task metrics (latency histograms, busy time) on
  * (c), measured as CPU time with metrics on vs off, runs alternating so drift hits both.
  */
-async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
+async function metricsOverhead(log: EmbeddedLog, records: readonly LogRecord[]): Promise<void> {
+  const n = records.length
+  // Noise on a shared machine only ever adds time: the fastest run of each way is the least
+  // disturbed one; the medians are shown beside it.
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const best = (xs: number[]) => Math.min(...xs)
+  const pct = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)}%`
   const rows: string[] = [
     '| workload | metrics off, events/s per core (best run) | metrics on (best run) | overhead (best runs) | overhead (medians) |',
     '| :--- | ---: | ---: | ---: | ---: |',
   ]
+  // (b) first: the engine in memory, one thread, no I/O — the steadiest CPU times this
+  // machine gives, so the figure that can show a few percent.
+  const memoryRows: string[] = [
+    '| workload | (b) metrics off, events/s per core (best run) | metrics on (best run) | overhead (best runs) | overhead (medians) |',
+    '| :--- | ---: | ---: | ---: | ---: |',
+  ]
+  const runs = Math.max(7, repeat)
+  for (const workload of workloads) {
+    const off: number[] = []
+    const on: number[] = []
+    const variant: Variant = 'keyed'
+    for (let i = 0; i < runs; i++) {
+      progress(`metrics overhead (b): ${workload} run ${i + 1}/${runs}`)
+      for (const metrics of i % 2 === 0 ? [false, true] : [true, false]) {
+        const engine = new MemoryEngine(
+          buildPipeline(`mem-${workload}-${metrics}`, workload, variant, bidTopic('bids'), out()),
+          'bids',
+          metrics,
+        )
+        const span = await measure(() => engine.run(records, false))
+        ;(metrics ? on : off).push(span.cpuSeconds)
+      }
+    }
+    memoryRows.push(
+      `| ${workload} | ${int(n / best(off))} | ${int(n / best(on))} | ${pct(best(off), best(on))} | ${pct(median(off), median(on))} |`,
+    )
+  }
   for (const workload of workloads) {
     const off: number[] = []
     const on: number[] = []
@@ -1314,11 +1362,6 @@ async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
       off.push((await runLog(log, workload, 'keyed', 'bids', false, false)).cpuSeconds)
       on.push((await runLog(log, workload, 'keyed', 'bids', false, true)).cpuSeconds)
     }
-    // Noise on a shared machine only ever adds time: the fastest run of each way is the least
-    // disturbed one; the medians are shown beside it.
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const best = (xs: number[]) => Math.min(...xs)
-    const pct = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)}%`
     rows.push(
       `| ${workload} | ${int(n / best(off))} | ${int(n / best(on))} | ${pct(best(off), best(on))} | ${pct(median(off), median(on))} |`,
     )
@@ -1337,9 +1380,99 @@ async function metricsOverhead(log: EmbeddedLog, n: number): Promise<void> {
   const t1 = process.cpuUsage(t0)
   const nsPerRecord = ((t1.user + t1.system) * 1_000) / reps
   process.stdout.write(
-    `Metrics overhead on (c), ${int(n)} events, ${Math.max(3, repeat)} runs each way, alternating:\n\n${rows.join('\n')}\n\n` +
+    `Metrics overhead on (b), ${int(n)} events, ${runs} runs each way, alternating:\n\n${memoryRows.join('\n')}\n\n` +
+      `Metrics overhead on (c), ${int(n)} events, ${Math.max(3, repeat)} runs each way, alternating:\n\n${rows.join('\n')}\n\n` +
       `Alone: ${nsPerRecord.toFixed(1)} ns of CPU per record (${int(reps)} records through TaskMetrics).\n`,
   )
+}
+
+// ---------------------------------------------------------------- metrics cost in instructions
+
+/** `callgrind_control` on this process: `-z` zeroes the counts, `-d label` dumps them to a file. */
+function callgrind(...command: string[]): void {
+  execFileSync('callgrind_control', [...command, String(process.pid)], { stdio: 'ignore' })
+}
+
+/**
+ * Under callgrind: each (b) run with metrics off and on, alternating, between a zero and a
+ * dump of the instruction counts, so each dump holds exactly one run (plus the constant cost
+ * of starting callgrind_control). One untimed warm-up run of each way first, for the JIT.
+ */
+async function instructionsChild(records: readonly LogRecord[]): Promise<void> {
+  const runs = Math.max(3, repeat)
+  // The first of --groupings for the windowed workloads (keyed unless told).
+  const variant: Variant = groupings[0]!
+  for (const workload of workloads) {
+    for (let i = -1; i < runs; i++) {
+      for (const metrics of i % 2 === 0 ? [false, true] : [true, false]) {
+        const engine = new MemoryEngine(
+          buildPipeline(`mem-${workload}-${metrics}`, workload, variant, bidTopic('bids'), out()),
+          'bids',
+          metrics,
+        )
+        if (i >= 0) callgrind('-z')
+        engine.run(records, false)
+        if (i >= 0) callgrind('-d', `${workload}:${metrics ? 'on' : 'off'}:${i}`)
+        progress(`metrics overhead (instructions): ${workload} ${metrics ? 'on' : 'off'} ${i + 1}/${runs}`)
+      }
+    }
+  }
+}
+
+/** Runs the child under callgrind and turns its dumps into the table. */
+async function instructionsParent(): Promise<void> {
+  const dir = mkdtempSync(join(baseDir, 'sluice-bench-callgrind-'))
+  try {
+    const argv = process.argv.slice(2).filter((a) => a !== '--callgrind-child')
+    progress(`running ${int(events)} events per run under valgrind --tool=callgrind (slow)`)
+    execFileSync(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        // V8 writes and rewrites machine code as it runs: callgrind must notice.
+        '--smc-check=all-non-file',
+        `--callgrind-out-file=${join(dir, 'cg.out')}`,
+        process.execPath,
+        ...process.execArgv,
+        process.argv[1]!,
+        ...argv,
+        '--callgrind-child',
+      ],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    )
+    const counts = new Map<string, { on: number[]; off: number[] }>()
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), 'utf8')
+      const label = /^desc: Trigger: dump (\S+)$/m.exec(text)?.[1]
+      const total = /^summary: (\d+)$/m.exec(text)?.[1]
+      if (!label || !total) continue
+      const [workload, way] = label.split(':') as [string, 'on' | 'off']
+      const c = counts.get(workload) ?? { on: [], off: [] }
+      c[way].push(Number(total))
+      counts.set(workload, c)
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    const rows = [
+      '| workload | instructions per event, metrics off (median) | metrics on (median) | overhead | runs each way | spread of the off runs |',
+      '| :--- | ---: | ---: | ---: | ---: | ---: |',
+    ]
+    for (const workload of workloads) {
+      const c = counts.get(workload)
+      if (!c || c.on.length === 0 || c.off.length === 0)
+        throw new Error(`no callgrind dumps for ${workload} in ${dir}`)
+      const off = median(c.off) / events
+      const on = median(c.on) / events
+      const spread = (Math.max(...c.off) / Math.min(...c.off) - 1) * 100
+      rows.push(
+        `| ${workload} | ${int(off)} | ${int(on)} | ${((on / off - 1) * 100).toFixed(1)}% | ${c.on.length} | ${spread.toFixed(1)}% |`,
+      )
+    }
+    process.stdout.write(
+      `Metrics overhead on (b) in CPU instructions (valgrind --tool=callgrind), ${int(events)} events per run:\n\n${rows.join('\n')}\n`,
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 await main()

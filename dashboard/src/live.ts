@@ -210,6 +210,7 @@ function record(metrics: MetricsResponse): Sample {
       now.recordsOut += t.recordsOut
       now.busyMs.set(t.id, t.busyMs)
       for (const w of t.windows) late += w.lateRecords
+      late += t.lateDropped ?? 0
       deadLetters += t.deadLetters
     }
     counters.set(p.pipeline, now)

@@ -47,6 +47,10 @@ export interface TaskMetrics {
   positions: PositionMetrics[]
   windows: WindowMetrics[]
   asyncInFlight: number
+  /** Late records dropped by patterns and stream–stream joins (absent from older servers). */
+  lateDropped?: number
+  /** Records into each step (absent from servers older than this page). */
+  steps?: Array<{ step: string; kind: string; recordsIn: number }>
   latency: HistogramData
   eventLatency: HistogramData
 }

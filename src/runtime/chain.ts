@@ -46,7 +46,19 @@ export interface ChainHost {
   globalTable(store: string): ReadonlyMap<string, unknown>
   readonly now: number
   windows: WindowOperator[]
+  /** A step without a late output (a pattern, a stream–stream join) dropped a late record. */
+  dropLate(): void
 }
+
+/** Records into one step of a task (a node of its subtopology), for the per-step figures. */
+export interface StepCount {
+  readonly step: string
+  readonly kind: string
+  n: number
+}
+
+/** Steps that only pass records on: their figures would repeat their parent's. */
+const UNCOUNTED = new Set(['source', 'merge', 'stream-join'])
 
 /**
  * Builds the fused functions of one task. Call `build` for each source root, then `finish`
@@ -59,8 +71,14 @@ export class ChainBuilder {
   /** Operators shared by several physical nodes (the two sides of a stream–stream join). */
   readonly #shared = new Map<PhysicalNode, unknown>()
 
-  constructor(host: ChainHost) {
+  /** Per-step record counts, in build order; empty when the task does not count. */
+  readonly steps: StepCount[] = []
+  readonly #count: boolean
+
+  /** `count`: wrap each step to count the records into it (the per-step figures). */
+  constructor(host: ChainHost, count = true) {
     this.#host = host
+    this.#count = count
   }
 
   build(node: PhysicalNode): Push {
@@ -79,6 +97,17 @@ export class ChainBuilder {
               for (const k of kids) k(r)
             }
     self = step(node, next, this.#host, this.#hooks, this.#shared)
+    if (this.#count && !UNCOUNTED.has(node.op.kind)) {
+      // A wrapper rather than a counter in each step's body: one more call per step, which
+      // V8 inlines; bench:engine --metrics-overhead measures it with the other metrics.
+      const counted: StepCount = { step: node.name, kind: node.op.kind, n: 0 }
+      this.steps.push(counted)
+      const inner = self
+      self = (r) => {
+        counted.n++
+        inner(r)
+      }
+    }
     this.#built.set(node, self)
     return self
   }
@@ -308,6 +337,7 @@ function step(
           joinOp,
           host.store(`${host.pipeline}.${joinNode.name}`),
           next,
+          () => host.dropLate(),
         )
         shared.set(joinNode, made)
         hooks.push(() => host.onWatermark((wm) => made.advance(wm)))

@@ -5,7 +5,7 @@
  * arrival order. An event waits in the key's buffer until the watermark reaches its time, then
  * is fed to the matcher in (time, arrival) order — as Flink's CEP does. Results therefore do
  * not depend on how the input was interleaved, at the price of maxOutOfOrder of latency.
- * Events behind the watermark on arrival are late and dropped.
+ * Events behind the watermark on arrival are late: dropped, and counted as the task's late records.
  *
  * Matching (per key, deterministic): each partial match ("run") is at a stage s with c events
  * taken there. An event
@@ -201,7 +201,11 @@ export function patternStep(
 
   return (r: StreamRecord) => {
     if (r.key === null) throw new OperatorError(name, new Error('patterns match per key: keyBy first'))
-    if (r.timestamp < host.watermark) return // late: its place in the sequence has passed
+    if (r.timestamp < host.watermark) {
+      // Late: its place in the sequence has passed. Counted with the task's late records.
+      host.dropLate()
+      return
+    }
     const state = store.get(r.key) ?? { seq: 0, runs: [], buf: [] }
     state.buf.push({ t: r.timestamp, v: r.value })
     store.put(r.key, state)

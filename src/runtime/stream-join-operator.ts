@@ -51,9 +51,16 @@ export class StreamJoinOperator {
   readonly #index = new MinHeap<Expiry>((e) => e.at)
   #sequence = 0
   /** Records dropped for arriving behind the watermark − lateness. */
-  lateRecords = 0
+  readonly #dropLate: () => void
 
-  constructor(name: string, op: StreamJoinNode, store: KeyValueStore<Waiting>, next: Push) {
+  constructor(
+    name: string,
+    op: StreamJoinNode,
+    store: KeyValueStore<Waiting>,
+    next: Push,
+    dropLate: () => void,
+  ) {
+    this.#dropLate = dropLate
     this.#name = name
     this.#op = op
     this.#store = store
@@ -99,7 +106,7 @@ export class StreamJoinOperator {
     }
     const t = r.timestamp
     if (t < watermark - this.#op.allowedLateness) {
-      this.lateRecords++
+      this.#dropLate()
       return
     }
     const { before, after, type } = this.#op

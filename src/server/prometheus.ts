@@ -108,6 +108,15 @@ export function renderPrometheus(
         tl,
         t.recordsOut,
       )
+      for (const st of t.steps ?? []) {
+        f.sample(
+          'sluice_step_records_in_total',
+          'counter',
+          'Records into a step of a task (operators by their stable names).',
+          { ...tl, step: st.step },
+          st.recordsIn,
+        )
+      }
       f.sample(
         'sluice_dead_letters_total',
         'counter',
@@ -132,9 +141,9 @@ export function renderPrometheus(
       f.sample(
         'sluice_late_records_total',
         'counter',
-        'Records that arrived after their window closed (to the late output).',
+        'Records behind the watermark: sent to a window late output, or dropped by a pattern or a stream–stream join.',
         tl,
-        sum(t.windows, (w) => w.lateRecords),
+        sum(t.windows, (w) => w.lateRecords) + t.lateDropped,
       )
       f.sample(
         'sluice_open_windows',

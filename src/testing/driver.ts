@@ -124,7 +124,7 @@ export class TestDriver {
    */
   pipe<T>(
     topic: TopicDef<T>,
-    value: T,
+    value: NoInfer<T>,
     options: { key?: string; timestamp?: number; headers?: Headers } = {},
   ): this {
     const key = options.key === undefined ? null : Buffer.from(options.key)
@@ -268,8 +268,8 @@ export class TestDriver {
     return Object.fromEntries(this.#tasks.map((t) => [t.id, t.watermark]))
   }
 
-  /** Late records dropped or diverted by each window step. */
+  /** Late records: dropped or diverted by window steps, dropped by patterns and stream–stream joins. */
   lateRecords(): number {
-    return this.#tasks.reduce((n, t) => n + t.windows.reduce((m, w) => m + w.lateRecords, 0), 0)
+    return this.#tasks.reduce((n, t) => n + t.lateRecords(), 0)
   }
 }

@@ -118,6 +118,14 @@ function figures(
       },
     ]
   }
+  // Every other step: the records into it, from the tasks' per-step counts.
+  const steps = tasks.flatMap((t) => t.steps ?? []).filter((st) => st.step === node.name)
+  if (node.kind !== 'sink' && steps.length > 0) {
+    return [
+      { label: 'in', value: count(steps.reduce((n, st) => n + st.recordsIn, 0)), name: 'step-in' },
+      { label: '/s', value: rate(rates[`step:${node.name}`] ?? null), name: 'rate' },
+    ]
+  }
   if (node.kind === 'sink' && node.topic) {
     const records = topicRecords[node.topic]
     return [
@@ -161,6 +169,10 @@ export function Topology(props: {
   const counters: Record<string, number> = {}
   for (const t of metrics?.tasks ?? []) {
     for (const p of t.positions) counters[`read:${p.topic}`] = (counters[`read:${p.topic}`] ?? 0) + p.position
+  }
+  for (const t of metrics?.tasks ?? []) {
+    for (const st of t.steps ?? [])
+      counters[`step:${st.step}`] = (counters[`step:${st.step}`] ?? 0) + st.recordsIn
   }
   for (const [topic, n] of Object.entries(props.topicRecords)) counters[`topic:${topic}`] = n
   const rates = useRates(counters, props.at)

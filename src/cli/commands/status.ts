@@ -134,7 +134,7 @@ function render(a: ApiMetrics, b: ApiMetrics | null): string {
       wms.length === 0 ? 'none yet' : new Date(Math.min(...wms)).toISOString().replace('.000Z', 'Z'),
       p.latency.count === 0 ? '-' : p.latency.p50.toFixed(1),
       p.latency.count === 0 ? '-' : p.latency.p99.toFixed(1),
-      formatCount(total(p, (t) => t.windows.reduce((n, w) => n + w.lateRecords, 0))),
+      formatCount(total(p, (t) => t.windows.reduce((n, w) => n + w.lateRecords, 0) + (t.lateDropped ?? 0))),
       formatCount(total(p, (t) => t.deadLetters)),
     ])
   }

@@ -53,6 +53,10 @@ export interface TaskMetricsSnapshot {
   positions: PositionMetrics[]
   windows: WindowMetrics[]
   asyncInFlight: number
+  /** Late records dropped by steps without a late output (patterns, stream–stream joins). */
+  lateDropped: number
+  /** Records into each step of the task (its subtopology's nodes; empty when metrics are off). */
+  steps: Array<{ step: string; kind: string; recordsIn: number }>
   /** Entries each state store holds in memory (its working set; the size figure for state). */
   stores: Array<{ store: string; entries: number }>
   latency: HistogramData
@@ -113,6 +117,8 @@ export function taskSnapshot(
       lateRecords: w.lateRecords,
     })),
     asyncInFlight: task.asyncInFlight,
+    lateDropped: task.lateDropped,
+    steps: task.steps.map((s) => ({ step: s.step, kind: s.kind, recordsIn: s.n })),
     stores: [...task.stores.values()].map((s) => ({ store: s.name, entries: s.cachedEntries })),
     latency: task.metrics.latency.data(),
     eventLatency: task.metrics.eventLatency.data(),

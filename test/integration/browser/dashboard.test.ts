@@ -110,6 +110,13 @@ describe('the dashboard over a running pipeline', () => {
     ]) {
       await page.locator(`[data-node="${step}"]`).waitFor({ timeout: 20_000 })
     }
+    // Every record read from the topic goes into the first step: its per-step count catches up
+    // with the source's read figure.
+    await until('check-value to count every record read', async () => {
+      const read = numberIn(await textOf(page, '[data-node="readings"] [data-figure="read"] b'))
+      const into = numberIn(await textOf(page, '[data-node="check-value"] [data-figure="step-in"] b'))
+      return read >= 40 && into === read
+    })
     assert.match((await textOf(page, '[data-node="per-second"]'))!, /tumbling 1 s, lateness 0/)
     assert.match((await textOf(page, '[data-node="sink-0"]'))!, /to readings-per-second/)
     const late = '[data-node="per-second"] [data-figure="late"] b'

@@ -117,6 +117,7 @@ test('late records (behind W − lateness) are dropped; allowedLateness lets the
       lateness === 0 ? ['c0+v@10000'] : ['c+∅@7000', 'c0+v@10000'],
       `lateness ${lateness}`,
     )
+    assert.equal(d.lateRecords(), lateness === 0 ? 1 : 0, 'a dropped record counts as late')
   }
 })
 

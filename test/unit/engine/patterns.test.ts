@@ -297,3 +297,14 @@ test('partial matches stay bounded under steady input: within drops old runs', (
   assert.ok(Math.max(...sizes) <= 60, `runs in state stay bounded: ${sizes.join(', ')}`)
   assert.ok(Math.max(...sizes.slice(10)) <= Math.max(...sizes.slice(0, 10)) + 5, 'and flat over time')
 })
+
+test('an event behind the watermark on arrival is dropped and counted as late', () => {
+  const { d, txn, matches } = declinedThenApproved('cep-late')
+  txn('c1', 'declined', 0)
+  txn('c1', 'declined', 1 * MIN)
+  txn('c2', 'approved', 5 * MIN) // moves the watermark to 5 min
+  txn('c1', 'declined', 2 * MIN) // late: would have completed the three declines
+  txn('c1', 'approved', 6 * MIN)
+  assert.deepEqual(matches(), [])
+  assert.equal(d.lateRecords(), 1)
+})

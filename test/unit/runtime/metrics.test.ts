@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { count, EmbeddedRunner, openEmbeddedLog, pipeline, topic, tumbling } from 'sluice'
 import { Histogram } from '../../../src/runtime/metrics/histogram.ts'
 import { mergedLatency } from '../../../src/runtime/metrics/snapshot.ts'
+import { TaskMetrics } from '../../../src/runtime/metrics/task-metrics.ts'
 import { startServer } from '../../../src/server/server.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
@@ -39,6 +40,34 @@ test('histogram: percentiles within 1/16 of the true value, merge adds exactly',
   tiny.record(0.004)
   tiny.record(-3) // clock skew counts as 0
   assert.equal(tiny.percentile(1), 0.004)
+  // Event-time latency of replayed old data: days to years, still within 1/16 (not clipped).
+  for (const days of [0.9, 30, 400, 1500]) {
+    const old = new Histogram()
+    const ms = days * 86_400_000
+    old.record(ms)
+    old.record(ms * 2)
+    const p50 = old.percentile(0.5)
+    assert.ok(p50 >= ms && p50 <= ms * (1 + 1 / 16), `${days} days: p50 ${p50} ms, exact ${ms}`)
+  }
+})
+
+test('task latency: one record in four is kept, weighted, so the histograms count every record', () => {
+  const m = new TaskMetrics(true)
+  const now = 1_000_000
+  // A commit of 10 records written 10…19 ms before it lands, and one of 3 through a
+  // repartition topic (no log time), events 100 ms old.
+  for (let i = 0; i < 10; i++) m.observe(now - 10 - i, now - 100)
+  m.collected()
+  for (let i = 0; i < 3; i++) m.observe(Number.NaN, now - 100)
+  m.collected()
+  m.landed(now)
+  m.landed(now)
+  assert.equal(m.latency.count, 10)
+  assert.equal(m.eventLatency.count, 13)
+  // Samples at 10, 14 and 18 ms stand for 4, 4 and 2 records.
+  assert.ok(Math.abs(m.latency.sumMs - (10 * 4 + 14 * 4 + 18 * 2)) < 1e-9, `sum ${m.latency.sumMs}`)
+  assert.equal(m.latency.maxMs, 18)
+  assert.ok(m.eventLatency.percentile(0.5) >= 100 && m.eventLatency.percentile(0.5) <= 107)
 })
 
 interface Reading {
@@ -220,6 +249,56 @@ test('backpressure: time blocked on a slow mapAsync is counted per task', async 
     const [task] = runner.metrics()[0]!.tasks
     // Six calls of 40 ms one at a time: the task waited for at least four of them.
     assert.ok(task!.blockedMs >= 150, `blocked ${task!.blockedMs} ms`)
+  } finally {
+    runner.stop()
+    await running
+    await producer.close()
+    await log.close()
+  }
+})
+
+test('per-step figures: records into each step of a chain, on the runner and in /metrics', async () => {
+  const log = await openEmbeddedLog({ dataDir: tempDir() })
+  const input = topic<{ n: number }>('s-numbers', { partitions: 1 })
+  const p = pipeline('m-steps')
+  p.from(input)
+    .filter((v) => v.n % 3 === 0, { name: 'thirds' })
+    .map((v) => ({ n: v.n * 2 }), { name: 'double' })
+    .flatMap((v) => [v, v], { name: 'twice' })
+    .filter((v) => v.n > 0, { name: 'positive' })
+    .to(topic('s-out'))
+  const runner = new EmbeddedRunner(log, [p])
+  await runner.start()
+  const producer = log.producer()
+  await producer.send(
+    's-numbers',
+    Array.from({ length: 30 }, (_, n) => ({ key: null, value: Buffer.from(JSON.stringify({ n })) })),
+  )
+  const running = runner.run()
+  try {
+    const steps = () => {
+      const counts: Record<string, number> = {}
+      for (const t of runner.metrics()[0]!.tasks)
+        for (const s of t.steps) counts[s.step] = (counts[s.step] ?? 0) + s.recordsIn
+      return counts
+    }
+    const deadline = Date.now() + 10_000
+    while ((steps()['sink-0'] ?? 0) < 18) {
+      if (Date.now() > deadline) throw new Error(`steps so far: ${JSON.stringify(steps())}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    // 30 in; n = 0, 3, …, 27 pass (10); doubled (10); twice (20); n > 0 drops the two zeros (18).
+    assert.deepEqual(steps(), { thirds: 30, double: 10, twice: 10, positive: 20, 'sink-0': 18 })
+    const server = await startServer({ port: 0, log, runner })
+    try {
+      const text = await (await fetch(`${server.url}/metrics`)).text()
+      assert.match(
+        text,
+        /^sluice_step_records_in_total\{pipeline="m-steps",task="m-steps\/0\/0",step="twice"\} 10$/m,
+      )
+    } finally {
+      await server.close()
+    }
   } finally {
     runner.stop()
     await running
