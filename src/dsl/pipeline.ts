@@ -6,7 +6,10 @@ import type { TopicDef } from './topic.ts'
 
 /** What happens when a step throws or a record fails validation. */
 export interface ErrorPolicy {
-  /** Retries of the failing record before giving up on it (default 0). */
+  /**
+   * Retries of a `mapAsync` call that rejects, before its record is given up on (default 0).
+   * Synchronous steps are not retried: the same record fails the same way again.
+   */
   retries?: number
   /** Wait before the first retry; doubles each time (default 100 ms). */
   backoff?: Duration

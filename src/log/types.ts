@@ -220,6 +220,13 @@ export interface Log {
   consumer(options: ConsumerOptions): Consumer
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>
   commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>
+  /**
+   * Deletes the records of a partition below `offset` (Kafka's DeleteRecords): its start
+   * offset moves there and reads below it fail. For topics whose readers have committed past
+   * them, such as repartition topics. An offset at or below the start does nothing; past the
+   * end is an error.
+   */
+  deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<void>
   transaction(options: TransactionOptions): Transaction
   close(): Promise<void>
 }

@@ -20,6 +20,7 @@ import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
 import { Histogram } from './metrics/histogram.ts'
 import { type PipelineMetrics, taskSnapshot } from './metrics/snapshot.ts'
+import { PURGE_EVERY_MS, RepartitionPurger } from './purge.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from './query.ts'
 import type { StateBackend } from './state.ts'
 import { DELETED, snapshotWrites } from './state.ts'
@@ -53,6 +54,11 @@ export interface RunnerOptions {
   maxBatch?: number
   /** Latency histograms per task (default true; off only to measure their cost). */
   metrics?: boolean
+  /**
+   * How often to delete the records of repartition topics the pipeline has committed past
+   * (default 30,000 ms; 0 never: they then grow for ever). See runtime/purge.ts.
+   */
+  purgeIntervalMs?: number
 }
 
 export interface PipelineStatus {
@@ -119,6 +125,7 @@ export class EmbeddedRunner {
   readonly #commitIntervalMs: number
   readonly #maxBatch: number
   readonly #commitMaxRecords: number
+  readonly #purgeIntervalMs: number
   readonly #backend: LmdbBackend
   readonly #metrics: boolean
   /** Time the loop waited for a commit slot: the log is the bottleneck (backpressure). */
@@ -142,6 +149,7 @@ export class EmbeddedRunner {
     this.#commitIntervalMs = options.commitIntervalMs ?? 100
     this.#maxBatch = options.maxBatch ?? 2_000
     this.#commitMaxRecords = options.commitMaxRecords ?? 8_192
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? PURGE_EVERY_MS
     this.#backend = new LmdbBackend(log)
     this.#metrics = options.metrics ?? true
     this.#pipelines = pipelines.map((pipeline) => ({
@@ -211,6 +219,7 @@ export class EmbeddedRunner {
     let lastCommit = Date.now()
     // Records processed since the last commit: their outputs are not visible yet.
     let uncommitted = false
+    const purger = new RepartitionPurger(this.#log, this.topologies, this.#purgeIntervalMs).start()
     try {
       let lastGlobals = 0
       while (!this.#stopping) {
@@ -265,6 +274,8 @@ export class EmbeddedRunner {
     } catch (error) {
       this.#failure = error as Error
       throw error
+    } finally {
+      await purger.stop()
     }
   }
 
@@ -488,7 +499,7 @@ export class EmbeddedRunner {
         recordsIn: sum(tasks, (t) => t.recordsIn),
         recordsOut: sum(tasks, (t) => t.recordsOut),
         deadLetters: sum(tasks, (t) => t.deadLetters),
-        lateRecords: sum(tasks, (t) => t.windows.reduce((n, w) => n + w.lateRecords, 0)),
+        lateRecords: sum(tasks, (t) => t.lateRecords()),
         lag,
         watermark: Math.min(...tasks.map((t) => t.watermark)),
         openWindows: sum(tasks, (t) => t.windows.reduce((n, w) => n + w.openWindows, 0)),

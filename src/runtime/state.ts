@@ -115,6 +115,14 @@ export class KeyValueStore<V = unknown> implements TaskStore {
   readonly #ttl: number
   readonly #now: () => number
   #size = 0
+  /**
+   * TTL stores: (expiry, key) in the order written. The TTL is one per store and the clock
+   * moves forward, so expiries arrive in order and the due ones are at the head: a sweep
+   * looks only at them, not at every entry (it did, at every tick). A key written again has a
+   * later entry too; the earlier one finds the key not yet due and is dropped.
+   */
+  #expiries: Array<[number, string]> | null = null
+  #expiryHead = 0
 
   constructor(
     name: string,
@@ -150,10 +158,13 @@ export class KeyValueStore<V = unknown> implements TaskStore {
   }
 
   put(key: string, value: V): void {
-    this.#cache.set(
-      key,
-      this.#ttl > 0 ? ({ __ttl: this.#now() + this.#ttl, v: value } satisfies Expiring) : value,
-    )
+    if (this.#ttl > 0) {
+      const expiry = this.#now() + this.#ttl
+      this.#cache.set(key, { __ttl: expiry, v: value } satisfies Expiring)
+      this.#expiries?.push([expiry, key])
+    } else {
+      this.#cache.set(key, value)
+    }
     this.#dirty.add(key)
   }
 
@@ -212,9 +223,25 @@ export class KeyValueStore<V = unknown> implements TaskStore {
   /** Drops expired entries (TTL stores); called from the task's processing-time tick. */
   expire(now: number): void {
     if (this.#ttl === 0) return
-    for (const [k] of this.entries()) {
+    if (this.#expiries === null) {
+      // First sweep: the committed entries, in expiry order; later writes append in order.
+      this.#expiries = []
+      for (const [k] of this.entries()) {
+        const raw = this.#cache.get(k) ?? this.#backend.get(this.#prefix + k)
+        if (raw !== undefined && raw !== DELETED) this.#expiries.push([(raw as Expiring).__ttl, k])
+      }
+      this.#expiries.sort((a, b) => a[0] - b[0])
+    }
+    const queue = this.#expiries
+    while (this.#expiryHead < queue.length && queue[this.#expiryHead]![0] <= now) {
+      const k = queue[this.#expiryHead++]![1]
       const raw = this.#cache.get(k) ?? this.#backend.get(this.#prefix + k)
       if (raw !== undefined && raw !== DELETED && (raw as Expiring).__ttl <= now) this.delete(k)
+    }
+    // Drop the swept head now and then, so the queue holds what is still to come.
+    if (this.#expiryHead > 1_024 && this.#expiryHead * 2 > queue.length) {
+      queue.splice(0, this.#expiryHead)
+      this.#expiryHead = 0
     }
   }
 }

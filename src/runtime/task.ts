@@ -10,7 +10,7 @@ import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
-import { ChainBuilder, type ChainHost, type Push } from './chain.ts'
+import { ChainBuilder, type ChainHost, type Push, type StepCount } from './chain.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
@@ -80,6 +80,8 @@ export class Task implements ChainHost {
   readonly subtopology: Subtopology
   readonly tracker = new WatermarkTracker()
   readonly windows: WindowOperator[] = []
+  /** Late records dropped by steps without a late output (patterns, stream–stream joins). */
+  lateDropped = 0
   readonly stores = new Map<string, TaskStore>()
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
@@ -99,6 +101,19 @@ export class Task implements ChainHost {
   readonly metrics: TaskMetrics
   recordsIn = 0
   recordsOut = 0
+
+  dropLate(): void {
+    this.lateDropped++
+  }
+
+  /** Late records of every step: windows' (dropped or sent to their late output) and the rest. */
+  lateRecords(): number {
+    let n = this.lateDropped
+    for (const w of this.windows) n += w.lateRecords
+    return n
+  }
+  /** Records into each step (none when metrics are off). */
+  readonly steps: readonly StepCount[]
   deadLetters = 0
   /** Dead letters of this task since the last collect (the runner writes them to the DLQ topic). */
   readonly failures: DeadLetter[] = []
@@ -118,7 +133,8 @@ export class Task implements ChainHost {
     this.metrics = new TaskMetrics(options.metrics ?? true)
     // One builder for all sources: a step reached from two sources (after a merge) is one
     // step with one state index, not two.
-    const chains = new ChainBuilder(this)
+    const chains = new ChainBuilder(this, this.metrics.enabled)
+    this.steps = chains.steps
     for (const source of options.subtopology.sources) {
       const push = chains.build(source.root)
       const wm = source.watermark
@@ -269,13 +285,7 @@ export class Task implements ChainHost {
         slot.done = true
         this.#drainAsync()
       }
-      let promise: Promise<unknown>
-      try {
-        promise = fn(record.value)
-      } catch (e) {
-        promise = Promise.reject(e)
-      }
-      promise.then(
+      callWithRetries(fn, record.value, this.topology.retries).then(
         (value) => {
           slot.ok = true
           slot.value = value
@@ -555,5 +565,26 @@ export function decoderFor(
     }
     if (!Number.isFinite(timestamp)) return `event time ${String(timestamp)} is not a number of ms`
     return { key, value, timestamp }
+  }
+}
+
+/**
+ * A mapAsync call, retried when it rejects (or throws): `count` more times, waiting
+ * `backoffMs` and then twice as long each time. Only async calls are retried — a lookup in a
+ * database or a service can fail for a moment; a synchronous step given the same record fails
+ * the same way again.
+ */
+async function callWithRetries(
+  fn: (value: unknown) => Promise<unknown>,
+  value: unknown,
+  retries: { count: number; backoffMs: number },
+): Promise<unknown> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(value)
+    } catch (error) {
+      if (attempt >= retries.count) throw error
+      await new Promise((resolve) => setTimeout(resolve, retries.backoffMs * 2 ** attempt))
+    }
   }
 }

@@ -13,6 +13,7 @@
 import { type GraphNode, isStateful, type LogicalNode, type WatermarkOptions } from '../dsl/nodes.ts'
 import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
+import { parseDuration } from '../util/duration.ts'
 
 export interface PhysicalNode {
   readonly name: string
@@ -91,6 +92,8 @@ export interface Topology {
   readonly stores: string[]
   readonly sinkTopics: TopicDef<unknown>[]
   readonly deadLetterTopic: string
+  /** mapAsync calls that reject are retried this often, after `backoffMs` doubling each time. */
+  readonly retries: { count: number; backoffMs: number }
   /** Global tables: every task reads all of them (store name = `<pipeline>.<name>`). */
   readonly globalTables: Array<{ store: string; def: TopicDef<unknown> }>
 }
@@ -135,6 +138,18 @@ export function compile(pipeline: Pipeline): Topology {
   const roots = [...new Set(grouped.map(find))]
   roots.sort((a, b) => a.id - b.id)
   for (const n of grouped) group.set(n, roots.indexOf(find(n)))
+  // A keyBy whose downstream landed in its own subtopology: a merge or join brought a stream
+  // from before the keyBy together with one after it. That task would read the repartition
+  // topic it writes, its watermark waiting on itself: windows would never close.
+  for (const n of grouped) {
+    if (n.op.kind !== 'keyBy') continue
+    if (!(children.get(n) ?? []).some((c) => group.get(c) === group.get(n))) continue
+    throw new TypeError(
+      `pipeline "${pipeline.name}": the stream after keyBy "${names.get(n)}" is merged or joined with a stream ` +
+        'from before that keyBy, so one task would read the repartition topic it writes itself. ' +
+        'keyBy the other stream too, or send each to the same topic with .to() instead of merging.',
+    )
+  }
 
   const physical = new Map<GraphNode, PhysicalNode>()
   const repartitionTopic = (keyBy: GraphNode) => `${pipeline.name}-${names.get(keyBy)}-repartition`
@@ -250,6 +265,10 @@ export function compile(pipeline: Pipeline): Topology {
     stores,
     sinkTopics,
     deadLetterTopic: pipeline.options.deadLetter,
+    retries: {
+      count: pipeline.options.errors.retries,
+      backoffMs: parseDuration(pipeline.options.errors.backoff, 'errors.backoff'),
+    },
     globalTables: nodes.flatMap((n) =>
       n.op.kind === 'global-table' ? [{ store: `${pipeline.name}.${names.get(n)}`, def: n.op.topic }] : [],
     ),

@@ -184,6 +184,37 @@ export function logConformance(
     })
 
     describe('append and read', () => {
+      test('deleteRecordsBefore moves the start offset; reads begin there', async () => {
+        const t = await topic('purge', { partitions: 1 })
+        const tp = { topic: t, partition: 0 }
+        const producer = log.producer()
+        // Three sends: on both backends, more than one batch.
+        for (const range of [
+          [0, 4],
+          [4, 7],
+          [7, 10],
+        ] as const) {
+          await producer.send(
+            t,
+            Array.from({ length: range[1] - range[0] }, (_, i) => ({ value: bytes(`v${range[0] + i}`) })),
+          )
+        }
+        await producer.close()
+        await log.deleteRecordsBefore(tp, 5)
+        assert.equal(await log.resolveOffset(tp, 'earliest'), 5)
+        assert.deepEqual(
+          (await readAll(tp, 5)).map((r) => [r.offset, text(r.value)]),
+          [5, 6, 7, 8, 9].map((o) => [o, `v${o}`]),
+        )
+        const [detail] = (await log.describeTopic(t)).partitionDetails
+        assert.deepEqual([detail!.startOffset, detail!.endOffset], [5, 10])
+        await log.deleteRecordsBefore(tp, 2) // below the start: nothing to do
+        assert.equal(await log.resolveOffset(tp, 'earliest'), 5)
+        await log.deleteRecordsBefore(tp, 10) // everything
+        assert.equal(await log.resolveOffset(tp, 'earliest'), 10)
+        await assert.rejects(log.deleteRecordsBefore(tp, 11), /11/, 'past the end is an error')
+      })
+
       test('keyed records land on murmur2 partitions and read back in order', async () => {
         const t = await topic('keyed', { partitions: 4 })
         const records = Array.from({ length: 200 }, (_, i) => ({

@@ -256,6 +256,11 @@ export const runCommand: Command = {
                   `sluice: ${r.pipeline}: restored ${r.tasks} task${r.tasks === 1 ? '' : 's'} in ${r.ms} ms: ` +
                     `${formatCount(r.fromCheckpoints)} entries from local checkpoints, ${formatCount(r.replayed)} changelog records`,
                 ),
+              onRewind: (r) =>
+                note(
+                  `sluice: ${r.pipeline}: a rebalance failed a commit; ${r.tasks} task${r.tasks === 1 ? '' : 's'} went back ` +
+                    `to the last commit from memory in ${r.ms} ms (nothing restored)`,
+                ),
               onCheckpointError: (error) =>
                 note(
                   `sluice: could not write a checkpoint (restores replay more of the changelog): ${error.message}`,
@@ -277,7 +282,7 @@ export const runCommand: Command = {
             : new EmbeddedRunner(embedded, pipelines, interval)
       where =
         `${embedded.dataDir} (${embedded.durability}, ` +
-        `${runner instanceof ThreadedRunner ? `${runner.threads} worker threads` : 'in-process'})`
+        `${runner instanceof ThreadedRunner ? `up to ${threads} worker threads, one per task at most` : 'in-process'})`
     }
     let stopping = false
     let stopRequested = () => {}

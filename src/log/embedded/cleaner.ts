@@ -80,6 +80,24 @@ async function applyRetention(log: EmbeddedLog, part: PartitionState, now: numbe
   return doomed.length
 }
 
+/**
+ * Deletes the records below `offset`: the batches wholly below it, and the start offset moves
+ * to it (a batch it falls inside stays, its records below the start unreadable).
+ */
+export async function deleteBefore(log: EmbeddedLog, part: PartitionState, offset: number): Promise<void> {
+  const doomed: Buffer[] = []
+  let freed = 0
+  for (const { key, value } of log.storage.index.getRange(rangeOf(part))) {
+    const entry = decodeIndexEntry(value)
+    if (baseOffsetOfKey(key) + entry.lastOffsetDelta >= offset) break
+    doomed.push(key)
+    freed += entry.bytes
+  }
+  await removeBatches(log, part, doomed, offset)
+  part.bytes -= freed
+  part.batches -= doomed.length
+}
+
 async function removeBatches(log: EmbeddedLog, part: PartitionState, keys: Buffer[], newStart: number) {
   const { env, batches, index, partitions } = log.storage
   await env.transaction(() => {

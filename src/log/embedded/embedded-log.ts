@@ -19,7 +19,7 @@ import type {
   TransactionOptions,
 } from '../types.ts'
 import { decodeBatch, encodeBatch, recordSize } from './batch-codec.ts'
-import { runCleanup } from './cleaner.ts'
+import { deleteBefore, runCleanup } from './cleaner.ts'
 import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
 import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
 import { acquireDataDirLock } from './lock.ts'
@@ -274,6 +274,20 @@ export class EmbeddedLog implements Log {
       }
     })
     for (const part of topic.parts) part.notify()
+  }
+
+  async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<void> {
+    this.#assertOpen()
+    const part = this.partition(tp)
+    if (!Number.isSafeInteger(offset) || offset > part.highWatermark) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `cannot delete records of ${tp.topic}/${tp.partition} below offset ${offset}: ` +
+          `it holds offsets ${part.startOffset}..${part.highWatermark - 1}; give an offset up to ${part.highWatermark}`,
+      )
+    }
+    if (offset <= part.startOffset) return
+    await deleteBefore(this, part, offset)
   }
 
   async listTopics(): Promise<string[]> {

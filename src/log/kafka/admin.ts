@@ -227,6 +227,21 @@ export class KafkaAdmin {
     })
   }
 
+  /** Kafka's DeleteRecords: the partition's log start offset moves to `offset`. */
+  async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<void> {
+    await this.partition(tp, 'Delete')
+    try {
+      await this.client.deleteRecords({
+        topics: [{ name: tp.topic, partitions: [{ partition: tp.partition, offset: BigInt(offset) }] }],
+      })
+    } catch (error) {
+      throw this.error(error, `delete records of ${tp.topic}/${tp.partition} below offset ${offset}`, {
+        topic: tp.topic,
+        operation: 'Delete',
+      })
+    }
+  }
+
   /** retention.ms, retention.bytes, cleanup.policy and max.message.bytes, read back. */
   async settings(name: string, maxAgeMs = 0): Promise<TopicSettings> {
     const cached = this.#settings.get(name)

@@ -206,6 +206,11 @@ export class KafkaLog implements Log {
    * generation); else as an admin (generation -1), which Kafka allows only for a group
    * without live members.
    */
+  async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<void> {
+    this.#assertOpen()
+    await this.#admin.deleteRecordsBefore(tp, offset)
+  }
+
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.#assertOpen()
     if (offsets.length === 0) return

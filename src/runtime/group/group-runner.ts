@@ -13,6 +13,7 @@
  *   offsets — on Kafka, a Kafka transaction (exactly-once), or, with
  *   `guarantee: 'at-least-once'`, plain acknowledged sends followed by an offset commit.
  */
+
 import { randomUUID } from 'node:crypto'
 import type { Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
@@ -21,6 +22,7 @@ import type { Log } from '../../log/types.ts'
 import { compile, type Subtopology, type Topology } from '../../topology/compile.ts'
 import { GlobalTables } from '../global-tables.ts'
 import { type PipelineMetrics, taskSnapshot } from '../metrics/snapshot.ts'
+import { PURGE_EVERY_MS, RepartitionPurger } from '../purge.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
@@ -60,13 +62,20 @@ export interface GroupRunnerOptions {
   stateDir?: string
   /** How often the owned tasks are checkpointed while running (default 30 s; also when a task leaves, and at stop). */
   checkpointIntervalMs?: number
+  /**
+   * How often to delete the records of repartition topics the group has committed past
+   * (default 30,000 ms; 0 never). Needs Delete on those topics on Kafka. See runtime/purge.ts.
+   */
+  purgeIntervalMs?: number
   /** Told when the worker has restored the tasks it gained (the CLI prints it). */
   onRestore?: (report: RestoreReport) => void
+  /** Told when a rebalance failed a commit and the tasks went back to the last one, from memory (the CLI prints it). */
+  onRewind?: (report: { pipeline: string; tasks: number; ms: number }) => void
   /** Told when a checkpoint could not be written; processing goes on. */
   onCheckpointError?: (error: Error) => void
 }
 
-type Callbacks = 'onOutage' | 'onRestore' | 'onCheckpointError' | 'stateDir'
+type Callbacks = 'onOutage' | 'onRestore' | 'onRewind' | 'onCheckpointError' | 'stateDir'
 
 export class GroupRunner {
   readonly #log: Log
@@ -91,8 +100,10 @@ export class GroupRunner {
       instanceId: options.instanceId ?? randomUUID().slice(0, 8),
       outageLimitMs: options.outageLimitMs ?? 300_000,
       checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
+      purgeIntervalMs: options.purgeIntervalMs ?? PURGE_EVERY_MS,
       ...(options.onOutage ? { onOutage: options.onOutage } : {}),
       ...(options.onRestore ? { onRestore: options.onRestore } : {}),
+      ...(options.onRewind ? { onRewind: options.onRewind } : {}),
       ...(options.onCheckpointError ? { onCheckpointError: options.onCheckpointError } : {}),
     }
     this.#checkpoints = options.stateDir === undefined ? null : new Checkpoints(options.stateDir)
@@ -195,6 +206,7 @@ export class GroupRunner {
           checkpointIntervalMs: this.#options.checkpointIntervalMs,
           ...(this.#options.onOutage ? { onOutage: this.#options.onOutage } : {}),
           ...(this.#options.onRestore ? { onRestore: this.#options.onRestore } : {}),
+          ...(this.#options.onRewind ? { onRewind: this.#options.onRewind } : {}),
           ...(this.#options.onCheckpointError ? { onCheckpointError: this.#options.onCheckpointError } : {}),
         }),
       )
@@ -272,6 +284,11 @@ export class GroupRunner {
 
   /** Runs until `stop()`; the pipelines of the file run side by side, each in its own group. */
   async run(): Promise<void> {
+    const purger = new RepartitionPurger(
+      this.#log,
+      this.#workers.map((w) => w.topology),
+      this.#options.purgeIntervalMs,
+    ).start()
     try {
       await Promise.all(
         this.#workers.map((w) =>
@@ -286,6 +303,7 @@ export class GroupRunner {
       this.#failure = error as Error
       throw error
     } finally {
+      await purger.stop()
       clearInterval(this.#advertising)
       if (this.#directory) {
         await this.#directory.remove(this.#options.instanceId).catch(() => {})
@@ -328,7 +346,7 @@ export class GroupRunner {
         recordsIn: tasks.reduce((n, t) => n + t.recordsIn, 0),
         recordsOut: tasks.reduce((n, t) => n + t.recordsOut, 0),
         deadLetters: tasks.reduce((n, t) => n + t.deadLetters, 0),
-        lateRecords: tasks.reduce((n, t) => n + t.windows.reduce((m, x) => m + x.lateRecords, 0), 0),
+        lateRecords: tasks.reduce((n, t) => n + t.lateRecords(), 0),
         lag: w.lag,
         watermark: tasks.length === 0 ? Number.NEGATIVE_INFINITY : watermark,
         openWindows: tasks.reduce((n, t) => n + t.windows.reduce((m, x) => m + x.openWindows, 0), 0),

@@ -49,6 +49,8 @@ export interface WorkerSettings {
   checkpointIntervalMs: number
   /** Told when the worker has restored the tasks it gained in a rebalance. */
   onRestore?: (report: RestoreReport) => void
+  /** Told when a rebalance failed a commit and the tasks went back to the last one, from memory. */
+  onRewind?: (report: { pipeline: string; tasks: number; ms: number }) => void
   /** Told when a checkpoint could not be written (processing goes on; the changelog has all). */
   onCheckpointError?: (error: Error) => void
 }
@@ -111,6 +113,8 @@ export class PipelineWorker {
   #stopping = false
   commits = 0
   restoredRecords = 0
+  /** Tasks rebuilt in place from committed memory after a commit a rebalance failed. */
+  rewound = 0
   /** State entries loaded from local checkpoints. */
   checkpointEntries = 0
   /** Records appended to the owned inputs and not yet processed, as of the last lag check. */
@@ -372,13 +376,8 @@ export class PipelineWorker {
    * twice (seen in the kill -9 test before this order).
    */
   async #build(id: TaskId, generation: number): Promise<void> {
-    const { topology, counts, partitions, stores } = this.#shape
-    const sub = topology.subtopologies.find((s) => s.id === id.subtopology)!
-    const positions: Array<[TopicPartition, number]> = []
-    for (const source of sub.sources) {
-      const tp: TopicPartition = { topic: source.topic, partition: id.partition }
-      positions.push([tp, await restoredPosition(this.#log, this.group, tp)])
-    }
+    const { stores } = this.#shape
+    const positions = await this.#committedPositionsOf(id)
     const restored: Array<[string, number, number | null]> = []
     for (const store of stores.get(id.subtopology) ?? []) {
       this.#backend.dropPartition(store, id.partition)
@@ -390,9 +389,34 @@ export class PipelineWorker {
       const unchanged = r.loaded > 0 && r.replayed === 0 && checkpoint ? checkpoint.position : null
       restored.push([`${store}\0${id.partition}`, r.position, unchanged])
     }
+    // The assignment moved on while this task restored: the next pass decides again.
+    if (this.#consumer!.generation() !== generation) return
+    this.#install(id, positions, generation)
+    for (const [key, position, checkpointed] of restored) {
+      this.#changelogPositions.set(key, position)
+      if (checkpointed === null) this.#checkpointed.delete(key)
+      else this.#checkpointed.set(key, checkpointed)
+    }
+    this.#built++
+  }
+
+  /** Where a task's inputs resume: the group's committed offsets (waiting for any open transaction's outcome). */
+  async #committedPositionsOf(id: TaskId): Promise<Array<[TopicPartition, number]>> {
+    const sub = this.#shape.topology.subtopologies.find((s) => s.id === id.subtopology)!
+    const positions: Array<[TopicPartition, number]> = []
+    for (const source of sub.sources) {
+      const tp: TopicPartition = { topic: source.topic, partition: id.partition }
+      positions.push([tp, await restoredPosition(this.#log, this.group, tp)])
+    }
+    return positions
+  }
+
+  /** A new Task over the committed state the backend holds for it, reading from `positions`. */
+  #install(id: TaskId, positions: ReadonlyArray<[TopicPartition, number]>, generation: number): void {
+    const { topology, counts, partitions } = this.#shape
     const task = new Task({
       topology,
-      subtopology: sub,
+      subtopology: topology.subtopologies.find((s) => s.id === id.subtopology)!,
       partition: id.partition,
       backend: this.#backend,
       partitionsOf: (topic) => partitions.get(topic)!,
@@ -400,20 +424,43 @@ export class PipelineWorker {
       now: Date.now,
       globals: this.#shape.globals,
     })
-    // The assignment moved on while this task restored: the next pass decides again.
-    if (this.#consumer!.generation() !== generation) return
     for (const [tp, position] of positions) {
       task.positions.set(tp.topic, position)
       this.#consumer!.seek(tp, position)
       this.#byInput.set(`${tp.topic}\0${id.partition}`, task)
     }
-    for (const [key, position, checkpointed] of restored) {
-      this.#changelogPositions.set(key, position)
-      if (checkpointed === null) this.#checkpointed.delete(key)
-      else this.#checkpointed.set(key, checkpointed)
-    }
     this.#tasks.set(taskKey(id), { id, task, generation })
-    this.#built++
+  }
+
+  /**
+   * A commit failed because the group rebalanced: nothing of it landed, so every task goes
+   * back to its last commit. The worker's memory holds exactly the committed state (writes
+   * reach it only after their commit), so each task is rebuilt in place from it and its
+   * committed offsets — no checkpoint, no changelog replay. The tasks this worker keeps go on
+   * at once; `#follow()` drops the ones the new assignment took away. (Before, every task was
+   * dropped and restored, kept ones from their checkpoints.)
+   */
+  async #rewind(): Promise<void> {
+    const started = Date.now()
+    let rewound = 0
+    for (const [key, owned] of [...this.#tasks]) {
+      const positions = await this.#committedPositionsOf(owned.id)
+      // The new assignment may already be in: a task it took away is dropped, as #follow would.
+      const assigned = this.#consumer!.assignment()
+      const kept = positions.every(([tp]) =>
+        assigned.some((a) => a.topic === tp.topic && a.partition === tp.partition),
+      )
+      if (!kept) {
+        this.#drop(key, owned)
+        continue
+      }
+      this.#tasks.delete(key)
+      for (const topic of owned.task.sourceTopics()) this.#byInput.delete(`${topic}\0${owned.id.partition}`)
+      this.#install(owned.id, positions, owned.generation)
+      rewound++
+    }
+    this.rewound += rewound
+    this.#settings.onRewind?.({ pipeline: this.pipeline.name, tasks: rewound, ms: Date.now() - started })
   }
 
   /**
@@ -496,7 +543,11 @@ export class PipelineWorker {
     } catch (error) {
       // 4.
       const rebalanced = this.#consumer!.generation() !== this.#generation || isRebalanceError(error)
-      if (rebalanced || this.#recoverableFence(error)) {
+      if (rebalanced) {
+        await this.#rewind()
+        return
+      }
+      if (this.#recoverableFence(error)) {
         for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
         this.#generation = -1
         return

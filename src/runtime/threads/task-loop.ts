@@ -211,7 +211,7 @@ export class TaskLoop {
           recordsIn: task.recordsIn,
           recordsOut: task.recordsOut,
           deadLetters: task.deadLetters,
-          lateRecords: task.windows.reduce((n, w) => n + w.lateRecords, 0),
+          lateRecords: task.lateRecords(),
           openWindows: task.windows.reduce((n, w) => n + w.openWindows, 0),
           watermark: task.watermark,
           metrics: taskSnapshot(task, Date.now()),

@@ -23,6 +23,7 @@ import { Alarm } from '../../util/alarm.ts'
 import { GlobalTables } from '../global-tables.ts'
 import { Histogram } from '../metrics/histogram.ts'
 import type { PipelineMetrics } from '../metrics/snapshot.ts'
+import { PURGE_EVERY_MS, RepartitionPurger } from '../purge.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from '../query.ts'
 import type { PipelineStatus, RunnerOptions } from '../runner.ts'
 import { LmdbBackend } from '../runner.ts'
@@ -94,6 +95,7 @@ export class ThreadedRunner {
   readonly #module: string
   readonly #threads: number
   readonly #commitIntervalMs: number
+  readonly #purgeIntervalMs: number
   readonly #maxBatch: number
   readonly #maxUncollected: number
   #workers: WorkerHandle[] = []
@@ -118,6 +120,7 @@ export class ThreadedRunner {
     this.#log = log
     this.#module = options.module instanceof URL ? fileURLToPath(options.module) : options.module
     this.#threads = threads
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? PURGE_EVERY_MS
     this.#commitIntervalMs = options.commitIntervalMs ?? 5
     this.#maxBatch = options.maxBatch ?? 2_000
     this.#maxUncollected = options.maxUncollected ?? 100_000
@@ -252,6 +255,7 @@ export class ThreadedRunner {
       w.post({ type: 'run' })
     }
     const watching = this.#wakeWorkersOnAppend()
+    const purger = new RepartitionPurger(this.#log, this.topologies, this.#purgeIntervalMs).start()
     try {
       let last = Date.now()
       while (!this.#stopping) {
@@ -275,6 +279,7 @@ export class ThreadedRunner {
       this.#stopping = true
       this.#alarm.wake()
       await watching
+      await purger.stop()
     }
   }
 

@@ -16,6 +16,7 @@ import {
   produce,
   referenceWindows,
   restores,
+  rewinds,
   startWorker,
   stopCleanly,
   until,
@@ -38,8 +39,12 @@ test(`scaling from 1 to 3 workers mid-stream loses nothing and duplicates nothin
   await produce(kafka, EVENTS / 2, EVENTS)
   await until(async () => (await lag(kafka)) === 0, 'every input committed', 300_000)
 
-  for (const id of ['s1', 's2', 's3'])
-    t.diagnostic(`${id} restores: ${JSON.stringify(restores(workers.get(id)!))}`)
+  for (const id of ['s1', 's2', 's3']) {
+    const w = workers.get(id)!
+    t.diagnostic(
+      `${id} restores: ${JSON.stringify(restores(w))}; commits failed by a rebalance, tasks rewound: ${JSON.stringify(rewinds(w))}`,
+    )
+  }
   // The tasks s1 kept never ran anywhere else (the assignment is sticky): whenever s1 had to
   // rebuild them, its local checkpoints held all their state.
   for (const r of restores(workers.get('s1')!).slice(1)) {

@@ -146,6 +146,13 @@ export interface RestoreLine {
 }
 
 /** The restore lines a worker printed ("restored 6 tasks in 40 ms: 1,234 entries from …"). */
+/** Tasks a worker sent back to the last commit from memory after a rebalance failed a commit. */
+export function rewinds(worker: Worker): number[] {
+  return [...worker.stderr.join('').matchAll(/a rebalance failed a commit; (\d+) tasks? went back/g)].map(
+    (m) => Number(m[1]),
+  )
+}
+
 export function restores(worker: Worker): RestoreLine[] {
   const n = (s: string) => Number(s.replaceAll(',', ''))
   return [

@@ -146,6 +146,53 @@ describe('the embedded runner', () => {
     await log.close()
   })
 
+  test('errors.retries: a mapAsync call that fails is retried with backoff; past the retries it is a dead letter', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    const ids = topic<number>('flaky-ids', { partitions: 1 })
+    const out = topic<string>('flaky-out')
+    // Record n fails its first n calls: 0, 1 and 2 succeed within 2 retries, 3 does not.
+    const calls = new Map<number, number[]>()
+    const p = pipeline('flaky', { errors: { retries: 2, backoff: 20 } })
+    p.from(ids)
+      .mapAsync(
+        async (n) => {
+          const at = calls.get(n) ?? []
+          at.push(Date.now())
+          calls.set(n, at)
+          if (at.length <= n) throw new Error(`service unavailable for ${n}`)
+          return `ok ${n}`
+        },
+        { name: 'flaky-service' },
+      )
+      .to(out)
+    await log.createTopic('flaky-ids', { partitions: 1 })
+    await log.producer().send(
+      'flaky-ids',
+      [0, 1, 2, 3].map((n) => ({ value: json(n) })),
+    )
+    const run = await start(log, p)
+    await until(
+      () => run.runner.status()[0]!.deadLetters === 1 && decoded(log, 'flaky-out').length === 3,
+      'results',
+    )
+    await run.stop()
+    assert.deepEqual(decoded(log, 'flaky-out'), ['ok 0', 'ok 1', 'ok 2'])
+    assert.deepEqual(
+      [...calls].map(([n, at]) => [n, at.length]),
+      [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+        [3, 3],
+      ],
+      'each call made once, then retried at most twice',
+    )
+    // Backoff 20 ms, then 40 ms (timers may fire a millisecond early).
+    const [a, b, c] = calls.get(2)!
+    assert.ok(b! - a! >= 19 && c! - b! >= 39, `waits ${b! - a!} and ${c! - b!} ms`)
+    await log.close()
+  })
+
   test('a slow step slows reading: memory stays bounded while a fast producer appends', async () => {
     const log = await openEmbeddedLog({ dataDir: tempDir(), durability: 'interval' })
     const input = topic<{ i: number; pad: string }>('firehose', { partitions: 1 })

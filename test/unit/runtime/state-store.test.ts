@@ -50,6 +50,55 @@ test('TTL entries expire by the store clock', () => {
   assert.equal(store.get('x'), undefined)
 })
 
+test('TTL sweeps drop exactly the due entries and look only at those (not at every entry)', () => {
+  let now = 0
+  let reads = 0
+  let scans = 0
+  class Counting extends MemoryBackend {
+    override get(key: string): unknown {
+      reads++
+      return super.get(key)
+    }
+    override *scan(prefix: string): Iterable<[string, unknown]> {
+      scans++
+      yield* super.scan(prefix)
+    }
+  }
+  const backend = new Counting()
+  // Committed state first: 1,000 entries written at t = 0…999 (expiring at t + 100).
+  const first = new KeyValueStore<number>('e', 0, backend, { ttl: 100, now: () => now })
+  for (let i = 0; i < 1_000; i++) {
+    now = i
+    first.put(`k${i}`, i)
+  }
+  const writes = new Map<string, unknown>()
+  first.takeWrites(writes)
+  backend.write(writes)
+  // A task restarted over that state: its first sweep reads the committed entries once.
+  now = 1_000
+  const store = new KeyValueStore<number>('e', 0, backend, { ttl: 100, now: () => now })
+  store.put('k5', 5) // written again at 1,000: expires at 1,100, not 105
+  store.expire(now) // k0…k900 are due (expiry ≤ 1,000), except k5
+  assert.equal(scans, 1)
+  assert.equal(store.get('k0'), undefined)
+  assert.equal(store.get('k5'), 5)
+  assert.equal(store.get('k900'), undefined)
+  assert.equal(store.get('k901'), 901)
+  reads = 0
+  scans = 0
+  store.expire(now) // nothing more is due: nothing is read
+  assert.deepEqual([reads, scans], [0, 0])
+  now = 1_050
+  store.expire(now) // k901…k950 are due: each looked at once
+  assert.equal(scans, 0)
+  assert.ok(reads <= 50, `${reads} reads for 50 due entries`)
+  assert.equal(store.get('k950'), undefined)
+  assert.equal(store.get('k951'), 951)
+  now = 1_100
+  store.expire(now)
+  assert.equal(store.get('k5'), undefined, 'the rewritten key expires at its new time')
+})
+
 test('writes a commit serializes later are a snapshot: mutating state in place does not change them', () => {
   const store = new KeyValueStore<{ n: number }>('m', 0, new MemoryBackend())
   const acc = { n: 1 }

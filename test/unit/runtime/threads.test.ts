@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import {
+  compile,
   type EmbeddedLog,
   EmbeddedRunner,
   openEmbeddedLog,
@@ -151,6 +152,26 @@ describe('the threaded runner', () => {
     )
     // The last second (clicks 49,500..49,999) is the open window.
     assert.equal(total, CLICKS - 500, 'every click of a closed window is counted once')
+  })
+
+  test('purges the repartition topic of what the pipeline committed past', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    await produceClicks(log)
+    const runner = new ThreadedRunner(log, [windowed], { module: MODULE, threads: 2, purgeIntervalMs: 20 })
+    await runner.start()
+    const run = launch(runner)
+    await settled(runner)
+    const repartition = compile(windowed).repartitionTopics[0]!.topic
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const committed = await log.committedOffsets('windowed', repartition)
+      const starts = (await log.describeTopic(repartition)).partitionDetails.map((d) => d.startOffset)
+      if (starts.every((s, p) => s > 0 && s === committed.get(p))) break
+      if (Date.now() > deadline) throw new Error(`starts ${starts}, committed ${[...committed]}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await run.stop()
+    await log.close()
   })
 
   test('stops and restarts partway through commit the same windows as one run', async () => {
