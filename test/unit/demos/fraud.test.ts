@@ -4,13 +4,13 @@
  * end to end on the embedded log with the HTTP server on a free port.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { test } from 'node:test'
 import pg from 'pg'
 import { TestDriver } from 'sluice/testing'
 import { FraudGenerator } from '../../../examples/fraud/generator.ts'
 import { alerts, fraudPipeline, transactions } from '../../../examples/fraud/pipeline.ts'
 import { formatScore, score } from '../../../examples/fraud/score.ts'
+import { scoreLine, servedUrl, sluice } from '../../helpers/demo-cli.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
 const EVENTS = 4_000
@@ -52,38 +52,6 @@ test('the generator is deterministic per seed and delivers some transactions lat
   assert.equal(new Set(a.map((tx) => tx.id)).size, a.length, 'transaction ids are unique')
 })
 
-const MAIN = new URL('../../../src/cli/main.ts', import.meta.url).pathname
-
-interface Run {
-  child: ChildProcess
-  /** What it printed to stderr so far. */
-  stderr: () => string
-  done: Promise<{ code: number | null; stdout: string }>
-}
-
-function sluice(args: string[]): Run {
-  const child = spawn(process.execPath, [MAIN, ...args])
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr!.on('data', (d) => {
-    stderr += d
-  })
-  const done = new Promise<{ code: number | null; stdout: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout })),
-  )
-  return { child, stderr: () => stderr, done }
-}
-
-/** `score: precision P recall R (…)` → [P, R]. */
-function scoreLine(stdout: string): [number, number] {
-  const m = /^score: precision ([\d.]+) recall ([\d.]+) /m.exec(stdout)
-  assert.ok(m, `no score line in:\n${stdout}`)
-  return [Number(m[1]), Number(m[2])]
-}
-
 test('sluice demo fraud --events 3000 --port 0 --seed 1 exits 0 and prints the score', async () => {
   const { done, stderr } = sluice(['demo', 'fraud', '--events', '3000', '--port', '0', '--seed', '1'])
   const { code, stdout } = await done
@@ -106,17 +74,7 @@ test('sluice demo fraud serves the dashboard API while it runs, and scores on Ct
     '--data-dir',
     dir,
   ])
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not serve HTTP: ${stderr()}`)), 30_000)
-    const check = () => {
-      const m = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr())
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      } else setTimeout(check, 50)
-    }
-    check()
-  })
+  const url = await servedUrl({ child, done, stderr })
   const pipelines = await (await fetch(`${url}/api/pipelines`)).text()
   assert.match(pipelines, /fraud-detection/)
   // Three seconds at 1,000/s: about 50 minutes of event time, enough for decided cases.

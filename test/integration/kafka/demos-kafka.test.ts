@@ -1,0 +1,36 @@
+/**
+ * The demos on Kafka, as a user runs them: `sluice demo <name> --backend kafka://…` with a
+ * fixed seed and event count must exit 0 and score as on the embedded log (each run gets its
+ * own topics, so earlier runs do not blur the score). Fraud, e-commerce and IoT.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { scoreLine, sluice } from '../../helpers/demo-cli.ts'
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
+
+for (const [name, args] of [
+  ['fraud', ['--events', '3000']],
+  ['ecommerce', ['--events', '6000']],
+  // Enough simulated time for every kind of case, overheating rooms and their commands too.
+  ['iot', ['--events', '15000', '--rate', '5000']],
+] as const) {
+  test(`sluice demo ${name} --backend kafka:// scores recall ≥ 0.95 and precision ≥ 0.9`, async () => {
+    const run = sluice([
+      'demo',
+      name,
+      ...args,
+      '--seed',
+      '1',
+      '--backend',
+      `kafka://${brokers}`,
+      '--port',
+      '0',
+    ])
+    const { code, stdout } = await run.done
+    assert.equal(code, 0, run.stderr())
+    const [precision, recall] = scoreLine(stdout)
+    assert.ok(recall >= 0.95 && precision >= 0.9, stdout)
+    assert.match(run.stderr(), /demo on Kafka/)
+  })
+}
