@@ -9,10 +9,12 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Durability, openEmbeddedLog } from '../../src/index.ts'
+import { flagErrors } from '../common.ts'
 import { generatorConfig } from './generator.ts'
+import { runOnKafka } from './kafka.ts'
 import { CpuProfiler } from './profile.ts'
 import { machine, profileTable, type QueryResult, resultTable, TARGETS, writeDocsSection } from './report.ts'
 import { appendEvents, EVENTS_TOPIC, runQuery } from './run.ts'
@@ -23,13 +25,17 @@ const HELP = `npm run bench:nexmark -- (--query qN[,qM…] | --all) [options]
 Runs Nexmark queries on Sluice: the events are generated (bench/nexmark/generator.ts) and
 appended to a one-partition topic of the embedded log first (not timed); then each query's
 pipeline consumes all of them with exactly-once commits, timed from start until its committed
-offsets reach the end of every input. Reports events/s, events/s per core (process CPU time,
-all threads) and the peak RSS and V8 heap seen during the run.
+offsets reach the end of every input (q10: and until its file connector has written and fsynced
+every row into dt=…/hm=… directories beside the log). Reports events/s, events/s per core
+(process CPU time, all threads) and the peak RSS and V8 heap seen during the run.
 
   --query LIST       queries to run, e.g. q5 or q0,q1,q2 (known: ${QUERIES.map((q) => q.id).join(', ')})
   --all              run every query
   --events N         events to generate (default 1,000,000; underscores and commas allowed)
-  --backend B        embedded (default) or kafka (not supported yet)
+  --backend B        embedded (default) or kafka: the events go to a topic of the broker, and each
+                     query runs as one Kafka worker (GroupRunner) in this process, exactly-once
+  --brokers LIST     with --backend kafka: the bootstrap brokers (default $KAFKA_BROKERS or
+                     127.0.0.1:9092); start a local one with bash scripts/kafka.sh start
   --seed N           the generator's seed (default 42)
   --rate N           events per second of event time, the generator's firstEventRate (default
                      10,000, the reference's default: 1,000,000 events span 100 s)
@@ -44,18 +50,14 @@ Examples:
   npm run bench:nexmark -- --query q5 --events 10000000
   npm run bench:nexmark -- --all --events 1000000 --write-docs
   npm run bench:nexmark -- --query q4 --events 2000000 --cpu-prof
+  npm run bench:nexmark -- --query q0,q1,q2,q5 --events 1000000 --backend kafka
 `
 
+const flags = flagErrors('bench:nexmark')
+const count = flags.count
+// A declaration, so that TypeScript knows the code after a call to it does not run.
 function fail(message: string): never {
-  process.stderr.write(`bench:nexmark: ${message}\nRun with --help for the options.\n`)
-  process.exit(2)
-}
-
-function count(name: string, text: string | undefined, fallback: number, min = 1): number {
-  if (text === undefined) return fallback
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
-  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be a whole number ≥ ${min}, got "${text}"`)
-  return n
+  return flags.fail(message)
 }
 
 let args: ReturnType<typeof parse>
@@ -66,6 +68,7 @@ function parse() {
       all: { type: 'boolean', default: false },
       events: { type: 'string' },
       backend: { type: 'string', default: 'embedded' },
+      brokers: { type: 'string' },
       seed: { type: 'string' },
       rate: { type: 'string' },
       durability: { type: 'string', default: 'sync' },
@@ -88,13 +91,11 @@ if (args.help) {
   process.stdout.write(HELP)
   process.exit(0)
 }
-if (args.backend === 'kafka') {
-  process.stderr.write(
-    'bench:nexmark: the Kafka backend is not supported by this benchmark yet; run it on --backend embedded\n',
-  )
-  process.exit(2)
-}
-if (args.backend !== 'embedded') fail(`--backend takes embedded or kafka, got "${args.backend}"`)
+if (args.backend !== 'embedded' && args.backend !== 'kafka')
+  fail(`--backend takes embedded or kafka, got "${args.backend}"`)
+if (args.backend === 'kafka' && args['write-docs'])
+  fail('--write-docs writes the embedded suite’s table: leave it out with --backend kafka')
+const brokers = (args.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 if (args.all && args.query !== undefined) fail('give either --query or --all, not both')
 if (!args.all && args.query === undefined) fail('say which queries to run: --query q5 (or a list), or --all')
 if (args['write-docs'] && !args.all) fail('--write-docs writes the whole suite’s table: use it with --all')
@@ -129,6 +130,15 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(await runQueries(args['log-dir']))}\n`)
     return
   }
+  if (args.backend === 'kafka') {
+    const results = await runOnKafka({ brokers, specs, config, events, progress })
+    process.stdout.write(
+      `Nexmark on Sluice over Kafka (${brokers.join(',')}), ${machine(loadAtStart)}\n\n${resultTable(results)}\n\n` +
+        '- One GroupRunner worker in this process, exactly-once (Kafka transactions); events/s per core is\n' +
+        "  this process's CPU time, not the broker's. The events were appended first (not timed).\n",
+    )
+    return
+  }
   const dir = mkdtempSync(join(resolve(args.dir ?? tmpdir()), 'sluice-bench-nexmark-'))
   const results: QueryResult[] = []
   try {
@@ -149,6 +159,13 @@ async function main(): Promise<void> {
       const result = runInChild(spec, join(dir, 'log'))
       results.push(result)
       progress(`${spec.id} (${spec.title}): ${int(events / result.cpuSeconds)} events/s per core`, true)
+      if (result.files) {
+        const f = result.files
+        progress(
+          `${spec.id}: ${int(f.lines)} rows in ${int(f.files)} files in ${int(f.directories)} partition directories, ${int(f.bytes / 1_048_576)} MB`,
+          true,
+        )
+      }
       if (result.profile) {
         process.stderr.write(
           `\n${spec.id}: ${result.profile.file}, top functions by self time:\n${profileTable(result.profile.top)}\n\n`,
@@ -212,6 +229,8 @@ async function runQueries(logDir: string): Promise<QueryResult[]> {
       const file = `nexmark-${spec.id}.cpuprofile`
       let profile: QueryResult['profile']
       const measured = await runQuery(log, spec, config, {
+        // Beside the log, on the same disk (--dir); the parent removes both.
+        ...(spec.files ? { filesDir: join(dirname(logDir), `files-${spec.id}`) } : {}),
         ...(profiler ? { beforeStart: () => profiler.start() } : {}),
         ...(profiler
           ? {
@@ -251,7 +270,15 @@ function notes(): string {
   (\`${durability}\` durability: each commit is one LMDB transaction with outputs, state and offsets),
   timed from \`start()\` until the committed offsets reach the end of every input (repartition
   topics included). Outputs = records committed to the output topic; windows and auctions still
-  open when the input ends are not emitted.
+  open when the input ends are not emitted.${
+    specs.some((s) => s.files)
+      ? `
+- q10 writes files: its connector (\`ndjsonFileSink\` partitioned by \`dt=…/hm=…\`, at-least-once,
+  each batch fdatasynced) runs in the same process and thread beside the pipeline, reading the
+  output topic as it is committed; its clock stops once the connector has written every output
+  row (the files are then counted: one line per row, none twice).`
+      : ''
+  }
 - events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
   writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 10 ms during the
   run (the RSS includes Node's baseline and the pages of the log's memory map the run touched:

@@ -3,6 +3,7 @@
  * are compared. Used by the benchmark (main.ts) and the correctness tests
  * (test/unit/nexmark/queries.test.ts).
  */
+import type { SinkConnector, TopicDef } from '../../src/index.ts'
 import type { GeneratorConfig } from './generator.ts'
 import type { Event } from './model.ts'
 import type { Query, QueryContext } from './queries/common.ts'
@@ -16,6 +17,7 @@ import { q6 } from './queries/q6.ts'
 import { q7 } from './queries/q7.ts'
 import { q8 } from './queries/q8.ts'
 import { q9 } from './queries/q9.ts'
+import { q10, q10Files } from './queries/q10.ts'
 import { q11 } from './queries/q11.ts'
 import { q12 } from './queries/q12.ts'
 import { q13 } from './queries/q13.ts'
@@ -38,6 +40,7 @@ import { q6 as r6 } from './reference/q6.ts'
 import { q7 as r7 } from './reference/q7.ts'
 import { q8 as r8 } from './reference/q8.ts'
 import { q9 as r9 } from './reference/q9.ts'
+import { q10 as r10 } from './reference/q10.ts'
 import { q11 as r11 } from './reference/q11.ts'
 import { q12 as r12 } from './reference/q12.ts'
 import { q13 as r13 } from './reference/q13.ts'
@@ -65,6 +68,12 @@ export interface QuerySpec<Row = unknown> {
   build(ctx: QueryContext): Query<Row>
   reference(events: readonly Event[], config: GeneratorConfig): Row[]
   readonly compare: Comparison<Row>
+  /**
+   * A query whose result is files (q10): the connector that writes its output topic into
+   * `dir`. The benchmark runs it beside the pipeline, and the run ends once it has written
+   * every output row. `reference` gives the rows of the output topic.
+   */
+  readonly files?: (ctx: QueryContext, output: TopicDef<Row>, dir: string) => SinkConnector<Row>
 }
 
 function spec<Row>(s: QuerySpec<Row>): QuerySpec<unknown> {
@@ -96,6 +105,14 @@ export const QUERIES: readonly QuerySpec[] = [
   spec({ id: 'q7', title: 'highest bid', build: q7, reference: r7, compare: rows }),
   spec({ id: 'q8', title: 'monitor new users', build: q8, reference: r8, compare: rows }),
   spec({ id: 'q9', title: 'winning bids', build: q9, reference: r9, compare: rows }),
+  spec({
+    id: 'q10',
+    title: 'log to file system',
+    build: q10,
+    reference: r10,
+    compare: rows,
+    files: q10Files,
+  }),
   spec({ id: 'q11', title: 'user sessions', build: q11, reference: r11, compare: rows }),
   spec({ id: 'q12', title: 'processing-time windows', build: q12, reference: r12, compare: rows }),
   spec({ id: 'q13', title: 'bounded side input join', build: q13, reference: r13, compare: rows }),

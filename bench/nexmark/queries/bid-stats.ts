@@ -78,13 +78,17 @@ export function bidStatistics(bids: Stream<StatsBid>): Stream<Keyed<BidStats & {
       .keyBy((f) => JSON.stringify([f.group, f.rank, f.id]), { name: `${of}s-by-group-rank` })
       .dedupe({ name: `distinct-${of}s`, within: DAY })
       .map((f): Increment => ({ group: f.group, counter: offset + f.rank, dateTime: f.dateTime }))
+      .keyBy((i) => i.group, { name: `${of}-counts-by-group` })
+  // Each stream is keyed by group before the merge: merging the bids as read with streams
+  // from after a keyBy would put both sides of that keyBy in one task (compile refuses it).
   return bids
     .flatMap((b): Increment[] => [
       { group: b.group, counter: BIDS, dateTime: b.dateTime },
       { group: b.group, counter: BIDS + priceRank(b.price), dateTime: b.dateTime },
     ])
-    .merge(firsts('bidder', BIDDERS), firsts('auction', AUCTIONS))
     .keyBy((i) => i.group, { name: 'counts-by-group' })
+    .merge(firsts('bidder', BIDDERS), firsts('auction', AUCTIONS))
+    .keyed()
     .aggregate<Counters, BidStats & { last: number }>(
       {
         init: () => ({ n: new Array<number>(12).fill(0), last: Number.NEGATIVE_INFINITY }),
