@@ -13,6 +13,7 @@ import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push, type StepCount } from './chain.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
+import { PoisonRecords } from './poison.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
 import { Channel, type ChannelSnapshot, WatermarkTracker } from './watermarks.ts'
@@ -35,6 +36,15 @@ export interface TaskOptions {
   globals?: GlobalTables
   /** Record latency histograms (default true; off only to measure what they cost). */
   metrics?: boolean
+  /**
+   * The runner can rebuild this task from committed state (dead-letter error policy): a step
+   * failure in a task that holds state stops the task and asks for a rewind (`rewindFor`)
+   * instead of committing the state the failed record changed. Default false: the failure is
+   * only dead-lettered, its outputs dropped (the `stop` policy, and stateless tasks, need no more).
+   */
+  rewindOnFailure?: boolean
+  /** Poison records of the task this one replaces: dead-lettered, not processed, when the replay meets them. */
+  poison?: PoisonRecords
 }
 
 /** What one commit of a task holds. */
@@ -121,6 +131,23 @@ export class Task implements ChainHost {
   readonly #asyncQueue: AsyncSlot[] = []
   #asyncWaiters: Array<() => void> = []
   #asyncConcurrency = Number.POSITIVE_INFINITY
+  /** A step failure stops this task and asks its runner for a rewind (see TaskOptions). */
+  readonly #rewinds: boolean
+  readonly #poison: PoisonRecords | null
+  /**
+   * The record a step failed on, when this task holds state: the task processes nothing more,
+   * and its runner must replace it by one rebuilt from committed state and positions, given
+   * `poisonRecords()` (never `collect()` it: its state includes the failed record's writes).
+   */
+  rewindFor: DeadLetter | null = null
+  /**
+   * Records are refused without moving positions: a rewind is due, or a replay just
+   * dead-lettered a known poison record and the runner should commit before feeding more (so
+   * each poison record costs one replay of what came since the last commit, not more).
+   */
+  halted = false
+  /** One flag for the hot path: halted, or known poison records may lie ahead. */
+  #gated: boolean
 
   constructor(options: TaskOptions) {
     this.#options = options
@@ -165,6 +192,12 @@ export class Task implements ChainHost {
       })
     }
     chains.finish()
+    // Before the watermark store: only the steps' stores count. A stateless task that writes a
+    // repartition topic rewinds too: its watermark markers carry the failed record's event time
+    // into the downstream tasks' state.
+    this.#rewinds = (options.rewindOnFailure ?? false) && (this.stores.size > 0 || this.#writesRepartition())
+    this.#poison = options.poison !== undefined && options.poison.size > 0 ? options.poison : null
+    this.#gated = this.#poison !== null
     // Event time survives restarts: without this, an input read to its end before a restart
     // would sit at −∞ forever after it and no window would close again.
     // One store per subtopology: on Kafka each store partition is one changelog partition, and
@@ -310,7 +343,8 @@ export class Task implements ChainHost {
         if (!slot.ok) throw new OperatorError(slot.name, slot.error)
         slot.next({ key: slot.record.key, value: slot.value, timestamp: slot.record.timestamp })
       } catch (error) {
-        this.#fail(error)
+        if (this.#rewinds && slot.origin !== null) this.#requestRewind(error)
+        else this.#fail(error)
       } finally {
         this.#origin = previous
       }
@@ -353,6 +387,7 @@ export class Task implements ChainHost {
    * the runner, which sees the failure.
    */
   process(topic: string, record: LogRecord): void {
+    if (this.#gated && this.#gate(topic, record)) return
     const source = this.#sources.get(topic)!
     this.positions.set(topic, record.offset + 1)
     if (source.internal && record.value === null) {
@@ -380,8 +415,56 @@ export class Task implements ChainHost {
       source.push(decoded)
     } catch (error) {
       this.#rollbackOutputs()
-      this.#fail(error)
+      if (this.#rewinds) this.#requestRewind(error)
+      else this.#fail(error)
     }
+  }
+
+  /** True when the record must not be processed: the task is halted, or it is a known poison record. */
+  #gate(topic: string, record: LogRecord): boolean {
+    if (this.halted) return true
+    const known = this.#poison?.get(topic, record.offset)
+    if (known === undefined) return false
+    // The replay reached a record that failed before the rewind: dead-letter it with its
+    // first error, unprocessed, and stop until the runner has committed past it.
+    this.positions.set(topic, record.offset + 1)
+    this.recordsIn++
+    this.deadLetters++
+    this.failures.push(known)
+    this.halted = true
+    return true
+  }
+
+  /**
+   * A step failed on the record being processed, in a task that holds state: what the record
+   * wrote cannot be told apart from the rest (state is changed in place), so the task stops
+   * here and its runner rebuilds it from committed state (see poison.ts).
+   */
+  #requestRewind(error: unknown): void {
+    if (this.rewindFor !== null) return
+    const err = error instanceof Error ? error : new Error(String(error))
+    const operator = err instanceof OperatorError ? err.operator : 'unknown'
+    this.rewindFor = { origin: this.#origin, error: err, operator }
+    this.halted = true
+    this.#gated = true
+  }
+
+  /** The poison records for the task rebuilt to replace this one: the known ones and `rewindFor`. */
+  poisonRecords(): PoisonRecords {
+    const poison = this.#poison ?? new PoisonRecords()
+    if (this.rewindFor) poison.add(this.rewindFor)
+    return poison
+  }
+
+  /**
+   * Keeps the status figures of the task this one replaces (records replayed since its last
+   * commit count again: they were processed again).
+   */
+  inheritFigures(from: Task): void {
+    this.recordsIn += from.recordsIn
+    this.recordsOut += from.recordsOut
+    this.deadLetters += from.deadLetters
+    this.lateDropped += from.lateDropped
   }
 
   #fail(error: unknown): void {
@@ -448,6 +531,12 @@ export class Task implements ChainHost {
    * commit failed must be rebuilt from committed state.
    */
   collect(): TaskCommit {
+    if (this.rewindFor !== null) throw new Error(`task ${this.id} is waiting for a rewind: it cannot commit`)
+    if (this.#poison !== null) {
+      this.#poison.forgetBelow(this.positions)
+      this.halted = false
+      this.#gated = this.#poison.size > 0
+    }
     this.#appendWatermarkMarkers()
     this.#saveChannels()
     if (this.failures.length > 0) {

@@ -14,6 +14,7 @@ import type { TopicDef } from '../dsl/topic.ts'
 import { partitionForKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import { GlobalTables } from '../runtime/global-tables.ts'
+import type { PoisonRecords } from '../runtime/poison.ts'
 import { type QueryableStore, queryableStore } from '../runtime/query.ts'
 import { MemoryBackend } from '../runtime/state.ts'
 import { Task, WATERMARK_HEADER } from '../runtime/task.ts'
@@ -42,11 +43,15 @@ export class TestDriver {
   readonly #partitions: number
   readonly #backend = new MemoryBackend()
   readonly #tasks: Task[] = []
+  /** Per task (same index): its input positions as of its last commit, where a rewind resumes. */
+  readonly #committed: Array<ReadonlyMap<string, number>> = []
   /** The in-memory log: topic → partition → records. */
   readonly #topics = new Map<string, LogRecord[][]>()
-  readonly #read = new Map<string, number>()
   readonly #defs = new Map<string, TopicDef<unknown>>()
   readonly #globals: GlobalTables
+  readonly #rewindOnFailure: boolean
+  /** The highest watermark forced by `advanceWatermark` (a rebuilt task gets it again). */
+  #forced = Number.NEGATIVE_INFINITY
   #now: number
 
   constructor(pipeline: Pipeline, options: TestDriverOptions = {}) {
@@ -54,6 +59,7 @@ export class TestDriver {
     this.#partitions = options.partitions ?? 1
     this.#now = options.startTime ?? 0
     this.#globals = new GlobalTables(this.topology.globalTables)
+    this.#rewindOnFailure = pipeline.options.errors.afterRetries !== 'stop'
     for (const n of pipeline.nodes) {
       if (
         n.op.kind === 'source' ||
@@ -66,20 +72,42 @@ export class TestDriver {
     }
     for (const sub of this.topology.subtopologies) {
       for (let p = 0; p < this.#partitions; p++) {
-        this.#tasks.push(
-          new Task({
-            topology: this.topology,
-            subtopology: sub,
-            partition: p,
-            backend: this.#backend,
-            partitionsOf: () => this.#partitions,
-            upstreamTasks: () => this.#partitions,
-            now: () => this.#now,
-            globals: this.#globals,
-          }),
-        )
+        this.#tasks.push(this.#newTask(sub, p))
+        this.#committed.push(new Map())
       }
     }
+  }
+
+  #newTask(subtopology: Task['subtopology'], partition: number, poison?: PoisonRecords): Task {
+    return new Task({
+      topology: this.topology,
+      subtopology,
+      partition,
+      backend: this.#backend,
+      partitionsOf: () => this.#partitions,
+      upstreamTasks: () => this.#partitions,
+      now: () => this.#now,
+      globals: this.#globals,
+      rewindOnFailure: this.#rewindOnFailure,
+      ...(poison ? { poison } : {}),
+    })
+  }
+
+  /**
+   * A step failed in a task holding state: rebuild the task from committed state (the backend
+   * holds exactly what was committed) and its committed positions, as every runner does. The
+   * replay dead-letters the failed record without processing it.
+   */
+  #rewind(i: number): Task {
+    const old = this.#tasks[i]!
+    const task = this.#newTask(old.subtopology, old.partition, old.poisonRecords())
+    for (const [topic, offset] of this.#committed[i]!) task.positions.set(topic, offset)
+    task.inheritFigures(old)
+    if (this.#forced > Number.NEGATIVE_INFINITY) {
+      for (const c of task.tracker.channels) if (!c.name.includes('#')) c.mark(this.#forced, false, this.#now)
+    }
+    this.#tasks[i] = task
+    return task
   }
 
   /** The topology, as `sluice describe` prints it. */
@@ -166,6 +194,7 @@ export class TestDriver {
    * had arrived everywhere: windows and event-time timers up to it fire.
    */
   advanceWatermark(watermark: number): this {
+    if (watermark > this.#forced) this.#forced = watermark
     for (const task of this.#tasks) {
       for (const c of task.tracker.channels) {
         if (!c.name.includes('#')) c.mark(watermark, false, this.#now)
@@ -178,15 +207,19 @@ export class TestDriver {
   #run(): void {
     for (let round = 0; round < 1000; round++) {
       let moved = 0
-      for (const task of this.#tasks) {
-        for (const topic of task.sourceTopics()) {
-          const records = this.#log(topic)[task.partition]!
-          const key = `${task.id}\0${topic}`
-          const from = this.#read.get(key) ?? 0
-          for (let i = from; i < records.length; i++) task.process(topic, records[i]!)
-          moved += records.length - from
-          this.#read.set(key, records.length)
-        }
+      for (let t = 0; t < this.#tasks.length; t++) {
+        let task = this.#tasks[t]!
+        do {
+          if (task.rewindFor) task = this.#rewind(t)
+          for (const topic of task.sourceTopics()) {
+            const records = this.#log(topic)[task.partition]!
+            // A halted task has passed a poison record (or waits for its rewind): commit first.
+            for (let i = task.positions.get(topic) ?? 0; i < records.length && !task.halted; i++) {
+              task.process(topic, records[i]!)
+              moved++
+            }
+          }
+        } while (task.rewindFor)
         task.tick(this.#now)
         const commit = task.collect()
         for (const [topic, records] of commit.outputs) {
@@ -196,6 +229,7 @@ export class TestDriver {
           }
         }
         this.#backend.write(commit.state)
+        this.#committed[t] = commit.positions
         task.committed()
       }
       if (moved === 0) return

@@ -241,11 +241,7 @@ test('an error in a timer callback is dead-lettered without a source record', ()
   assert.equal(dls[0]!.headers['sluice-source-topic'], undefined)
 })
 
-test("a dead-lettered record leaves no state change behind (the failing record's partial effects)", {
-  todo:
-    'engine bug (task.ts process/#rollbackOutputs): outputs of a failed record are rolled back, ' +
-    'but state writes it made before the failure stay and are committed',
-}, () => {
+test("a dead-lettered record leaves no state change behind (the failing record's partial effects)", () => {
   interface Order {
     poison: boolean
   }
