@@ -20,6 +20,7 @@ import { compile, type Topology } from '../topology/compile.ts'
 import { GlobalTables } from './global-tables.ts'
 import { Histogram } from './metrics/histogram.ts'
 import { type PipelineMetrics, taskSnapshot } from './metrics/snapshot.ts'
+import type { PoisonRecords } from './poison.ts'
 import { PURGE_EVERY_MS, RepartitionPurger } from './purge.ts'
 import { findQueryableStore, type QueryableStore, queryableSteps } from './query.ts'
 import type { StateBackend } from './state.ts'
@@ -117,6 +118,8 @@ interface RunningPipeline {
   commitLatency: Histogram
   /** Its global tables, bootstrapped at start and caught up between batches. */
   globals: GlobalTables
+  /** Task count per subtopology id (each downstream task's watermark channel count). */
+  counts: Map<number, number>
 }
 
 export class EmbeddedRunner {
@@ -159,6 +162,7 @@ export class EmbeddedRunner {
       commits: 0,
       commitLatency: new Histogram(),
       globals: new GlobalTables(compile(pipeline).globalTables),
+      counts: new Map(),
     }))
   }
 
@@ -187,31 +191,81 @@ export class EmbeddedRunner {
   async start(): Promise<void> {
     for (const running of this.#pipelines) {
       const { topology } = running
-      const counts = await prepareTopics(this.#log, running.pipeline, topology)
+      running.counts = await prepareTopics(this.#log, running.pipeline, topology)
       await running.globals.bootstrap(this.#log)
       for (const sub of topology.subtopologies) {
-        const n = counts.get(sub.id)!
+        const n = running.counts.get(sub.id)!
         for (let p = 0; p < n; p++) {
-          const task = new Task({
-            topology,
-            subtopology: sub,
-            partition: p,
-            backend: this.#backend,
-            partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
-            upstreamTasks: (id) => counts.get(id)!,
-            now: Date.now,
-            globals: running.globals,
-            metrics: this.#metrics,
-          })
-          for (const topic of task.sourceTopics()) {
-            const tp = { topic, partition: p }
-            task.positions.set(topic, await restoredPosition(this.#log, topology.pipeline, tp))
-            this.#inputs.push(this.#log.partition(tp))
-          }
+          const task = await this.#restoredTask(running, sub, p)
+          for (const topic of task.sourceTopics())
+            this.#inputs.push(this.#log.partition({ topic, partition: p }))
           running.tasks.push(task)
         }
       }
     }
+  }
+
+  /** A task over the committed state, reading its inputs from the committed offsets. */
+  async #restoredTask(
+    running: RunningPipeline,
+    subtopology: Task['subtopology'],
+    partition: number,
+    poison?: PoisonRecords,
+  ): Promise<Task> {
+    const { topology, counts, pipeline } = running
+    const task = new Task({
+      topology,
+      subtopology,
+      partition,
+      backend: this.#backend,
+      partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
+      upstreamTasks: (id) => counts.get(id)!,
+      now: Date.now,
+      globals: running.globals,
+      metrics: this.#metrics,
+      rewindOnFailure: pipeline.options.errors.afterRetries !== 'stop',
+      ...(poison ? { poison } : {}),
+    })
+    for (const topic of task.sourceTopics()) {
+      task.positions.set(topic, await restoredPosition(this.#log, topology.pipeline, { topic, partition }))
+    }
+    return task
+  }
+
+  /**
+   * Replaces each task that a step failure stopped (`Task.rewindFor`) by one rebuilt from
+   * committed state and offsets, which dead-letters the failed record when its replay reaches
+   * it (runtime/poison.ts). The commits in flight hold the task's earlier work: they must land
+   * first, so that LMDB holds all of it.
+   */
+  async #rewind(): Promise<void> {
+    await this.#inflight
+    for (const running of this.#pipelines) {
+      const { tasks } = running
+      for (let i = 0; i < tasks.length; i++) {
+        const old = tasks[i]!
+        if (old.rewindFor === null) continue
+        const task = await this.#restoredTask(running, old.subtopology, old.partition, old.poisonRecords())
+        task.inheritFigures(old)
+        tasks[i] = task
+        this.rewound++
+      }
+    }
+  }
+
+  /** Tasks rebuilt from committed state after a step failed in them (status figure). */
+  rewound = 0
+
+  /** Some task stopped: a step failed in it (rewind), or its replay passed a poison record (commit). */
+  #halted(): boolean {
+    for (const { tasks } of this.#pipelines) for (const task of tasks) if (task.halted) return true
+    return false
+  }
+
+  #rewindDue(): boolean {
+    for (const { tasks } of this.#pipelines)
+      for (const task of tasks) if (task.rewindFor !== null) return true
+    return false
   }
 
   /** Runs until `stop()` (or a failure under the `stop` error policy). */
@@ -230,6 +284,9 @@ export class EmbeddedRunner {
         }
         const processed = await this.#processOnce()
         if (processed > 0) uncommitted = true
+        // A halted task waits for a rewind or a commit; rare, so looked for once per pass.
+        const halted = this.#halted()
+        if (halted && this.#rewindDue()) await this.#rewind()
         let now = Date.now()
         // Commit when the interval is due or the inputs are drained: on a light load a
         // record's output commits as soon as it exists, queued right behind the record's own
@@ -239,7 +296,9 @@ export class EmbeddedRunner {
         // previous one; past MAX_COMMITS_IN_FLIGHT keep processing instead (the next commit
         // then holds more records), which bounds what waits in memory for LMDB.
         const due =
-          now - lastCommit >= this.#commitIntervalMs || this.#pendingOutputs() >= this.#commitMaxRecords
+          halted ||
+          now - lastCommit >= this.#commitIntervalMs ||
+          this.#pendingOutputs() >= this.#commitMaxRecords
         const canCommit = this.#inflightCommits < MAX_COMMITS_IN_FLIGHT
         if (canCommit && (due || (uncommitted && !this.#inputWaiting()))) {
           await this.commit()
@@ -308,6 +367,8 @@ export class EmbeddedRunner {
     const now = Date.now()
     for (const { tasks } of this.#pipelines) {
       for (const task of tasks) {
+        // Waiting for its rewind or commit: what it would read now is read after that.
+        if (task.halted) continue
         task.now = now
         for (const topic of task.sourceTopics()) {
           const tp = { topic, partition: task.partition }
@@ -358,8 +419,9 @@ export class EmbeddedRunner {
    * committed offsets with the last committed state and produce the same outputs again.
    */
   async commit(): Promise<void> {
-    // 1.
+    // 1. An async step that failed stops its task: rebuild it first (see #rewind).
     for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
+    if (this.#rewindDue()) await this.#rewind()
     // 2.
     const waited = performance.now()
     while (this.#inflightCommits >= MAX_COMMITS_IN_FLIGHT && !this.#commitFailure) {
