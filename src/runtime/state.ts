@@ -24,12 +24,17 @@ export interface StateBackend {
 export class MemoryBackend implements StateBackend {
   readonly data = new Map<string, unknown>()
 
+  /**
+   * Values are copied out as well as in: a store caches what it reads and a step may change
+   * it in place, which must not change the committed state a task is rebuilt from (a rewind
+   * after a poison record or a failed commit). Reads reach here only on a store's cache miss.
+   */
   get(key: string): unknown {
-    return this.data.get(key)
+    return cloneState(this.data.get(key))
   }
 
   *scan(prefix: string): Iterable<[string, unknown]> {
-    for (const [k, v] of this.data) if (k.startsWith(prefix)) yield [k, v]
+    for (const [k, v] of this.data) if (k.startsWith(prefix)) yield [k, cloneState(v)]
   }
 
   /** Values are copied: the stores keep changing theirs in place. */

@@ -62,6 +62,15 @@ export class CommittedState implements StateBackend {
     if (writes.size > 0) this.#pending.push({ round, writes })
   }
 
+  /**
+   * True when no state handed over in a round up to `round` waits for its commit. The overlay
+   * holds the very objects the tasks handed over, which a step may go on changing in place:
+   * state to rebuild a task from must come from LMDB (what the main thread cloned and wrote).
+   */
+  settledThrough(round: number): boolean {
+    return this.#pending.length === 0 || this.#pending[0]!.round > round
+  }
+
   /** Rounds up to `round` are in LMDB: read them from there (from a fresh snapshot). */
   committed(round: number): void {
     this.#refresh()

@@ -15,9 +15,10 @@ import type { LogRecord, ProducerRecord } from '../../log/types.ts'
 import { Alarm } from '../../util/alarm.ts'
 import type { GlobalSource, GlobalTables } from '../global-tables.ts'
 import { taskSnapshot } from '../metrics/snapshot.ts'
+import type { PoisonRecords } from '../poison.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { DELETED } from '../state.ts'
-import type { Task } from '../task.ts'
+import type { Task, TaskCommit } from '../task.ts'
 import type { CommittedState } from './committed-state.ts'
 import type { LogReader } from './log-reader.ts'
 import { packRecords, transferList } from './packed-records.ts'
@@ -37,6 +38,8 @@ export interface TaskLoopOptions {
   post(message: FromWorker, transfer?: ArrayBuffer[]): void
   /** Global tables of this thread's pipelines, caught up between batches. */
   globals?: { tables: GlobalTables[]; source: GlobalSource }
+  /** A new task `i` over committed state, given the poison records to skip. The loop sets its positions. */
+  rebuild(i: number, poison: PoisonRecords): Task
 }
 
 export class TaskLoop {
@@ -54,9 +57,20 @@ export class TaskLoop {
   readonly #alarm = new Alarm()
   /** Rounds collected and not yet reported committed, oldest first. */
   readonly #collectedRounds: number[] = []
+  /** Per task: its positions as of its last collect (where a rewind resumes). */
+  readonly #collectedPositions: Array<ReadonlyMap<string, number>>
+  /** Per task: rounds collected before it was rebuilt, whose commits are not its own to confirm. */
+  readonly #notMine: number[]
+  /** The last round collected. */
+  #round = 0
+  /** Per task stopped by a step failure: the last round holding its state (rebuild once that is in LMDB). */
+  readonly #rewindAfter: Array<number | null>
 
   constructor(options: TaskLoopOptions) {
     this.#o = options
+    this.#collectedPositions = options.tasks.map((t) => new Map(t.positions))
+    this.#notMine = options.tasks.map(() => 0)
+    this.#rewindAfter = options.tasks.map(() => null)
   }
 
   receive(message: ToWorker): void {
@@ -72,7 +86,11 @@ export class TaskLoop {
         // Each collected round took one batch of writes from every store; confirm them in order.
         while (this.#collectedRounds.length > 0 && this.#collectedRounds[0]! <= message.round) {
           this.#collectedRounds.shift()
-          for (const task of this.#o.tasks) task.committed()
+          const { tasks } = this.#o
+          for (let i = 0; i < tasks.length; i++) {
+            if (this.#notMine[i]! > 0) this.#notMine[i]!--
+            else tasks[i]!.committed()
+          }
         }
         this.#appended = true
         break
@@ -97,7 +115,8 @@ export class TaskLoop {
       let processed = 0
       const reading = this.#running && !this.#done && this.#readSinceCollect < this.#o.maxUncollected
       if (reading) processed = await this.#processOnce()
-      this.#idle = reading && processed === 0 && !this.#appended
+      // A halted task waits for the next collect: no slowing down meanwhile.
+      this.#idle = reading && processed === 0 && !this.#appended && !this.#o.tasks.some((t) => t.halted)
       // Yield to the event loop either way, so messages from the main thread get in.
       if (processed > 0) await new Promise((r) => setImmediate(r))
       else if (!this.#woken) await this.#sleep(IDLE_MS)
@@ -121,7 +140,13 @@ export class TaskLoop {
     }
     let processed = 0
     const now = Date.now()
-    for (const task of tasks) {
+    for (let i = 0; i < tasks.length; i++) {
+      let task = tasks[i]!
+      // Waiting for its rewind (below) or, past a poison record, for the next collect.
+      if (task.halted) {
+        if (task.rewindFor === null || !this.#rewind(i)) continue
+        task = tasks[i]!
+      }
       task.now = now
       for (const topic of task.sourceTopics()) {
         const tp = { topic, partition: task.partition }
@@ -148,10 +173,32 @@ export class TaskLoop {
         if (records.length > 0) task.metrics.busyMs += performance.now() - started
         processed += records.length
       }
-      task.tick(now)
+      if (task.rewindFor === null) task.tick(now)
+      else this.#rewind(i)
     }
     this.#readSinceCollect += processed
     return processed
+  }
+
+  /**
+   * A step failed in task `i`, which holds state (`Task.rewindFor`): replace it by one rebuilt
+   * from the state and positions of its last collect, once the rounds holding that state are
+   * in LMDB (the backend's overlay shares objects with the failed task). Its replay
+   * dead-letters the failed record without processing it (runtime/poison.ts). Returns false
+   * while it must wait; the collects meanwhile report the task unmoved.
+   */
+  #rewind(i: number): boolean {
+    const { tasks, state } = this.#o
+    this.#rewindAfter[i] ??= this.#round
+    if (!state.settledThrough(this.#rewindAfter[i]!)) return false
+    const old = tasks[i]!
+    const task = this.#o.rebuild(i, old.poisonRecords())
+    for (const [topic, offset] of this.#collectedPositions[i]!) task.positions.set(topic, offset)
+    task.inheritFigures(old)
+    tasks[i] = task
+    this.#rewindAfter[i] = null
+    this.#notMine[i] = this.#collectedRounds.length
+    return true
   }
 
   /**
@@ -163,9 +210,11 @@ export class TaskLoop {
    */
   async #answerCollect({ round, final }: { round: number; final: boolean }): Promise<void> {
     const { tasks, stopPolicy, state, post } = this.#o
-    // 1.
+    // 1. An async step that failed stops its task: rebuild it first.
     for (const task of tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
+    for (let i = 0; i < tasks.length; i++) if (tasks[i]!.rewindFor !== null) this.#rewind(i)
     this.#collect = null
+    this.#round = round
     // 2.
     for (let i = 0; i < tasks.length; i++) {
       const f = tasks[i]!.failures[0]
@@ -187,7 +236,9 @@ export class TaskLoop {
     this.#collectedRounds.push(round)
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!
-      const c = task.collect()
+      // Still waiting for its rewind: nothing of it moves in this round.
+      const c = task.rewindFor === null ? task.collect() : this.#unmoved(i)
+      this.#collectedPositions[i] = c.positions
       const outputs: Array<[string, number]> = []
       for (const [topic, records] of c.outputs) {
         if (records.length === 0) continue
@@ -201,22 +252,16 @@ export class TaskLoop {
         if (value === DELETED) deletes.push(key)
         else puts.push([key, value])
       }
-      reports.push({
-        task: i,
-        outputs,
-        puts,
-        deletes,
-        positions: [...c.positions],
-        figures: {
-          recordsIn: task.recordsIn,
-          recordsOut: task.recordsOut,
-          deadLetters: task.deadLetters,
-          lateRecords: task.lateRecords(),
-          openWindows: task.windows.reduce((n, w) => n + w.openWindows, 0),
-          watermark: task.watermark,
-          metrics: taskSnapshot(task, Date.now()),
-        },
-      })
+      const figures = {
+        recordsIn: task.recordsIn,
+        recordsOut: task.recordsOut,
+        deadLetters: task.deadLetters,
+        lateRecords: task.lateRecords(),
+        openWindows: task.windows.reduce((n, w) => n + w.openWindows, 0),
+        watermark: task.watermark,
+        metrics: taskSnapshot(task, Date.now()),
+      }
+      reports.push({ task: i, outputs, puts, deletes, positions: [...c.positions], figures })
     }
     state.pending(round, writes)
     // 4.
@@ -225,5 +270,10 @@ export class TaskLoop {
     post({ type: 'collected', round, idle, tasks: reports, records }, transferList(records))
     this.#readSinceCollect = 0
     if (final) this.#done = true
+  }
+
+  /** What a task waiting for its rewind hands over: its last collect's positions, nothing else. */
+  #unmoved(i: number): TaskCommit {
+    return { outputs: new Map(), state: new Map(), positions: new Map(this.#collectedPositions[i]!) }
   }
 }

@@ -13,6 +13,7 @@ import { declaredPipelines, Pipeline } from '../../dsl/pipeline.ts'
 import { SluiceError } from '../../errors.ts'
 import { compile, type Topology } from '../../topology/compile.ts'
 import { type GlobalSource, GlobalTables } from '../global-tables.ts'
+import type { PoisonRecords } from '../poison.ts'
 import { Task } from '../task.ts'
 import { CommittedState } from './committed-state.ts'
 import { LogReader } from './log-reader.ts'
@@ -69,10 +70,14 @@ const source: GlobalSource = {
 const globals = topologies.map((t) => new GlobalTables(t.globalTables))
 for (const g of globals) await g.bootstrap(source)
 
-const tasks = setup.tasks.map((spec) => {
+const stopPolicy = setup.tasks.map((spec) => pipelines[spec.pipeline]!.options.errors.afterRetries === 'stop')
+
+/** Task `i` of the setup over the worker's view of committed state (also a rewind's rebuild). */
+function buildTask(i: number, poison?: PoisonRecords): Task {
+  const spec = setup.tasks[i]!
   const topology = topologies[spec.pipeline]!
   const counts = new Map(setup.pipelines[spec.pipeline]!.tasksPerSubtopology)
-  const task = new Task({
+  return new Task({
     topology,
     subtopology: topology.subtopologies.find((s) => s.id === spec.subtopology)!,
     partition: spec.partition,
@@ -81,16 +86,21 @@ const tasks = setup.tasks.map((spec) => {
     upstreamTasks: (id) => counts.get(id)!,
     now: Date.now,
     globals: globals[spec.pipeline]!,
+    rewindOnFailure: !stopPolicy[i],
+    ...(poison ? { poison } : {}),
   })
+}
+
+const tasks = setup.tasks.map((spec, i) => {
+  const task = buildTask(i)
   for (const [topic, offset] of spec.positions) task.positions.set(topic, offset)
   return task
 })
 
 const loop = new TaskLoop({
   tasks,
-  stopPolicy: tasks.map(
-    (_, i) => pipelines[setup.tasks[i]!.pipeline]!.options.errors.afterRetries === 'stop',
-  ),
+  stopPolicy,
+  rebuild: buildTask,
   reader,
   state,
   globals: { tables: globals, source },

@@ -273,3 +273,57 @@ test("a dead-lettered record leaves no state change behind (the failing record's
     [1, 2, 3, 4],
   )
 })
+
+test('two poison records in one batch, after a keyBy, with an accumulator changed in place: neither leaves a trace', () => {
+  interface Sale {
+    shop: string
+    amount: number
+  }
+  const orders = topic<Sale[]>('er-batch-in')
+  const out = topic<Windowed<{ total: number }>>('er-batch-out')
+  const p = pipeline('er-batch')
+  p.from(orders)
+    .flatMap((sales) => sales.map((s) => s)) // one piped record: one batch for the window's task
+    .keyBy((s) => s.shop)
+    .window(tumbling({ size: 1000 }))
+    .aggregate(
+      {
+        init: () => ({ total: 0 }),
+        add: (acc: { total: number }, s: Sale) => {
+          acc.total += s.amount // in place: what the failed record added stays unless it is rewound
+          if (s.amount < 0) throw new Error('negative sale')
+          return acc
+        },
+      },
+      { name: 'sales' },
+    )
+    .to(out)
+  const d = new TestDriver(p)
+  d.pipe(
+    orders,
+    [
+      { shop: 'a', amount: 1 },
+      { shop: 'a', amount: -100 },
+      { shop: 'a', amount: 10 },
+      { shop: 'b', amount: 2 },
+      { shop: 'a', amount: -1000 },
+      { shop: 'a', amount: 100 },
+    ],
+    { timestamp: 10 },
+  )
+  d.advanceWatermark(1000)
+  assert.deepEqual(
+    d.values(out).map((w) => [w.key, w.value.total]),
+    [
+      ['a', 111],
+      ['b', 2],
+    ],
+  )
+  assert.deepEqual(
+    d.deadLetters().map((x) => JSON.parse(x.value!) as Sale),
+    [
+      { shop: 'a', amount: -100 },
+      { shop: 'a', amount: -1000 },
+    ],
+  )
+})

@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { type EmbeddedLog, EmbeddedRunner, openEmbeddedLog } from 'sluice'
+import { type EmbeddedLog, EmbeddedRunner, openEmbeddedLog, ThreadedRunner } from 'sluice'
 import { tempDir } from '../../helpers/temp-dir.ts'
 import { type Event, eventList, events, poisoned } from './fixtures/poison-pipelines.ts'
 
+const MODULE = new URL('./fixtures/poison-pipelines.ts', import.meta.url)
 const OUTPUTS = ['poison-totals', 'poison-windows', 'poison-seen']
 const STORES = ['poisoned.totals', 'poisoned.per-second', 'poisoned.seen', 'poisoned.seen.timers']
 const DLQ = 'poisoned-dlq'
@@ -140,6 +141,11 @@ function sameLines(actual: Record<string, string[]> | string[], expected: typeof
 type Make = (log: EmbeddedLog) => Runner
 const runners: Array<[string, Make, (log: EmbeddedLog) => string[]]> = [
   ['embedded runner', (log) => new EmbeddedRunner(log, [poisoned], { commitIntervalMs: 20 }), lmdbState],
+  [
+    'threaded runner (2 workers)',
+    (log) => new ThreadedRunner(log, [poisoned], { module: MODULE, threads: 2, commitIntervalMs: 5 }),
+    lmdbState,
+  ],
 ]
 
 async function run(make: Make, state: (log: EmbeddedLog) => string[], list: readonly Event[]) {
