@@ -22,6 +22,7 @@ import type {
 import type { Topology } from '../../topology/compile.ts'
 import type { GlobalTables } from '../global-tables.ts'
 import { Histogram } from '../metrics/histogram.ts'
+import type { PoisonRecords } from '../poison.ts'
 import { stopPolicyMessage } from '../runner.ts'
 import { MemoryBackend } from '../state.ts'
 import { Task } from '../task.ts'
@@ -208,6 +209,15 @@ export class PipelineWorker {
             }
           }
           if (timing) timing.metrics.busyMs += performance.now() - since
+          // A task halts on a step failure (rewind it) or past a poison record (commit now);
+          // either way it refused the rest of its records in this poll: read them again.
+          let halted = false
+          for (const owned of [...this.#tasks.values()]) {
+            if (!owned.task.halted) continue
+            halted = true
+            if (owned.task.rewindFor !== null) await this.#rewindTask(owned)
+            else this.#seekToTask(owned)
+          }
           const now = Date.now()
           for (const { task } of this.#tasks.values()) {
             task.now = now
@@ -216,6 +226,7 @@ export class PipelineWorker {
           if (processed > 0) uncommitted = true
           const drained = records.length < this.#settings.maxPoll
           const due =
+            halted ||
             now - lastCommit >= this.#settings.commitIntervalMs ||
             this.#pending() >= this.#settings.commitMaxRecords
           if (due || (uncommitted && drained)) {
@@ -412,7 +423,12 @@ export class PipelineWorker {
   }
 
   /** A new Task over the committed state the backend holds for it, reading from `positions`. */
-  #install(id: TaskId, positions: ReadonlyArray<[TopicPartition, number]>, generation: number): void {
+  #install(
+    id: TaskId,
+    positions: ReadonlyArray<[TopicPartition, number]>,
+    generation: number,
+    poison?: PoisonRecords,
+  ): Task {
     const { topology, counts, partitions } = this.#shape
     const task = new Task({
       topology,
@@ -423,6 +439,8 @@ export class PipelineWorker {
       upstreamTasks: (s) => counts.get(s)!,
       now: Date.now,
       globals: this.#shape.globals,
+      rewindOnFailure: this.pipeline.options.errors.afterRetries !== 'stop',
+      ...(poison ? { poison } : {}),
     })
     for (const [tp, position] of positions) {
       task.positions.set(tp.topic, position)
@@ -430,6 +448,27 @@ export class PipelineWorker {
       this.#byInput.set(`${tp.topic}\0${id.partition}`, task)
     }
     this.#tasks.set(taskKey(id), { id, task, generation })
+    return task
+  }
+
+  /**
+   * A step failed in a task that holds state (`Task.rewindFor`): rebuild it in place from the
+   * committed state in memory and its committed offsets, as `#rewind` does after a failed
+   * commit. Commits are awaited one at a time, so none is in flight. The replay dead-letters
+   * the failed record without processing it (runtime/poison.ts).
+   */
+  async #rewindTask(owned: OwnedTask): Promise<void> {
+    const positions = await this.#committedPositionsOf(owned.id)
+    for (const topic of owned.task.sourceTopics()) this.#byInput.delete(`${topic}\0${owned.id.partition}`)
+    const task = this.#install(owned.id, positions, owned.generation, owned.task.poisonRecords())
+    task.inheritFigures(owned.task)
+    this.rewound++
+  }
+
+  /** The consumer reads a halted task's partitions again from where the task stopped. */
+  #seekToTask({ id, task }: OwnedTask): void {
+    for (const topic of task.sourceTopics())
+      this.#consumer!.seek({ topic, partition: id.partition }, task.positions.get(topic)!)
   }
 
   /**
@@ -456,7 +495,7 @@ export class PipelineWorker {
       }
       this.#tasks.delete(key)
       for (const topic of owned.task.sourceTopics()) this.#byInput.delete(`${topic}\0${owned.id.partition}`)
-      this.#install(owned.id, positions, owned.generation)
+      this.#install(owned.id, positions, owned.generation, owned.task.poisonRecords())
       rewound++
     }
     this.rewound += rewound
@@ -480,8 +519,10 @@ export class PipelineWorker {
    *    state (changelogs and offsets) and goes on; any other failure stops the worker.
    */
   async #commit(): Promise<void> {
-    // 1.
+    // 1. An async step that failed stops its task: rebuild it first (see #rewindTask).
     for (const { task } of this.#tasks.values()) while (task.asyncInFlight > 0) await task.asyncProgress()
+    for (const owned of [...this.#tasks.values()])
+      if (owned.task.rewindFor !== null) await this.#rewindTask(owned)
     // 2. The generation the collected work belongs to: its offsets commit only in it.
     const generation = this.#generation
     const outputs = new Map<string, ProducerRecord[]>()

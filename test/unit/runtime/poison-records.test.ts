@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { type EmbeddedLog, EmbeddedRunner, openEmbeddedLog, ThreadedRunner } from 'sluice'
+import { type EmbeddedLog, EmbeddedRunner, GroupRunner, openEmbeddedLog, ThreadedRunner } from 'sluice'
 import { tempDir } from '../../helpers/temp-dir.ts'
 import { type Event, eventList, events, poisoned } from './fixtures/poison-pipelines.ts'
 
@@ -82,7 +82,7 @@ function lmdbState(log: EmbeddedLog): string[] {
 }
 
 /** The steps' committed state as the group runner keeps it: the last record per key of each changelog. */
-export function changelogState(log: EmbeddedLog): string[] {
+function changelogState(log: EmbeddedLog): string[] {
   const latest = new Map<string, string>()
   for (const store of STORES) {
     for (const r of read(log, `${store}-changelog`)) {
@@ -145,6 +145,11 @@ const runners: Array<[string, Make, (log: EmbeddedLog) => string[]]> = [
     'threaded runner (2 workers)',
     (log) => new ThreadedRunner(log, [poisoned], { module: MODULE, threads: 2, commitIntervalMs: 5 }),
     lmdbState,
+  ],
+  [
+    'group runner (embedded log)',
+    (log) => new GroupRunner(log, [poisoned], { commitIntervalMs: 20 }),
+    changelogState,
   ],
 ]
 
