@@ -384,7 +384,8 @@ export class Task implements ChainHost {
   /**
    * Processes one record from an input topic. Failures of decoding, validation or a step go
    * to the dead-letter list (the record counts as consumed); `stop` policies are enforced by
-   * the runner, which sees the failure.
+   * the runner, which sees the failure. A step failure in a task that rewinds stops it instead
+   * (`rewindFor`): the record is dead-lettered by the task rebuilt to replace this one.
    */
   process(topic: string, record: LogRecord): void {
     if (this.#gated && this.#gate(topic, record)) return
