@@ -6,11 +6,12 @@
  */
 import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
-import { partitionForKey } from '../log/partitioner.ts'
+import { partitionForKey, partitionForStringKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push, type StepCount } from './chain.ts'
+import { type Exchange, ExchangedRecord } from './exchange.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
@@ -35,6 +36,8 @@ export interface TaskOptions {
   globals?: GlobalTables
   /** Record latency histograms (default true; off only to measure what they cost). */
   metrics?: boolean
+  /** Repartition topics handed over in memory (runtime/exchange.ts): the EmbeddedRunner's. */
+  exchange?: Exchange | undefined
 }
 
 /** What one commit of a task holds. */
@@ -86,8 +89,8 @@ export class Task implements ChainHost {
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
   pendingOutputs = 0
-  /** The output list of each output of the record being processed, for a rollback. */
-  readonly #journal: ProducerRecord[][] = []
+  /** The output list (or exchange queue) of each output of the record being processed, for a rollback. */
+  readonly #journal: unknown[][] = []
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   #outputs = new Map<string, ProducerRecord[]>()
@@ -227,15 +230,27 @@ export class Task implements ChainHost {
 
   repartition(topic: string, record: StreamRecord): void {
     this.#repartitionTopics.add(topic)
+    const json = JSON.stringify(record.value)
+    if (json === undefined)
+      throw new TypeError(`a value that crosses a keyBy must be JSON data, not ${typeof record.value}`)
     this.pendingOutputs++
+    const partitions = this.#options.partitionsOf(topic)
+    const queues = this.#options.exchange?.queues(topic)
+    if (queues) {
+      const partition = partitionForStringKey(record.key!, partitions)
+      const queue = queues[partition]!
+      this.#journal.push(queue)
+      queue.push(new ExchangedRecord(topic, partition, record.key, json, record.timestamp, null))
+      return
+    }
     const key = Buffer.from(record.key!)
     const list = this.#output(topic)
     this.#journal.push(list)
     list.push({
       key,
-      value: Buffer.from(JSON.stringify(record.value)),
+      value: Buffer.from(json),
       timestamp: record.timestamp,
-      partition: partitionForKey(key, this.#options.partitionsOf(topic)),
+      partition: partitionForKey(key, partitions),
     })
   }
 
@@ -306,10 +321,13 @@ export class Task implements ChainHost {
       const slot = queue.shift()!
       const previous = this.#origin
       this.#origin = slot.origin
+      this.#journal.length = 0
       try {
         if (!slot.ok) throw new OperatorError(slot.name, slot.error)
         slot.next({ key: slot.record.key, value: slot.value, timestamp: slot.record.timestamp })
       } catch (error) {
+        // What the record's result produced before a later step failed goes too, as in process().
+        this.#rollbackOutputs()
         this.#fail(error)
       } finally {
         this.#origin = previous
@@ -375,9 +393,44 @@ export class Task implements ChainHost {
     if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
     if (this.metrics.enabled)
       this.metrics.observe(source.internal ? Number.NaN : record.timestamp, decoded.timestamp)
+    this.#push(source, decoded)
+  }
+
+  /**
+   * Processes one record an upstream task of this runner handed over in memory (see
+   * runtime/exchange.ts). Like `process` on a repartition topic, except that the input
+   * position does not move: the record is not in the log.
+   */
+  processExchanged(topic: string, record: ExchangedRecord): void {
+    const source = this.#sources.get(topic)!
+    if (record.marker !== null) {
+      const [task, wm, idle] = record.marker.split(':')
+      source.channels[Number(task)]?.mark(Number(wm), idle === '1', this.now)
+      return
+    }
+    this.recordsIn++
+    source.lastLogTime = record.timestamp
+    this.#origin = record
+    let value: unknown
+    try {
+      value = JSON.parse(record.json!)
+    } catch (e) {
+      this.#fail(
+        new OperatorError(
+          `source ${topic}`,
+          new Error(`internal record could not be decoded: ${(e as Error).message}`),
+        ),
+      )
+      return
+    }
+    if (this.metrics.enabled) this.metrics.observe(Number.NaN, record.timestamp)
+    this.#push(source, { key: record.keyString, value, timestamp: record.timestamp })
+  }
+
+  #push(source: SourceRuntime, record: StreamRecord): void {
     this.#journal.length = 0
     try {
-      source.push(decoded)
+      source.push(record)
     } catch (error) {
       this.#rollbackOutputs()
       this.#fail(error)
@@ -482,6 +535,12 @@ export class Task implements ChainHost {
     this.#lastMarker = marker
     const headers: Headers = { [WATERMARK_HEADER]: marker }
     for (const topic of this.#repartitionOutputs()) {
+      const queues = this.#options.exchange?.queues(topic)
+      if (queues) {
+        for (let p = 0; p < queues.length; p++)
+          queues[p]!.push(new ExchangedRecord(topic, p, null, null, this.now, marker))
+        continue
+      }
       const n = this.#options.partitionsOf(topic)
       const list = this.#output(topic)
       for (let p = 0; p < n; p++)
