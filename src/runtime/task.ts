@@ -98,6 +98,7 @@ export class Task implements ChainHost {
   readonly #timeHooks: Array<(now: number) => void> = []
   readonly #repartitionTopics = new Set<string>()
   #lastMarker = ''
+  #lastExchangedMarker = ''
   #origin: RecordOrigin | null = null
   now: number
   /** Figures for status and metrics. */
@@ -233,16 +234,18 @@ export class Task implements ChainHost {
     const json = JSON.stringify(record.value)
     if (json === undefined)
       throw new TypeError(`a value that crosses a keyBy must be JSON data, not ${typeof record.value}`)
-    this.pendingOutputs++
     const partitions = this.#options.partitionsOf(topic)
     const queues = this.#options.exchange?.queues(topic)
     if (queues) {
+      // Not a pending output: the downstream task takes it in this turn of the loop, and
+      // counting it would make commits come sooner (more state written) for nothing.
       const partition = partitionForStringKey(record.key!, partitions)
       const queue = queues[partition]!
       this.#journal.push(queue)
       queue.push(new ExchangedRecord(topic, partition, record.key, json, record.timestamp, null))
       return
     }
+    this.pendingOutputs++
     const key = Buffer.from(record.key!)
     const list = this.#output(topic)
     this.#journal.push(list)
@@ -455,6 +458,10 @@ export class Task implements ChainHost {
     const wm = this.tracker.current()
     if (wm > before) this.advanceWatermark(wm)
     for (const hook of this.#timeHooks) this.#guard(() => hook(now))
+    // In memory, a marker right behind the records: the downstream task sees event time move
+    // in this turn, as it would reading both from the log, and closes windows no later. Not
+    // while async calls are out: their records are behind this watermark and not sent yet.
+    if (this.#options.exchange && this.#asyncQueue.length === 0) this.#sendMarkers(true)
   }
 
   /** Fires event-time work up to `watermark` (the test driver calls this directly). */
@@ -489,8 +496,9 @@ export class Task implements ChainHost {
   #rollbackOutputs(): void {
     const journal = this.#journal
     for (let i = journal.length - 1; i >= 0; i--) {
-      journal[i]!.pop()
-      this.pendingOutputs--
+      const list = journal[i]!
+      list.pop()
+      if (!this.#options.exchange?.isQueue(list)) this.pendingOutputs--
     }
     journal.length = 0
   }
@@ -525,17 +533,31 @@ export class Task implements ChainHost {
 
   /** Tells every partition of each repartition topic this task writes where its event time is. */
   #appendWatermarkMarkers(): void {
+    this.#sendMarkers(false)
+    // Also in memory: a task whose async calls are out at every tick sends them here (the
+    // commit has waited for those calls).
+    if (this.#options.exchange) this.#sendMarkers(true)
+  }
+
+  /**
+   * Markers into the repartition topics written through the log (at collect: they are
+   * outputs of the commit), or into the exchange's queues (`exchanged`, at every tick).
+   */
+  #sendMarkers(exchanged: boolean): void {
     if (this.#repartitionTopics.size === 0 && !this.#writesRepartition()) return
     const wm = this.tracker.watermark
     const idle = this.tracker.allIdle
     const marker = `${this.partition}:${wm}:${idle ? 1 : 0}`
     // An upstream task with no event time yet still says so when it is idle: otherwise a
     // partition that never had a record would hold the downstream watermark at −∞ for good.
-    if (marker === this.#lastMarker || (wm === Number.NEGATIVE_INFINITY && !idle)) return
-    this.#lastMarker = marker
+    if (marker === (exchanged ? this.#lastExchangedMarker : this.#lastMarker)) return
+    if (wm === Number.NEGATIVE_INFINITY && !idle) return
+    if (exchanged) this.#lastExchangedMarker = marker
+    else this.#lastMarker = marker
     const headers: Headers = { [WATERMARK_HEADER]: marker }
     for (const topic of this.#repartitionOutputs()) {
       const queues = this.#options.exchange?.queues(topic)
+      if (queues === undefined ? exchanged : !exchanged) continue
       if (queues) {
         for (let p = 0; p < queues.length; p++)
           queues[p]!.push(new ExchangedRecord(topic, p, null, null, this.now, marker))
