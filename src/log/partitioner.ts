@@ -31,6 +31,41 @@ export function partitionForKey(key: Uint8Array, partitions: number): number {
 }
 
 /**
+ * `partitionForKey` of a string key's UTF-8 bytes, without making them when the key is ASCII
+ * (its bytes are then its char codes): a keyBy hands records over in memory on the embedded
+ * runner and needs only the partition, not a Buffer per record.
+ */
+export function partitionForStringKey(key: string, partitions: number): number {
+  if (partitions === 1) return 0
+  const length = key.length
+  const m = 0x5bd1e995
+  let h = 0x9747b28c ^ length
+  const tail = length & ~3
+  for (let i = 0; i < tail; i += 4) {
+    const a = key.charCodeAt(i)
+    const b = key.charCodeAt(i + 1)
+    const c = key.charCodeAt(i + 2)
+    const d = key.charCodeAt(i + 3)
+    if ((a | b | c | d) > 0x7f) return partitionForKey(Buffer.from(key), partitions)
+    let k = a | (b << 8) | (c << 16) | (d << 24)
+    k = Math.imul(k, m)
+    k ^= k >>> 24
+    k = Math.imul(k, m)
+    h = Math.imul(h, m) ^ k
+  }
+  const rest = length & 3
+  for (let i = tail; i < length; i++)
+    if (key.charCodeAt(i) > 0x7f) return partitionForKey(Buffer.from(key), partitions)
+  if (rest === 3) h ^= key.charCodeAt(tail + 2) << 16
+  if (rest >= 2) h ^= key.charCodeAt(tail + 1) << 8
+  if (rest >= 1) h = Math.imul(h ^ key.charCodeAt(tail), m)
+  h ^= h >>> 13
+  h = Math.imul(h, m)
+  h ^= h >>> 15
+  return ((h | 0) & 0x7fffffff) % partitions
+}
+
+/**
  * Picks partitions for records: by key hash when there is a key, round-robin otherwise.
  * One per producer, so round-robin spreads each producer's unkeyed records evenly.
  */

@@ -16,7 +16,8 @@ import { isSluiceError, SluiceError } from '../errors.ts'
 import type { EmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { PartitionState } from '../log/embedded/partition-state.ts'
 import type { EmbeddedTransaction } from '../log/embedded/transaction.ts'
-import { compile, type Topology } from '../topology/compile.ts'
+import { compile, type Subtopology, type Topology } from '../topology/compile.ts'
+import { Exchange, ExchangedRecord } from './exchange.ts'
 import { GlobalTables } from './global-tables.ts'
 import { Histogram } from './metrics/histogram.ts'
 import { type PipelineMetrics, taskSnapshot } from './metrics/snapshot.ts'
@@ -60,6 +61,12 @@ export interface RunnerOptions {
    * (default 30,000 ms; 0 never: they then grow for ever). See runtime/purge.ts.
    */
   purgeIntervalMs?: number
+  /**
+   * Hand repartition records from task to task in memory (default true): this runner runs
+   * every task in one thread and commits them together, so they need not go through the log
+   * (runtime/exchange.ts). False sends them through the log, as the other runners do.
+   */
+  exchange?: boolean
 }
 
 export interface PipelineStatus {
@@ -145,6 +152,8 @@ export class EmbeddedRunner {
   #wake: (() => void) | null = null
   /** commit() calls waiting for a commit slot. */
   readonly #landings: Array<() => void> = []
+  /** Repartition records handed over in memory; undefined when they go through the log. */
+  readonly #exchange: Exchange | undefined
 
   constructor(log: EmbeddedLog, pipelines: readonly Pipeline[], options: RunnerOptions = {}) {
     if (pipelines.length === 0) throw new SluiceError('SLUICE_INVALID_ARGUMENT', 'no pipelines to run')
@@ -155,6 +164,7 @@ export class EmbeddedRunner {
     this.#purgeIntervalMs = options.purgeIntervalMs ?? PURGE_EVERY_MS
     this.#backend = new LmdbBackend(log)
     this.#metrics = options.metrics ?? true
+    this.#exchange = (options.exchange ?? true) ? new Exchange() : undefined
     this.#pipelines = pipelines.map((pipeline) => ({
       pipeline,
       topology: compile(pipeline),
@@ -193,7 +203,9 @@ export class EmbeddedRunner {
       const { topology } = running
       running.counts = await prepareTopics(this.#log, running.pipeline, topology)
       await running.globals.bootstrap(this.#log)
-      for (const sub of topology.subtopologies) {
+      // Upstream tasks first: one pass of the loop then carries a record through every
+      // in-memory exchange of the pipeline.
+      for (const sub of upstreamFirst(topology)) {
         const n = running.counts.get(sub.id)!
         for (let p = 0; p < n; p++) {
           const task = await this.#restoredTask(running, sub, p)
@@ -202,6 +214,7 @@ export class EmbeddedRunner {
           running.tasks.push(task)
         }
       }
+      if (this.#exchange) this.#fuse(running)
     }
   }
 
@@ -224,6 +237,7 @@ export class EmbeddedRunner {
       globals: running.globals,
       metrics: this.#metrics,
       rewindOnFailure: pipeline.options.errors.afterRetries !== 'stop',
+      exchange: this.#exchange,
       ...(poison ? { poison } : {}),
     })
     for (const topic of task.sourceTopics()) {
@@ -242,11 +256,29 @@ export class EmbeddedRunner {
     await this.#inflight
     for (const running of this.#pipelines) {
       const { tasks } = running
+      const failed = tasks.filter((t) => t.rewindFor !== null)
+      if (failed.length === 0) continue
+      // With an in-memory exchange, the tasks downstream have seen what the failed task sent
+      // since the last commit, and its replay sends it again: every task of the pipeline goes
+      // back to that commit together. A failure of a record taken from the exchange also sends
+      // the pipeline's keyBys through the log from now on (see Exchange.unfuse).
+      const fused = running.topology.repartitionTopics
+        .map((r) => r.topic)
+        .filter((topic) => this.#exchange?.queues(topic) !== undefined)
+      const whole = fused.length > 0
+      if (whole) {
+        const exchanged = failed.some((t) => t.rewindFor!.origin instanceof ExchangedRecord)
+        for (const topic of fused) {
+          if (exchanged) this.#exchange!.unfuse(topic)
+          else this.#exchange!.clear(topic)
+        }
+      }
       for (let i = 0; i < tasks.length; i++) {
         const old = tasks[i]!
-        if (old.rewindFor === null) continue
+        if (old.rewindFor === null && !whole) continue
         const task = await this.#restoredTask(running, old.subtopology, old.partition, old.poisonRecords())
         task.inheritFigures(old)
+        old.discard()
         tasks[i] = task
         this.rewound++
       }
@@ -266,6 +298,47 @@ export class EmbeddedRunner {
     for (const { tasks } of this.#pipelines)
       for (const task of tasks) if (task.rewindFor !== null) return true
     return false
+  }
+
+  /** Exchanges in memory each repartition topic the log holds nothing unread of. */
+  #fuse(running: RunningPipeline): void {
+    for (const { topic } of running.topology.repartitionTopics) {
+      const partitions = this.#log.partitionsOf(topic)
+      const readers = running.tasks.filter((t) => t.positions.has(topic))
+      const unread = readers.some(
+        (t) => this.#log.partition({ topic, partition: t.partition }).nextOffset > t.positions.get(topic)!,
+      )
+      if (!unread) this.#exchange!.fuse(topic, partitions.length)
+    }
+  }
+
+  /** Hands every record waiting in the exchange to its task, upstream tasks first. */
+  async #drainExchange(): Promise<number> {
+    let processed = 0
+    for (const task of this.tasks) {
+      for (const topic of task.sourceTopics()) processed += await this.#drainQueue(task, topic)
+    }
+    return processed
+  }
+
+  /** Processes what the exchange holds for `task` on `topic` (0 when it goes through the log). */
+  async #drainQueue(task: Task, topic: string): Promise<number> {
+    const queue = this.#exchange?.queues(topic)?.[task.partition]
+    if (queue === undefined || queue.length === 0) return 0
+    const started = performance.now()
+    // Upstream async results may append while this awaits: the loop takes them too.
+    for (let i = 0; i < queue.length; i++) {
+      task.processExchanged(topic, queue[i]!)
+      if (task.asyncFull) {
+        const waited = performance.now()
+        await task.asyncProgress()
+        task.metrics.blockedMs += performance.now() - waited
+      }
+    }
+    const processed = queue.length
+    queue.length = 0
+    task.metrics.busyMs += performance.now() - started
+    return processed
   }
 
   /** Runs until `stop()` (or a failure under the `stop` error policy). */
@@ -350,6 +423,7 @@ export class EmbeddedRunner {
    * look before waiting.
    */
   #inputWaiting(): boolean {
+    if (this.#exchange?.pending()) return true
     for (const { tasks } of this.#pipelines) {
       for (const task of tasks) {
         for (const topic of task.sourceTopics()) {
@@ -395,7 +469,7 @@ export class EmbeddedRunner {
             }
           }
           if (records.length > 0) task.metrics.busyMs += performance.now() - started
-          processed += records.length
+          processed += records.length + (await this.#drainQueue(task, topic))
         }
         task.tick(now)
       }
@@ -405,7 +479,8 @@ export class EmbeddedRunner {
 
   /**
    * The commit protocol (exactly-once on the embedded log):
-   * 1. Wait for async steps in flight, so every consumed record's results are in this commit.
+   * 1. Wait for async steps in flight, so every consumed record's results are in this commit;
+   *    and hand what waits in the in-memory exchange to its tasks (runtime/exchange.ts).
    * 2. Wait while MAX_COMMITS_IN_FLIGHT commits are queued. No need to wait for the previous
    *    one: commits land in the order they are queued (the log grants their reservations in
    *    call order and stages them in it), and one that fails fails every later one.
@@ -419,8 +494,10 @@ export class EmbeddedRunner {
    * committed offsets with the last committed state and produce the same outputs again.
    */
   async commit(): Promise<void> {
-    // 1. An async step that failed stops its task: rebuild it first (see #rewind).
-    for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
+    // 1. (The exchange is drained too: what an upstream task sent must be in this commit.)
+    do {
+      for (const task of this.tasks) while (task.asyncInFlight > 0) await task.asyncProgress()
+    } while ((await this.#drainExchange()) > 0)
     if (this.#rewindDue()) await this.#rewind()
     // 2.
     const waited = performance.now()
@@ -578,6 +655,21 @@ export function stopPolicyMessage(pipeline: string, f: DeadLetter): string {
     `pipeline "${pipeline}" stopped (error policy "stop"): ${f.error.message}` +
     (f.origin ? ` at ${f.origin.topic}/${f.origin.partition}@${f.origin.offset}` : '')
   )
+}
+
+/** The subtopologies of a topology, each after the ones whose repartition topics it reads. */
+function upstreamFirst(topology: Topology): Subtopology[] {
+  const done = new Set<number>()
+  const order: Subtopology[] = []
+  const visit = (sub: Subtopology) => {
+    if (done.has(sub.id)) return
+    done.add(sub.id)
+    for (const source of sub.sources)
+      if (source.upstream !== null) visit(topology.subtopologies[source.upstream]!)
+    order.push(sub)
+  }
+  for (const sub of topology.subtopologies) visit(sub)
+  return order
 }
 
 function yieldToEventLoop(): Promise<void> {

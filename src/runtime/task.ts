@@ -6,11 +6,12 @@
  */
 import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
-import { partitionForKey } from '../log/partitioner.ts'
+import { partitionForKey, partitionForStringKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push, type StepCount } from './chain.ts'
+import { type Exchange, ExchangedRecord } from './exchange.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
 import { PoisonRecords } from './poison.ts'
@@ -45,6 +46,8 @@ export interface TaskOptions {
   rewindOnFailure?: boolean
   /** Poison records of the task this one replaces: dead-lettered, not processed, when the replay meets them. */
   poison?: PoisonRecords
+  /** Repartition topics handed over in memory (runtime/exchange.ts): the EmbeddedRunner's. */
+  exchange?: Exchange | undefined
 }
 
 /** What one commit of a task holds. */
@@ -96,15 +99,18 @@ export class Task implements ChainHost {
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
   pendingOutputs = 0
-  /** The output list of each output of the record being processed, for a rollback. */
-  readonly #journal: ProducerRecord[][] = []
+  /** The output list (or exchange queue) of each output of the record being processed, for a rollback. */
+  readonly #journal: unknown[][] = []
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
+  /** The runner's in-memory exchange, until the task is discarded (see `discard`). */
+  #exchange: Exchange | undefined
   #outputs = new Map<string, ProducerRecord[]>()
   readonly #watermarkHooks: Array<(wm: number) => void> = []
   readonly #timeHooks: Array<(now: number) => void> = []
   readonly #repartitionTopics = new Set<string>()
   #lastMarker = ''
+  #lastExchangedMarker = ''
   #origin: RecordOrigin | null = null
   now: number
   /** Figures for status and metrics. */
@@ -151,6 +157,7 @@ export class Task implements ChainHost {
 
   constructor(options: TaskOptions) {
     this.#options = options
+    this.#exchange = options.exchange
     this.topology = options.topology
     this.subtopology = options.subtopology
     this.pipeline = options.topology.pipeline
@@ -260,15 +267,29 @@ export class Task implements ChainHost {
 
   repartition(topic: string, record: StreamRecord): void {
     this.#repartitionTopics.add(topic)
+    const json = JSON.stringify(record.value)
+    if (json === undefined)
+      throw new TypeError(`a value that crosses a keyBy must be JSON data, not ${typeof record.value}`)
+    const partitions = this.#options.partitionsOf(topic)
+    const queues = this.#exchange?.queues(topic)
+    if (queues) {
+      // Not a pending output: the downstream task takes it in this turn of the loop, and
+      // counting it would make commits come sooner (more state written) for nothing.
+      const partition = partitionForStringKey(record.key!, partitions)
+      const queue = queues[partition]!
+      this.#journal.push(queue)
+      queue.push(new ExchangedRecord(topic, partition, record.key, json, record.timestamp, null))
+      return
+    }
     this.pendingOutputs++
     const key = Buffer.from(record.key!)
     const list = this.#output(topic)
     this.#journal.push(list)
     list.push({
       key,
-      value: Buffer.from(JSON.stringify(record.value)),
+      value: Buffer.from(json),
       timestamp: record.timestamp,
-      partition: partitionForKey(key, this.#options.partitionsOf(topic)),
+      partition: partitionForKey(key, partitions),
     })
   }
 
@@ -339,10 +360,13 @@ export class Task implements ChainHost {
       const slot = queue.shift()!
       const previous = this.#origin
       this.#origin = slot.origin
+      this.#journal.length = 0
       try {
         if (!slot.ok) throw new OperatorError(slot.name, slot.error)
         slot.next({ key: slot.record.key, value: slot.value, timestamp: slot.record.timestamp })
       } catch (error) {
+        // What the record's result produced before a later step failed goes too, as in process().
+        this.#rollbackOutputs()
         if (this.#rewinds && slot.origin !== null) this.#requestRewind(error)
         else this.#fail(error)
       } finally {
@@ -411,9 +435,47 @@ export class Task implements ChainHost {
     if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
     if (this.metrics.enabled)
       this.metrics.observe(source.internal ? Number.NaN : record.timestamp, decoded.timestamp)
+    this.#push(source, decoded)
+  }
+
+  /**
+   * Processes one record an upstream task of this runner handed over in memory (see
+   * runtime/exchange.ts). Like `process` on a repartition topic, except that the input
+   * position does not move: the record is not in the log.
+   */
+  processExchanged(topic: string, record: ExchangedRecord): void {
+    // Halted for a rewind: the runner rebuilds every task of the pipeline, and the upstream
+    // task sends this record again (the exchange keeps nothing across a rewind).
+    if (this.halted) return
+    const source = this.#sources.get(topic)!
+    if (record.marker !== null) {
+      const [task, wm, idle] = record.marker.split(':')
+      source.channels[Number(task)]?.mark(Number(wm), idle === '1', this.now)
+      return
+    }
+    this.recordsIn++
+    source.lastLogTime = record.timestamp
+    this.#origin = record
+    let value: unknown
+    try {
+      value = JSON.parse(record.json!)
+    } catch (e) {
+      this.#fail(
+        new OperatorError(
+          `source ${topic}`,
+          new Error(`internal record could not be decoded: ${(e as Error).message}`),
+        ),
+      )
+      return
+    }
+    if (this.metrics.enabled) this.metrics.observe(Number.NaN, record.timestamp)
+    this.#push(source, { key: record.keyString, value, timestamp: record.timestamp })
+  }
+
+  #push(source: SourceRuntime, record: StreamRecord): void {
     this.#journal.length = 0
     try {
-      source.push(decoded)
+      source.push(record)
     } catch (error) {
       this.#rollbackOutputs()
       if (this.#rewinds) this.#requestRewind(error)
@@ -458,6 +520,15 @@ export class Task implements ChainHost {
   }
 
   /**
+   * The runner replaced this task (a rewind): async calls still out may finish and emit, but
+   * nothing of it may reach the exchange, where the replacement's downstream tasks read. (Its
+   * log outputs are dropped with it.)
+   */
+  discard(): void {
+    this.#exchange = undefined
+  }
+
+  /**
    * Keeps the status figures of the task this one replaces (records replayed since its last
    * commit count again: they were processed again).
    */
@@ -486,6 +557,10 @@ export class Task implements ChainHost {
     const wm = this.tracker.current()
     if (wm > before) this.advanceWatermark(wm)
     for (const hook of this.#timeHooks) this.#guard(() => hook(now))
+    // In memory, a marker right behind the records: the downstream task sees event time move
+    // in this turn, as it would reading both from the log, and closes windows no later. Not
+    // while async calls are out: their records are behind this watermark and not sent yet.
+    if (this.#exchange && this.#asyncQueue.length === 0) this.#sendMarkers(true)
   }
 
   /** Fires event-time work up to `watermark` (the test driver calls this directly). */
@@ -520,8 +595,9 @@ export class Task implements ChainHost {
   #rollbackOutputs(): void {
     const journal = this.#journal
     for (let i = journal.length - 1; i >= 0; i--) {
-      journal[i]!.pop()
-      this.pendingOutputs--
+      const list = journal[i]!
+      list.pop()
+      if (!this.#exchange?.isQueue(list)) this.pendingOutputs--
     }
     journal.length = 0
   }
@@ -562,16 +638,36 @@ export class Task implements ChainHost {
 
   /** Tells every partition of each repartition topic this task writes where its event time is. */
   #appendWatermarkMarkers(): void {
+    this.#sendMarkers(false)
+    // Also in memory: a task whose async calls are out at every tick sends them here (the
+    // commit has waited for those calls).
+    if (this.#exchange) this.#sendMarkers(true)
+  }
+
+  /**
+   * Markers into the repartition topics written through the log (at collect: they are
+   * outputs of the commit), or into the exchange's queues (`exchanged`, at every tick).
+   */
+  #sendMarkers(exchanged: boolean): void {
     if (this.#repartitionTopics.size === 0 && !this.#writesRepartition()) return
     const wm = this.tracker.watermark
     const idle = this.tracker.allIdle
     const marker = `${this.partition}:${wm}:${idle ? 1 : 0}`
     // An upstream task with no event time yet still says so when it is idle: otherwise a
     // partition that never had a record would hold the downstream watermark at −∞ for good.
-    if (marker === this.#lastMarker || (wm === Number.NEGATIVE_INFINITY && !idle)) return
-    this.#lastMarker = marker
+    if (marker === (exchanged ? this.#lastExchangedMarker : this.#lastMarker)) return
+    if (wm === Number.NEGATIVE_INFINITY && !idle) return
+    if (exchanged) this.#lastExchangedMarker = marker
+    else this.#lastMarker = marker
     const headers: Headers = { [WATERMARK_HEADER]: marker }
     for (const topic of this.#repartitionOutputs()) {
+      const queues = this.#exchange?.queues(topic)
+      if (queues === undefined ? exchanged : !exchanged) continue
+      if (queues) {
+        for (let p = 0; p < queues.length; p++)
+          queues[p]!.push(new ExchangedRecord(topic, p, null, null, this.now, marker))
+        continue
+      }
       const n = this.#options.partitionsOf(topic)
       const list = this.#output(topic)
       for (let p = 0; p < n; p++)

@@ -37,7 +37,11 @@ const runner =
         threads,
         module: new URL('./engine-pipeline-module.ts', import.meta.url),
       })
-    : new EmbeddedRunner(log, [buildPipeline()], { commitIntervalMs: 5 })
+    : new EmbeddedRunner(log, [buildPipeline()], {
+        commitIntervalMs: 5,
+        // ENGINE_CRASH_VIA=log: the keyBy goes through the repartition topic, not in memory.
+        exchange: process.env.ENGINE_CRASH_VIA !== 'log',
+      })
 await runner.start()
 // What the previous lives committed: input consumed, outputs written.
 let consumed = 0

@@ -95,11 +95,12 @@ interface Life {
  * One life of the child. `killAfterMs`: SIGKILL it that long after `ready`; null: let it
  * finish (mode `finish`) and wait for its clean exit.
  */
-function runLife(dataDir: string, label: string, killAfterMs: number | null): Promise<Life> {
+function runLife(dataDir: string, label: string, killAfterMs: number | null, via: Via): Promise<Life> {
   return new Promise((resolve, reject) => {
     const mode = killAfterMs === null ? 'finish' : 'kill'
     const child: ChildProcess = spawn(process.execPath, [CHILD, dataDir, mode], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ENGINE_CRASH_VIA: via },
     })
     children.add(child)
     const life: Life = {
@@ -339,108 +340,126 @@ async function readRun(dataDir: string): Promise<RunResult> {
 
 const total = (rows: Row[][]) => rows.reduce((n, r) => n + r.length, 0)
 
+/**
+ * How the keyBy's records reach the window: the runner's in-memory exchange (its default) or
+ * the repartition topic of the log (what the threaded and Kafka runners do).
+ */
+type Via = 'memory' | 'log'
+
 describe('the engine killed with SIGKILL again and again', () => {
-  test(`windowed aggregation over ${INPUT_RECORDS.toLocaleString('en')} records, ${KILL_ROUNDS} kill -9 rounds: output equals a clean run's exactly`, {
-    timeout: 180_000,
-  }, async () => {
-    const t0 = performance.now()
-    const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
-    const root = tempDir('sluice-engine-crash-')
-    const genDir = join(root, 'input')
-    const cleanDir = join(root, 'clean')
-    const killedDir = join(root, 'killed')
+  for (const via of ['memory', 'log'] as const)
+    test(`windowed aggregation over ${INPUT_RECORDS.toLocaleString('en')} records, keyBy through ${via === 'memory' ? 'the in-memory exchange' : 'the log'}, ${KILL_ROUNDS} kill -9 rounds: output equals a clean run's exactly`, {
+      timeout: 180_000,
+    }, async () => {
+      const t0 = performance.now()
+      const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
+      const root = tempDir('sluice-engine-crash-')
+      const genDir = join(root, 'input')
+      const cleanDir = join(root, 'clean')
+      const killedDir = join(root, 'killed')
 
-    // ---- the input, once; copied into both runs' data directories
-    const genLog = await openEmbeddedLog({ dataDir: genDir, durability: 'interval', cleanupIntervalMs: 0 })
-    await generateInput(genLog)
-    await genLog.close()
-    cpSync(genDir, cleanDir, { recursive: true })
-    cpSync(genDir, killedDir, { recursive: true })
-    say(`generated ${INPUT_RECORDS} input records in ${PARTITIONS} partitions (${elapsed()})`)
+      // ---- the input, once; copied into both runs' data directories
+      const genLog = await openEmbeddedLog({ dataDir: genDir, durability: 'interval', cleanupIntervalMs: 0 })
+      await generateInput(genLog)
+      await genLog.close()
+      cpSync(genDir, cleanDir, { recursive: true })
+      cpSync(genDir, killedDir, { recursive: true })
+      say(`generated ${INPUT_RECORDS} input records in ${PARTITIONS} partitions (${elapsed()})`)
 
-    // ---- the clean run, in parallel with the killed one (2 cores)
-    const cleanRun = runLife(cleanDir, 'clean run', null)
+      // ---- the clean run, in parallel with the killed one (2 cores)
+      const cleanRun = runLife(cleanDir, 'clean run', null, via)
 
-    // ---- kill -9 rounds
-    const lives: Life[] = []
-    for (let round = 1; round <= KILL_ROUNDS; round++) {
-      const after = KILL_MIN_MS + Math.floor(Math.random() * (KILL_MAX_MS - KILL_MIN_MS + 1))
-      const life = await runLife(killedDir, `round ${String(round).padStart(2)}`, after)
-      lives.push(life)
-      say(lifeFigures(life))
-      assert.ok(life.committed, `the child never became ready: ${describeLife(life)}`)
-      assert.equal(life.signal, 'SIGKILL', `the child must only end by SIGKILL: ${describeLife(life)}`)
-    }
+      // ---- kill -9 rounds
+      const lives: Life[] = []
+      for (let round = 1; round <= KILL_ROUNDS; round++) {
+        const after = KILL_MIN_MS + Math.floor(Math.random() * (KILL_MAX_MS - KILL_MIN_MS + 1))
+        const life = await runLife(killedDir, `round ${String(round).padStart(2)}`, after, via)
+        lives.push(life)
+        say(lifeFigures(life))
+        assert.ok(life.committed, `the child never became ready: ${describeLife(life)}`)
+        assert.equal(life.signal, 'SIGKILL', `the child must only end by SIGKILL: ${describeLife(life)}`)
+      }
 
-    // ---- the last life: to the end of the input, then a clean stop
-    const last = await runLife(killedDir, 'final    ', null)
-    lives.push(last)
-    say(lifeFigures(last))
-    assert.equal(last.code, 0, `the final life must stop cleanly: ${describeLife(last)}`)
-    assert.ok(last.done, `the final life printed no "done": ${describeLife(last)}`)
-    // What is committed never goes back from one life to the next.
-    for (let i = 1; i < lives.length; i++) {
-      const [a, b] = [lives[i - 1]!.committed!, lives[i]!.committed!]
-      assert.ok(
-        b.consumed >= a.consumed && b.output >= a.output && b.big >= a.big,
-        `committed progress went back: ${JSON.stringify(a)} → ${JSON.stringify(b)}`,
+      // ---- the last life: to the end of the input, then a clean stop
+      const last = await runLife(killedDir, 'final    ', null, via)
+      lives.push(last)
+      say(lifeFigures(last))
+      assert.equal(last.code, 0, `the final life must stop cleanly: ${describeLife(last)}`)
+      assert.ok(last.done, `the final life printed no "done": ${describeLife(last)}`)
+      // What is committed never goes back from one life to the next.
+      for (let i = 1; i < lives.length; i++) {
+        const [a, b] = [lives[i - 1]!.committed!, lives[i]!.committed!]
+        assert.ok(
+          b.consumed >= a.consumed && b.output >= a.output && b.big >= a.big,
+          `committed progress went back: ${JSON.stringify(a)} → ${JSON.stringify(b)}`,
+        )
+      }
+
+      const clean = await cleanRun
+      say(lifeFigures(clean))
+      assert.equal(clean.code, 0, `the clean run must stop cleanly: ${describeLife(clean)}`)
+      assert.ok(clean.done)
+      assert.equal(
+        clean.done.in,
+        2 * INPUT_RECORDS,
+        'the clean run reads every input and repartitioned record once',
       )
-    }
+      assert.equal(clean.done.late, 0, 'no late records in the clean run')
+      assert.equal(last.done.late, 0, 'no late records in the final life')
 
-    const clean = await cleanRun
-    say(lifeFigures(clean))
-    assert.equal(clean.code, 0, `the clean run must stop cleanly: ${describeLife(clean)}`)
-    assert.ok(clean.done)
-    assert.equal(
-      clean.done.in,
-      2 * INPUT_RECORDS,
-      'the clean run reads every input and repartitioned record once',
-    )
-    assert.equal(clean.done.late, 0, 'no late records in the clean run')
-    assert.equal(last.done.late, 0, 'no late records in the final life')
-
-    // ---- compare
-    const [cleanResult, killedResult] = [await readRun(cleanDir), await readRun(killedDir)]
-    const expected = expectedOutputs()
-    say(
-      `clean run: output ${total(cleanResult.output)}, big ${total(cleanResult.big)}, ` +
-        `repartitioned ${cleanResult.repartition.records} (+${cleanResult.repartition.markers} markers)`,
-    )
-    say(
-      `killed run: output ${total(killedResult.output)}, big ${total(killedResult.big)}, ` +
-        `repartitioned ${killedResult.repartition.records} (+${killedResult.repartition.markers} markers)`,
-    )
-    say(`expected from the input: output ${total(expected.output)}, big ${total(expected.big)}`)
-    for (const r of [cleanResult, killedResult]) {
-      assert.equal(r.inputEnd, INPUT_RECORDS, 'the input topic is untouched')
-      assert.equal(r.deadLetters, 0, 'no dead letters')
-      assert.equal(r.repartition.records, INPUT_RECORDS, 'every input record is repartitioned exactly once')
-    }
-    const problems = [
-      ...diffTopic(OUTPUT, cleanResult.output, expected.output, 'the results computed from the input'),
-      ...diffTopic(BIG, cleanResult.big, expected.big, 'the results computed from the input'),
-      ...diffTopic(OUTPUT, killedResult.output, cleanResult.output, 'the clean run'),
-      ...diffTopic(BIG, killedResult.big, cleanResult.big, 'the clean run'),
-    ]
-    if (problems.length > 0) {
-      const after = lives.filter((l) => (l.committed?.exhausted ?? 0) > 0).map((l) => l.label.trim())
-      const hint =
-        after.length === 0
-          ? ''
-          : `\nNote: ${after.join(', ')} started with an input partition already read to its end; ` +
-            'missing windows then point at watermark restore (see the restart test below).'
-      assert.fail(`the killed run's outputs are not exactly-once:\n${problems.join('\n')}${hint}`)
-    }
-    const killed = lives.filter((l) => l.signal === 'SIGKILL')
-    const busy = killed.filter(
-      (l) => (l.last?.lag ?? INPUT_RECORDS - (l.committed?.consumed ?? 0)) > 0,
-    ).length
-    say(
-      `PASS: ${killed.length} kill -9 rounds (${busy} while input was pending) + final life; ` +
-        `output ${total(killedResult.output)} and big ${total(killedResult.big)} records equal the clean run's, ` +
-        `in order per partition (${elapsed()})`,
-    )
-  })
+      // ---- compare
+      const [cleanResult, killedResult] = [await readRun(cleanDir), await readRun(killedDir)]
+      const expected = expectedOutputs()
+      say(
+        `clean run: output ${total(cleanResult.output)}, big ${total(cleanResult.big)}, ` +
+          `repartitioned ${cleanResult.repartition.records} (+${cleanResult.repartition.markers} markers)`,
+      )
+      say(
+        `killed run: output ${total(killedResult.output)}, big ${total(killedResult.big)}, ` +
+          `repartitioned ${killedResult.repartition.records} (+${killedResult.repartition.markers} markers)`,
+      )
+      say(`expected from the input: output ${total(expected.output)}, big ${total(expected.big)}`)
+      for (const r of [cleanResult, killedResult]) {
+        assert.equal(r.inputEnd, INPUT_RECORDS, 'the input topic is untouched')
+        assert.equal(r.deadLetters, 0, 'no dead letters')
+        if (via === 'log')
+          assert.equal(
+            r.repartition.records,
+            INPUT_RECORDS,
+            'every input record is repartitioned exactly once',
+          )
+        else
+          assert.equal(
+            r.repartition.records,
+            0,
+            'the in-memory exchange writes nothing to the repartition topic',
+          )
+      }
+      const problems = [
+        ...diffTopic(OUTPUT, cleanResult.output, expected.output, 'the results computed from the input'),
+        ...diffTopic(BIG, cleanResult.big, expected.big, 'the results computed from the input'),
+        ...diffTopic(OUTPUT, killedResult.output, cleanResult.output, 'the clean run'),
+        ...diffTopic(BIG, killedResult.big, cleanResult.big, 'the clean run'),
+      ]
+      if (problems.length > 0) {
+        const after = lives.filter((l) => (l.committed?.exhausted ?? 0) > 0).map((l) => l.label.trim())
+        const hint =
+          after.length === 0
+            ? ''
+            : `\nNote: ${after.join(', ')} started with an input partition already read to its end; ` +
+              'missing windows then point at watermark restore (see the restart test below).'
+        assert.fail(`the killed run's outputs are not exactly-once:\n${problems.join('\n')}${hint}`)
+      }
+      const killed = lives.filter((l) => l.signal === 'SIGKILL')
+      const busy = killed.filter(
+        (l) => (l.last?.lag ?? INPUT_RECORDS - (l.committed?.consumed ?? 0)) > 0,
+      ).length
+      say(
+        `PASS: ${killed.length} kill -9 rounds (${busy} while input was pending) + final life; ` +
+          `output ${total(killedResult.output)} and big ${total(killedResult.big)} records equal the clean run's, ` +
+          `in order per partition (${elapsed()})`,
+      )
+    })
 
   /**
    * Once an input partition has been read to its end, its restarted upstream task never sees a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { murmur2, Partitioner, partitionForKey } from '../../../src/log/partitioner.ts'
+import { murmur2, Partitioner, partitionForKey, partitionForStringKey } from '../../../src/log/partitioner.ts'
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 
@@ -27,4 +27,26 @@ test('records without a key are spread round-robin', () => {
   const p = new Partitioner()
   const seen = Array.from({ length: 9 }, () => p.partition(null, 3))
   assert.deepEqual(seen, [0, 1, 2, 0, 1, 2, 0, 1, 2])
+})
+
+test('a string key lands where its UTF-8 bytes do, ASCII or not', () => {
+  const keys = [
+    '',
+    'a',
+    'ab',
+    'abc',
+    'abcd',
+    'foobar',
+    '1234567',
+    'card-42',
+    'Zürich',
+    'ab€',
+    '東京',
+    '🙂x',
+    'a\u007f\u0080',
+  ]
+  for (let i = 0; i < 500; i++) keys.push(`user-${i * 7919}`, String(i), `é${i}`)
+  for (const key of keys)
+    for (const n of [1, 2, 3, 12, 50])
+      assert.equal(partitionForStringKey(key, n), partitionForKey(bytes(key), n), `${key} / ${n}`)
 })

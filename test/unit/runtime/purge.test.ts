@@ -42,7 +42,8 @@ for (const kind of ['embedded runner', 'group runner'] as const) {
     let log = await openEmbeddedLog({ dataDir: dir })
     const make = (l: typeof log) =>
       kind === 'embedded runner'
-        ? new EmbeddedRunner(l, [p], { purgeIntervalMs: 50 })
+        ? // Through the log: in memory (the default) the repartition topic stays empty.
+          new EmbeddedRunner(l, [p], { purgeIntervalMs: 50, exchange: false })
         : new GroupRunner(l, [p], { purgeIntervalMs: 50 })
     const send = async (from: number, to: number) => {
       const producer = log.producer()
