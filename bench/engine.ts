@@ -30,9 +30,9 @@
  *             state writes dropped (durability off: no backend writes, no log). "keyed" builds
  *             the window with `.keyed()` (the records are already keyed by auction: one task,
  *             no repartition); "keyBy" uses `.keyBy((b) => b.auction)`, which compiles to two
- *             tasks joined by a repartition topic, simulated in memory (the upstream task's
- *             repartition records and watermark markers are handed to the downstream task as
- *             LogRecords in the same batch).
+ *             tasks joined by a repartition topic, handed over in memory by the engine's
+ *             exchange (runtime/exchange.ts) as the EmbeddedRunner does: the upstream task's
+ *             records and watermark markers reach the downstream task in the same batch.
  * (c) log:    EmbeddedRunner on the embedded log with exactly-once commits (when the input
  *             drains, else every 100 ms or 8,192 outputs; `--durability`, default `sync`:
  *             every commit is fsynced). The events
@@ -69,6 +69,7 @@ import { type TopicDef, topic } from '../src/dsl/topic.ts'
 import { sliding, tumbling } from '../src/dsl/windows.ts'
 import type { Durability, EmbeddedLog, LogRecord, ProducerRecord } from '../src/log/index.ts'
 import { openEmbeddedLog } from '../src/log/index.ts'
+import { Exchange } from '../src/runtime/exchange.ts'
 import { TaskMetrics } from '../src/runtime/metrics/task-metrics.ts'
 import { EmbeddedRunner } from '../src/runtime/runner.ts'
 import { MemoryBackend } from '../src/runtime/state.ts'
@@ -450,9 +451,9 @@ function runHand(workload: Workload, records: readonly LogRecord[], keep: boolea
 class MemoryEngine {
   readonly #tasks: Task[]
   readonly #sinks: Set<string>
-  readonly #queues = new Map<string, LogRecord[]>()
+  /** The engine's in-memory exchange, as the EmbeddedRunner uses it for a keyBy. */
+  readonly #exchange = new Exchange()
   readonly #source: string
-  #offset = 0
 
   /** `metrics`: the tasks' metrics on (the default, as in the runners) or off. */
   constructor(pipeline: Pipeline, source: string, metrics = true) {
@@ -470,10 +471,11 @@ class MemoryEngine {
           upstreamTasks: () => 1,
           now: Date.now,
           metrics,
+          exchange: this.#exchange,
         }),
     )
     this.#sinks = new Set(topology.sinkTopics.map((t) => t.name))
-    for (const r of topology.repartitionTopics) this.#queues.set(r.topic, [])
+    for (const r of topology.repartitionTopics) this.#exchange.fuse(r.topic, 1)
     this.#source = source
   }
 
@@ -492,8 +494,8 @@ class MemoryEngine {
           if (topic === this.#source) {
             for (let j = i; j < end; j++) task.process(topic, records[j]!)
           } else {
-            const queue = this.#queues.get(topic)!
-            for (const r of queue) task.process(topic, r)
+            const queue = this.#exchange.queues(topic)![0]!
+            for (const r of queue) task.processExchanged(topic, r)
             queue.length = 0
           }
         }
@@ -505,19 +507,7 @@ class MemoryEngine {
             if (kept) for (const r of list) kept.push(`${utf8.decode(r.key!)}|${utf8.decode(r.value!)}`)
             continue
           }
-          const queue = this.#queues.get(topic)
-          if (!queue) throw new Error(`unexpected output to ${topic}: ${list.length} records`)
-          for (const r of list) {
-            queue.push({
-              topic,
-              partition: 0,
-              offset: this.#offset++,
-              timestamp: r.timestamp ?? now,
-              key: r.key ?? null,
-              value: r.value,
-              headers: r.headers ?? {},
-            })
-          }
+          throw new Error(`unexpected output to ${topic}: ${list.length} records`)
         }
         // commit.state: dropped (durability off). The commit "lands" at once, as a runner
         // reports it: the stores forget what it deleted, the latency histograms take its records.
@@ -1142,7 +1132,8 @@ function notes(): string {
   offsets reach the end of every input and the runner has stopped.
 - Grouping: \`.keyed()\` uses the records' keys (already the auction: one task, no
   repartition); \`.keyBy()\` re-keys by \`b.auction\`, which adds a repartition topic and a second
-  task (in (b) the repartition records are handed over in memory, in (c) they go through the log).
+  task; in (b) and (c) its records are handed over in memory (the engine's exchange, as
+  \`sluice run --threads 1\` does; worker threads and Kafka workers go through the repartition topic).
 - events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and in (c)
   LMDB's writer/flush threads). (a) and (b): median of ${repeat} runs (fewer once a case's runs
   have taken ${REPEAT_BUDGET_S} s); (c): one run. Every case is warmed up on
