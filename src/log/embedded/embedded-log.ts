@@ -744,7 +744,12 @@ export class EmbeddedLog implements Log {
     for (const { key, value } of batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
       const base = baseOffsetOfKey(key)
       if (base >= part.highWatermark) break
-      decodeBatch(value, tp, base, offset, out, maxRecords)
+      const records = decodedBatch(part, value, base)
+      let i = 0
+      while (i < records.length && records[i]!.offset < offset) i++
+      while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
+      // Kept only while a read stops inside it: a partition read to a batch's end holds nothing.
+      if (i === records.length) part.lastBatch = null
       bytes += value.length
       if (out.length >= maxRecords || bytes >= maxBytes) break
     }
@@ -937,4 +942,16 @@ function positiveOrNull(value: number | undefined, topic: string, what: string):
 /** Opens (creating if needed) the embedded log in a data directory. */
 export function openEmbeddedLog(options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
   return EmbeddedLog.open(options)
+}
+
+/** Every record of a stored batch, decoded once for consecutive reads (see PartitionState.lastBatch). */
+function decodedBatch(part: PartitionState, value: Buffer, base: number): LogRecord[] {
+  const crc = value.length >= 8 ? value.readUInt32LE(4) : -1
+  const last = part.lastBatch
+  if (last !== null && last.base === base && last.length === value.length && last.crc === crc)
+    return last.records
+  const records: LogRecord[] = []
+  decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY)
+  part.lastBatch = { base, length: value.length, crc, records }
+  return records
 }

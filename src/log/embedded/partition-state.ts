@@ -1,4 +1,4 @@
-import type { TopicPartition } from '../types.ts'
+import type { LogRecord, TopicPartition } from '../types.ts'
 import type { TopicRecord } from './storage.ts'
 
 /**
@@ -22,6 +22,15 @@ export class PartitionState {
    * `highWatermark` to `nextOffset`. Only `EmbeddedLog.readQueued` reads them.
    */
   queued: Array<{ baseOffset: number; count: number; batch: Buffer }> = []
+  /**
+   * The last stored batch `EmbeddedLog.read` decoded, whole. A reader takes a few thousand
+   * records per read and a batch holds up to 1 MiB of them, so the next read usually starts in
+   * the same batch: without this it verified the whole batch's checksum and decoded (or
+   * skipped) its records again. Matched by base offset, length and stored checksum, so a
+   * batch the cleaner rewrote at the same key is decoded anew. Dropped once a read reaches the
+   * batch's end, so only partitions read partway hold one.
+   */
+  lastBatch: { base: number; length: number; crc: number; records: LogRecord[] } | null = null
   #waiters: Array<() => void> = []
   #queueWaiters: Array<() => void> = []
 

@@ -435,6 +435,42 @@ describe('retention and compaction', () => {
   })
 })
 
+test('a batch read partway and then compacted is read on as compacted, not as first decoded', async () => {
+  const log = await openEmbeddedLog({ dataDir: tempDir(), cleanupIntervalMs: 0 })
+  await log.createTopic('prices', { partitions: 1, compact: true })
+  const tp = { topic: 'prices', partition: 0 }
+  // One batch: 40 records of 4 keys, so compaction keeps only the last 4.
+  await log.producer().send(
+    'prices',
+    Array.from({ length: 40 }, (_, i) => rec(`p${i}`, `k${i % 4}`, i)),
+  )
+  // A later batch: the cleaner leaves the newest batch alone, as Kafka its active segment.
+  await log.producer().send('prices', [rec('q', 'k9', 40)])
+  const first = log.read(tp, 0, { maxRecords: 10 })
+  assert.deepEqual(
+    first.map((r) => r.offset),
+    Array.from({ length: 10 }, (_, i) => i),
+  )
+  const more = log.read(tp, 10, { maxRecords: 10 })
+  assert.deepEqual(
+    more.map((r) => text(r.value)),
+    Array.from({ length: 10 }, (_, i) => `p${10 + i}`),
+    'a read that goes on inside the batch',
+  )
+  await log.cleanup(40 + 2 * 24 * 3_600_000)
+  assert.deepEqual(
+    log.read(tp, 20).map((r) => [r.offset, text(r.value)]),
+    [
+      [36, 'p36'],
+      [37, 'p37'],
+      [38, 'p38'],
+      [39, 'p39'],
+      [40, 'q'],
+    ],
+  )
+  await log.close()
+})
+
 describe('durability and backpressure', () => {
   test('interval durability keeps what was acknowledged across a clean reopen', async () => {
     const dir = tempDir()
