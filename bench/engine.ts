@@ -116,6 +116,7 @@ const { values: args } = parseArgs({
     linger: { type: 'string', default: '0' },
     'baseline-seconds': { type: 'string', default: '2' },
     'no-latency': { type: 'boolean', default: false },
+    'no-exchange': { type: 'boolean', default: false },
     dir: { type: 'string' },
     json: { type: 'boolean', default: false },
     'write-docs': { type: 'boolean', default: false },
@@ -146,6 +147,8 @@ if (args.help) {
   --groupings LIST     keyed, keyBy: how the windowed pipelines group by auction (default both)
   --durability D       log durability for (c) and latency: sync or interval (default sync)
   --commit-ms N        the runner's commitIntervalMs in (c) and latency (default: the runner's, 100 ms)
+  --no-exchange        (c): a keyBy goes through the repartition topic in the log, not the runner's
+                       in-memory exchange (what worker threads and Kafka workers do)
   --rates LIST         latency runs, events/s (default 10000,50000,100000)
   --baseline-seconds S before each latency run, time a bare fdatasync loop and single LMDB commits for S
                        seconds each, about one a millisecond: the floor under the latency (default 2)
@@ -189,7 +192,10 @@ const groupings = list<Variant>('groupings', args.groupings, ['keyed', 'keyBy'])
 const durability = list<Durability>('durability', args.durability, ['sync', 'interval'])[0] ?? 'sync'
 const rates = args.rates.split(',').map((r) => positiveInt('rates', r, 10_000))
 const commitMs = args['commit-ms'] === undefined ? undefined : positiveInt('commit-ms', args['commit-ms'], 5)
-const runnerOptions = commitMs === undefined ? {} : { commitIntervalMs: commitMs }
+const runnerOptions = {
+  ...(commitMs === undefined ? {} : { commitIntervalMs: commitMs }),
+  ...(args['no-exchange'] ? { exchange: false } : {}),
+}
 const latencySeconds = positiveInt('latency-seconds', args['latency-seconds'], 5)
 const lingerMs = args.linger === '0' ? 0 : positiveInt('linger', args.linger, 1)
 const baselineSeconds = positiveInt('baseline-seconds', args['baseline-seconds'], 2)

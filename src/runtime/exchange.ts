@@ -11,9 +11,10 @@
  * channels are saved in its state, and an upstream task sends its marker again after a restart.
  *
  * What it saves per record: writing the record into a log batch (with its CRC), the LMDB
- * write, reading it back, the key and value Buffers. The value still crosses as JSON text, so
- * a downstream step sees what it would see through the log (a Date arrives as a string, as on
- * Kafka): a pipeline behaves the same on every runner.
+ * write, reading it back, the key and value Buffers, and the JSON text: the value crosses as
+ * `jsonCopy(value)` (runtime/json-copy.ts), what the JSON round trip of the log would make of
+ * it without the text, so a downstream step sees what it would see through the log (a Date
+ * arrives as a string, as on Kafka) and a pipeline behaves the same on every runner.
  *
  * A topic is exchanged in memory only when the log holds nothing of it past the downstream
  * tasks' committed positions (`fuse()` at start): records a threaded or Kafka run left there
@@ -29,8 +30,8 @@ export class ExchangedRecord implements RecordOrigin {
   readonly offset = -1
   readonly timestamp: number
   readonly keyString: string | null
-  /** The value as JSON text (null for a marker). */
-  readonly json: string | null
+  /** The value, as a JSON round trip would give it (`jsonCopy`); undefined for a marker. */
+  readonly data: unknown
   /** `<upstream task>:<watermark>:<idle>` for a watermark marker, else null. */
   readonly marker: string | null
 
@@ -38,25 +39,28 @@ export class ExchangedRecord implements RecordOrigin {
     topic: string,
     partition: number,
     key: string | null,
-    json: string | null,
+    data: unknown,
     timestamp: number,
     marker: string | null,
   ) {
     this.topic = topic
     this.partition = partition
     this.keyString = key
-    this.json = json
+    this.data = data
     this.timestamp = timestamp
     this.marker = marker
   }
 
-  /** Bytes only for a dead letter, which keeps the record as it would have been in the log. */
+  /**
+   * Bytes only for a dead letter, which keeps the record as it would have been in the log (the
+   * value as the failing task received it).
+   */
   get key(): Uint8Array | null {
     return this.keyString === null ? null : Buffer.from(this.keyString)
   }
 
   get value(): Uint8Array | null {
-    return this.json === null ? null : Buffer.from(this.json)
+    return this.marker !== null ? null : Buffer.from(JSON.stringify(this.data))
   }
 }
 

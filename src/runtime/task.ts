@@ -13,6 +13,7 @@ import { parseDuration } from '../util/duration.ts'
 import { ChainBuilder, type ChainHost, type Push, type StepCount } from './chain.ts'
 import { type Exchange, ExchangedRecord } from './exchange.ts'
 import type { GlobalTables } from './global-tables.ts'
+import { jsonCopy } from './json-copy.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
 import { PoisonRecords } from './poison.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
@@ -267,20 +268,22 @@ export class Task implements ChainHost {
 
   repartition(topic: string, record: StreamRecord): void {
     this.#repartitionTopics.add(topic)
-    const json = JSON.stringify(record.value)
-    if (json === undefined)
-      throw new TypeError(`a value that crosses a keyBy must be JSON data, not ${typeof record.value}`)
     const partitions = this.#options.partitionsOf(topic)
     const queues = this.#exchange?.queues(topic)
     if (queues) {
+      // In memory, what the JSON round trip of the log would make of the value, minus the text.
+      const data = jsonCopy(record.value)
+      if (data === undefined) throw notJson(record.value)
       // Not a pending output: the downstream task takes it in this turn of the loop, and
       // counting it would make commits come sooner (more state written) for nothing.
       const partition = partitionForStringKey(record.key!, partitions)
       const queue = queues[partition]!
       this.#journal.push(queue)
-      queue.push(new ExchangedRecord(topic, partition, record.key, json, record.timestamp, null))
+      queue.push(new ExchangedRecord(topic, partition, record.key, data, record.timestamp, null))
       return
     }
+    const json = JSON.stringify(record.value)
+    if (json === undefined) throw notJson(record.value)
     this.pendingOutputs++
     const key = Buffer.from(record.key!)
     const list = this.#output(topic)
@@ -456,20 +459,8 @@ export class Task implements ChainHost {
     this.recordsIn++
     source.lastLogTime = record.timestamp
     this.#origin = record
-    let value: unknown
-    try {
-      value = JSON.parse(record.json!)
-    } catch (e) {
-      this.#fail(
-        new OperatorError(
-          `source ${topic}`,
-          new Error(`internal record could not be decoded: ${(e as Error).message}`),
-        ),
-      )
-      return
-    }
     if (this.metrics.enabled) this.metrics.observe(Number.NaN, record.timestamp)
-    this.#push(source, { key: record.keyString, value, timestamp: record.timestamp })
+    this.#push(source, { key: record.keyString, value: record.data, timestamp: record.timestamp })
   }
 
   #push(source: SourceRuntime, record: StreamRecord): void {
@@ -665,7 +656,7 @@ export class Task implements ChainHost {
       if (queues === undefined ? exchanged : !exchanged) continue
       if (queues) {
         for (let p = 0; p < queues.length; p++)
-          queues[p]!.push(new ExchangedRecord(topic, p, null, null, this.now, marker))
+          queues[p]!.push(new ExchangedRecord(topic, p, null, undefined, this.now, marker))
         continue
       }
       const n = this.#options.partitionsOf(topic)
@@ -699,6 +690,10 @@ export function deadLetterRecord(f: DeadLetter, pipeline: string, now: number): 
     headers['sluice-source-offset'] = String(f.origin.offset)
   }
   return { key: f.origin?.key ?? null, value: f.origin?.value ?? null, headers, timestamp: now }
+}
+
+function notJson(value: unknown): TypeError {
+  return new TypeError(`a value that crosses a keyBy must be JSON data, not ${typeof value}`)
 }
 
 function decodeInternal(record: LogRecord): StreamRecord | string {
