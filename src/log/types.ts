@@ -162,6 +162,12 @@ export interface Consumer {
    * so a member can tell that its partitions may have been someone else's in between.
    */
   generation(): number
+  /**
+   * The generation since which this member has held `tp` without a break, when the backend
+   * tracks it (Kafka: a member may see several generations go by between two looks, as an
+   * incremental rebalance has two rounds). Undefined when it does not hold `tp`.
+   */
+  heldSince?(tp: TopicPartition): number | undefined
   poll(options?: PollOptions): Promise<LogRecord[]>
   /** Commits the position after the last record returned by `poll` for each owned partition. */
   commit(): Promise<void>

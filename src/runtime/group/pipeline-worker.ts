@@ -78,6 +78,22 @@ export interface WorkerTopology {
   globals: GlobalTables
 }
 
+/** What one task brings to a commit. */
+interface CommitPart {
+  key: string
+  task: Task
+  /** Outputs and changelog records, by topic. */
+  outputs: Map<string, ProducerRecord[]>
+  /** State writes, applied to memory once the commit lands. */
+  state: Map<string, unknown>
+  offsets: TopicPartitionOffset[]
+}
+
+/** Commits of one batch of work: the first, then again after each rebalance that failed it. */
+const MAX_COMMIT_ATTEMPTS = 5
+/** How long a commit a rebalance failed waits for this member's sync of the new generation. */
+const SETTLE_WAIT_MS = 15_000
+
 interface OwnedTask {
   id: TaskId
   task: Task
@@ -300,9 +316,14 @@ export class PipelineWorker {
     const wanted = tasksForPartitions(this.#groups, consumer.assignment())
     const wantedKeys = new Set(wanted.map(taskKey))
     for (const [key, owned] of this.#tasks) {
-      // Owned in the generation before this one and in this one: nobody else can have had it.
+      // Owned in the generation before this one and in this one, or held without a break since
+      // (the consumer tracks every generation, also those this loop did not see: an
+      // incremental rebalance runs two in a row): nobody else can have had it.
       const kept =
-        wantedKeys.has(key) && previous >= 0 && generation === previous + 1 && owned.generation === previous
+        wantedKeys.has(key) &&
+        previous >= 0 &&
+        owned.generation === previous &&
+        (generation === previous + 1 || this.#heldThroughout(owned, previous))
       if (kept) {
         owned.generation = generation
         continue
@@ -314,6 +335,16 @@ export class PipelineWorker {
       const key = taskKey(id)
       if (!this.#tasks.has(key)) await this.#build(id, generation)
     }
+  }
+
+  /** Whether the consumer has held every input partition of the task since `generation`. */
+  #heldThroughout(owned: OwnedTask, generation: number): boolean {
+    const consumer = this.#consumer!
+    if (!consumer.heldSince) return false
+    return owned.task.sourceTopics().every((topic) => {
+      const since = consumer.heldSince!({ topic, partition: owned.id.partition })
+      return since !== undefined && since <= generation
+    })
   }
 
   /**
@@ -468,7 +499,8 @@ export class PipelineWorker {
    * 1. Wait for async steps in flight, so every consumed record's results are in this commit.
    * 2. Per task: collect outputs, state writes and input positions; under the `stop` policy a
    *    failure stops here and nothing of it commits. State writes become changelog records
-   *    (encoded now: a snapshot) and update the in-memory committed state.
+   *    (encoded now: a snapshot) and update the in-memory committed state once the commit
+   *    lands. Each task's part is kept apart until then (step 4 may drop some).
    * 3. exactly-once: one log transaction with outputs + changelog records + the group's input
    *    offsets. On Kafka the offsets carry this member's generation, so a worker that was
    *    rebalanced out meanwhile (a zombie) cannot commit: its transaction aborts and
@@ -476,17 +508,20 @@ export class PipelineWorker {
    *    at-least-once: send outputs and changelogs, wait for their acks, then commit the
    *    offsets. A crash in between replays the records since the last offsets: duplicates,
    *    never loss.
-   * 4. A commit that fails because the assignment moved on rebuilds every task from committed
-   *    state (changelogs and offsets) and goes on; any other failure stops the worker.
+   * 4. A commit that fails because the group moved to a new generation landed nothing. The
+   *    worker follows the group there (dropping the tasks it lost, restoring those it gained)
+   *    and commits again, in the new generation, the parts of the tasks it held throughout:
+   *    their work is still theirs alone, so they go on as if nothing happened — no rewind, no
+   *    replay. The lost tasks' parts are dropped with them; their new owner redoes that work.
+   *    When the group does not settle in time, every task goes back to its last commit
+   *    (#rewind). Any other failure stops the worker.
    */
   async #commit(): Promise<void> {
     // 1.
     for (const { task } of this.#tasks.values()) while (task.asyncInFlight > 0) await task.asyncProgress()
     // 2. The generation the collected work belongs to: its offsets commit only in it.
-    const generation = this.#generation
-    const outputs = new Map<string, ProducerRecord[]>()
-    const offsets: TopicPartitionOffset[] = []
-    const states: Array<Map<string, unknown>> = []
+    let generation = this.#generation
+    let parts: CommitPart[] = []
     let touched = false
     for (const { id, task } of this.#tasks.values()) {
       if (this.pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {
@@ -496,20 +531,17 @@ export class PipelineWorker {
         })
       }
       const c = task.collect()
+      const outputs = new Map<string, ProducerRecord[]>()
       for (const [topic, records] of c.outputs) {
         if (records.length === 0) continue
-        const list = outputs.get(topic)
-        if (list) for (const r of records) list.push(r)
-        else outputs.set(topic, records)
+        outputs.set(topic, records)
         touched = true
       }
       if (c.state.size > 0) {
         changelogRecords(c.state, outputs)
-        // Applied to memory once the commit lands: memory holds committed state only, which is
-        // what a checkpoint of a task left after a failed commit must hold.
-        states.push(c.state)
         touched = true
       }
+      const offsets: TopicPartitionOffset[] = []
       for (let [topic, offset] of c.positions) {
         // Every polled record of an owned partition is processed by now, so the consumer's
         // position is ours — and it also steps over transaction markers after the last record.
@@ -521,57 +553,102 @@ export class PipelineWorker {
         offsets.push({ topic, partition: id.partition, offset })
         touched ||= this.#moved(task, topic, offset)
       }
+      parts.push({ key: taskKey(id), task, outputs, state: c.state, offsets })
     }
     if (!touched) return
     // 3.
-    let written: Map<string, RecordMetadata[]>
+    let written: Map<string, RecordMetadata[]> | null = null
     const commitStarted = performance.now()
-    try {
-      if (this.#settings.guarantee === 'exactly-once') {
-        const tx = this.#log.transaction({ id: this.#txnId })
-        for (const [topic, records] of outputs) tx.send(topic, records)
-        if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
-        written = await tx.commit()
-      } else {
-        const producer = this.#producer()
-        const sends = [...outputs].map(
-          async ([topic, records]) => [topic, await producer.send(topic, records)] as const,
-        )
-        written = new Map(await Promise.all(sends))
-        if (offsets.length > 0) await this.#log.commitOffsets(this.group, offsets)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (this.#settings.guarantee === 'exactly-once') {
+          const tx = this.#log.transaction({ id: this.#txnId })
+          for (const part of parts) for (const [topic, records] of part.outputs) tx.send(topic, records)
+          const offsets = parts.flatMap((p) => p.offsets)
+          if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
+          written = await tx.commit()
+        } else {
+          // Outputs acknowledged by an earlier attempt are not sent again.
+          written ??= await this.#sendAll(parts)
+          const offsets = parts.flatMap((p) => p.offsets)
+          if (offsets.length > 0) await this.#log.commitOffsets(this.group, offsets)
+        }
+        break
+      } catch (error) {
+        // 4.
+        const rebalanced = this.#consumer!.generation() !== generation || isRebalanceError(error)
+        if (rebalanced) {
+          const kept = attempt < MAX_COMMIT_ATTEMPTS ? await this.#keptThrough(generation, parts) : null
+          if (kept === null) {
+            await this.#rewind()
+            return
+          }
+          parts = kept
+          generation = this.#generation
+          if (this.#settings.guarantee === 'exactly-once') written = null
+          continue
+        }
+        if (this.#recoverableFence(error)) {
+          for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
+          this.#generation = -1
+          return
+        }
+        throw error
       }
-    } catch (error) {
-      // 4.
-      const rebalanced = this.#consumer!.generation() !== this.#generation || isRebalanceError(error)
-      if (rebalanced) {
-        await this.#rewind()
-        return
-      }
-      if (this.#recoverableFence(error)) {
-        for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
-        this.#generation = -1
-        return
-      }
-      throw error
     }
     this.commits++
     this.commitLatency.record(performance.now() - commitStarted)
-    for (const state of states) this.#backend.write(state)
-    for (const [topic, records] of written) {
+    for (const { state } of parts) if (state.size > 0) this.#backend.write(state)
+    for (const [topic, records] of written ?? []) {
       const store = this.#storeOf.get(topic)
       if (store === undefined) continue
       for (const { partition, offset } of records) {
         const key = `${store}\0${partition}`
-        if (offset + 1 > (this.#changelogPositions.get(key) ?? 0))
-          this.#changelogPositions.set(key, offset + 1)
+        // Only stores of tasks still here (an at-least-once retry may carry a lost task's acks).
+        const position = this.#changelogPositions.get(key)
+        if (position !== undefined && offset + 1 > position) this.#changelogPositions.set(key, offset + 1)
       }
     }
-    for (const { task } of this.#tasks.values()) task.committed()
+    for (const { task } of parts) task.committed()
     const now = Date.now()
     if (now - this.#lastCheckpoint >= this.#settings.checkpointIntervalMs) {
       this.#lastCheckpoint = now
       this.#checkpoint([...this.#tasks.values()])
     }
+  }
+
+  /** at-least-once: sends every part's outputs and changelog records and waits for their acks. */
+  async #sendAll(parts: readonly CommitPart[]): Promise<Map<string, RecordMetadata[]>> {
+    const producer = this.#producer()
+    const byTopic = new Map<string, ProducerRecord[]>()
+    for (const part of parts) {
+      for (const [topic, records] of part.outputs) {
+        const list = byTopic.get(topic)
+        if (list) for (const r of records) list.push(r)
+        else byTopic.set(topic, [...records])
+      }
+    }
+    const sends = [...byTopic].map(
+      async ([topic, records]) => [topic, await producer.send(topic, records)] as const,
+    )
+    return new Map(await Promise.all(sends))
+  }
+
+  /**
+   * After a commit in `generation` failed on a rebalance: waits for this member's sync of the
+   * generation the group moved to (the refusal can come between the join and the sync), follows
+   * it, and returns the parts of the tasks held throughout — the same Task objects, so nothing
+   * was rebuilt under them. Null when the member does not get there in time.
+   */
+  async #keptThrough(generation: number, parts: readonly CommitPart[]): Promise<CommitPart[] | null> {
+    const consumer = this.#consumer!
+    const deadline = Date.now() + SETTLE_WAIT_MS
+    while (consumer.generation() === generation) {
+      if (Date.now() > deadline) return null
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await this.#follow()
+    return parts.filter((part) => this.#tasks.get(part.key)?.task === part.task)
   }
 
   /** When this worker's producer was fenced recently (see #recoverableFence). */
