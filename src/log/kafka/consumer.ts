@@ -404,7 +404,7 @@ const EAGER = { name: 'roundrobin', version: 1 }
  * Members are named by their Kafka member ids here (the only names the leader sees); what
  * they owned before comes from their subscriptions, when their clients report it.
  */
-function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
+export function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
   return (_current, members, _topics, metadata) => {
     const claims = [...members].map(([id, m]) => {
       const claim = decodeOwned(m.metadata)
