@@ -150,6 +150,11 @@ export interface PollOptions {
   maxRecords?: number
   /** Long-poll: wait up to this long for records when none are available. */
   waitMs?: number
+  /**
+   * Owned partitions not to read this time; their positions stay where they are (a worker
+   * skips the partitions of tasks it is still restoring while the others run).
+   */
+  skip?: (tp: TopicPartition) => boolean
 }
 
 export interface Consumer {

@@ -268,8 +268,10 @@ export class KafkaConsumer implements Consumer {
     if (this.#lost) await this.#rejoin()
     const maxRecords = options.maxRecords ?? 10_000
     const deadline = Date.now() + (options.waitMs ?? 0)
+    const skip = options.skip
     for (;;) {
-      const owned = await this.#sync()
+      const synced = await this.#sync()
+      const owned = skip ? synced.filter((tp) => !skip(tp)) : synced
       if (this.#closed) return []
       const left = deadline - Date.now()
       if (owned.length === 0) {

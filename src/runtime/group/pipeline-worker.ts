@@ -94,6 +94,25 @@ const MAX_COMMIT_ATTEMPTS = 5
 /** How long a commit a rebalance failed waits for this member's sync of the new generation. */
 const SETTLE_WAIT_MS = 15_000
 
+/** What restoring a task gained: where its inputs resume, and per store partition its changelog position. */
+interface Restored {
+  positions: Array<[TopicPartition, number]>
+  /** `<store>\0<partition>`, the changelog offset the state is complete up to, the checkpoint position when it was used as is. */
+  changelogs: Array<[string, number, number | null]>
+}
+
+/** A task being restored in the background. */
+interface Restore {
+  id: TaskId
+  /** The generation it started in, and the outage count then (an outage voids it). */
+  generation: number
+  outages: number
+  done: boolean
+  restored?: Restored
+  error?: unknown
+  promise: Promise<void>
+}
+
 interface OwnedTask {
   id: TaskId
   task: Task
@@ -125,7 +144,12 @@ export class PipelineWorker {
   /** Changelog topic → its store. */
   readonly #storeOf = new Map<string, string>()
   #lastCheckpoint = Date.now()
-  #built = 0
+  /** Tasks gained and being restored, by task key (never also in #tasks). */
+  readonly #restoring = new Map<string, Restore>()
+  /** What the restores since the last onRestore report did, from their start. */
+  #restoreReport: { tasks: number; loaded: number; replayed: number; started: number } | null = null
+  /** Times the broker went away: restores begun before the last one are void. */
+  #outages = 0
   #stopping = false
   commits = 0
   restoredRecords = 0
@@ -185,10 +209,13 @@ export class PipelineWorker {
     let lastLag = 0
     let lastGlobals = 0
     let outageSince: number | null = null
+    // Partitions of tasks still restoring are not read: their positions stay at the committed
+    // offsets the restore started from, so the task's first poll after it joins starts there.
+    const restoring = (tp: TopicPartition) => !this.#byInput.has(`${tp.topic}\0${tp.partition}`)
     try {
       while (!this.#stopping) {
         try {
-          if (await this.#follow()) uncommitted = this.#hasUncommittedWork()
+          if (this.#follow()) uncommitted = this.#hasUncommittedWork()
           // Global tables follow their topics between batches (at most every 100 ms).
           if (this.#shape.globals.size > 0 && Date.now() - lastGlobals >= 100) {
             lastGlobals = Date.now()
@@ -197,10 +224,11 @@ export class PipelineWorker {
           const records = await consumer.poll({
             maxRecords: this.#settings.maxPoll,
             waitMs: uncommitted ? 0 : 100,
+            skip: restoring,
           })
           // The poll may have spanned a rebalance: records of partitions now owned by another
           // worker are not ours to process (that worker reads them from the committed offsets).
-          if (records.length > 0 && (await this.#follow())) uncommitted = this.#hasUncommittedWork()
+          if (records.length > 0 && this.#follow()) uncommitted = this.#hasUncommittedWork()
           let processed = 0
           // Busy time goes to a task per run of its records (a poll returns them grouped by
           // partition), so the clock is read at task switches, not per record.
@@ -254,6 +282,7 @@ export class PipelineWorker {
           this.#settings.onOutage?.(error as Error)
           for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
           this.#generation = -1
+          this.#outages++
           uncommitted = false
           await new Promise((resolve) => setTimeout(resolve, 1_000))
         }
@@ -265,6 +294,8 @@ export class PipelineWorker {
       this.failed = error as Error
       throw error
     } finally {
+      // Restores still running read the log: let them end before it closes.
+      await Promise.allSettled([...this.#restoring.values()].map((r) => r.promise))
       await consumer.close().catch(() => {})
     }
   }
@@ -285,31 +316,24 @@ export class PipelineWorker {
 
   /**
    * Follows the group's assignment. Tasks this worker lost are dropped with their uncommitted
-   * work (the new owner redoes it from the committed offsets and changelogs). Tasks it gained
-   * are restored from their changelogs before they process a record. A task it kept across
-   * more than one generation may have been owned by another worker in between, so it is
-   * rebuilt from committed state too. Returns true when anything changed.
+   * work (the new owner redoes it from the committed offsets and changelogs). Tasks it kept go
+   * on untouched. Tasks it gained are restored in the background while the others run, and
+   * join them once restored (#installRestored), before they process a record. A task it kept
+   * across more than one generation may have been owned by another worker in between, unless
+   * the consumer says it held the task's partitions throughout; such a task is rebuilt from
+   * committed state too. Returns true when anything changed.
    */
-  async #follow(): Promise<boolean> {
+  #follow(): boolean {
     const consumer = this.#consumer!
-    if (consumer.generation() === this.#generation) return false
-    const started = Date.now()
-    const before = { built: this.#built, loaded: this.checkpointEntries, replayed: this.restoredRecords }
-    // Restoring takes time; a rebalance meanwhile starts the reconciliation over.
-    while (consumer.generation() !== this.#generation) await this.#followOnce(consumer.generation())
-    if (this.#built > before.built) {
-      this.#settings.onRestore?.({
-        pipeline: this.pipeline.name,
-        tasks: this.#built - before.built,
-        fromCheckpoints: this.checkpointEntries - before.loaded,
-        replayed: this.restoredRecords - before.replayed,
-        ms: Date.now() - started,
-      })
+    let changed = false
+    while (consumer.generation() !== this.#generation) {
+      this.#followOnce(consumer.generation())
+      changed = true
     }
-    return true
+    return this.#installRestored() || changed
   }
 
-  async #followOnce(generation: number): Promise<void> {
+  #followOnce(generation: number): void {
     const consumer = this.#consumer!
     const previous = this.#generation
     this.#generation = generation
@@ -323,7 +347,7 @@ export class PipelineWorker {
         wantedKeys.has(key) &&
         previous >= 0 &&
         owned.generation === previous &&
-        (generation === previous + 1 || this.#heldThroughout(owned, previous))
+        (generation === previous + 1 || this.#heldThroughout(owned.id, previous))
       if (kept) {
         owned.generation = generation
         continue
@@ -331,18 +355,18 @@ export class PipelineWorker {
       this.#drop(key, owned)
     }
     for (const id of wanted) {
-      if (consumer.generation() !== generation) return
       const key = taskKey(id)
-      if (!this.#tasks.has(key)) await this.#build(id, generation)
+      if (!this.#tasks.has(key) && !this.#restoring.has(key)) this.#startRestore(id, generation)
     }
   }
 
   /** Whether the consumer has held every input partition of the task since `generation`. */
-  #heldThroughout(owned: OwnedTask, generation: number): boolean {
+  #heldThroughout(id: TaskId, generation: number): boolean {
     const consumer = this.#consumer!
     if (!consumer.heldSince) return false
-    return owned.task.sourceTopics().every((topic) => {
-      const since = consumer.heldSince!({ topic, partition: owned.id.partition })
+    const topics = this.#groups.find((g) => g.id === id.subtopology)?.topics ?? []
+    return topics.every((topic) => {
+      const since = consumer.heldSince!({ topic, partition: id.partition })
       return since !== undefined && since <= generation
     })
   }
@@ -397,19 +421,50 @@ export class PipelineWorker {
     }
   }
 
+  /** Starts restoring a task this worker gained, in the background (see #restore). */
+  #startRestore(id: TaskId, generation: number): void {
+    this.#restoreReport ??= {
+      tasks: 0,
+      loaded: this.checkpointEntries,
+      replayed: this.restoredRecords,
+      started: Date.now(),
+    }
+    const restore: Restore = {
+      id,
+      generation,
+      outages: this.#outages,
+      done: false,
+      promise: Promise.resolve(),
+    }
+    restore.promise = this.#restore(id)
+      .then(
+        (restored) => {
+          restore.restored = restored
+        },
+        (error: unknown) => {
+          restore.error = error
+        },
+      )
+      .finally(() => {
+        restore.done = true
+      })
+    this.#restoring.set(taskKey(id), restore)
+  }
+
   /**
-   * Builds a task this worker gained: its positions from the group's offsets, then its state
-   * from its changelogs — in that order. The previous owner may still be finishing a
-   * transaction (its offsets were accepted just before the rebalance). Reading the committed
+   * Restores a task this worker gained: its positions from the group's offsets, then its state
+   * from its changelogs into memory — in that order. The previous owner may still be finishing
+   * a transaction (its offsets were accepted just before the rebalance). Reading the committed
    * offsets waits for that transaction's outcome (pending offsets are "unstable" until it
    * ends), so the changelog read afterwards sees its changes too; restoring first would miss
    * them while taking its offsets — windows it had closed came back open and were emitted
-   * twice (seen in the kill -9 test before this order).
+   * twice (seen in the kill -9 test before this order). The store partitions it fills belong
+   * to no running task, so the other tasks run on meanwhile.
    */
-  async #build(id: TaskId, generation: number): Promise<void> {
+  async #restore(id: TaskId): Promise<Restored> {
     const { stores } = this.#shape
     const positions = await this.#committedPositionsOf(id)
-    const restored: Array<[string, number, number | null]> = []
+    const changelogs: Restored['changelogs'] = []
     for (const store of stores.get(id.subtopology) ?? []) {
       this.#backend.dropPartition(store, id.partition)
       const checkpoint = (await this.#settings.checkpoints?.read(store, id.partition)) ?? null
@@ -418,17 +473,62 @@ export class PipelineWorker {
       this.checkpointEntries += r.loaded
       // A checkpoint used as it is needs no rewrite until the state changes.
       const unchanged = r.loaded > 0 && r.replayed === 0 && checkpoint ? checkpoint.position : null
-      restored.push([`${store}\0${id.partition}`, r.position, unchanged])
+      changelogs.push([`${store}\0${id.partition}`, r.position, unchanged])
     }
-    // The assignment moved on while this task restored: the next pass decides again.
-    if (this.#consumer!.generation() !== generation) return
-    this.#install(id, positions, generation)
-    for (const [key, position, checkpointed] of restored) {
-      this.#changelogPositions.set(key, position)
-      if (checkpointed === null) this.#checkpointed.delete(key)
-      else this.#checkpointed.set(key, checkpointed)
+    return { positions, changelogs }
+  }
+
+  /**
+   * Installs the tasks whose restore finished, between two polls (their partitions were not
+   * read meanwhile: `skip` in poll). A restore counts when the positions it read are still
+   * this member's to go on from: read in the current generation, or the consumer held the
+   * partitions since the generation it started in. Otherwise its state is dropped and, if the
+   * task is still wanted, restored again. Tells onRestore once nothing is left restoring.
+   */
+  #installRestored(): boolean {
+    if (this.#restoring.size === 0) return false
+    let wanted: Set<string> | null = null
+    let installed = false
+    for (const [key, restore] of [...this.#restoring]) {
+      if (!restore.done) continue
+      this.#restoring.delete(key)
+      if (restore.error !== undefined) throw restore.error
+      const { id, restored } = restore
+      wanted ??= new Set(tasksForPartitions(this.#groups, this.#consumer!.assignment()).map(taskKey))
+      const valid =
+        restore.outages === this.#outages &&
+        wanted.has(key) &&
+        !this.#tasks.has(key) &&
+        (restore.generation === this.#generation || this.#heldThroughout(id, restore.generation))
+      if (!valid || !restored) {
+        for (const store of this.#shape.stores.get(id.subtopology) ?? [])
+          this.#backend.dropPartition(store, id.partition)
+        if (wanted.has(key) && !this.#tasks.has(key)) this.#startRestore(id, this.#generation)
+        continue
+      }
+      this.#install(id, restored.positions, this.#generation)
+      for (const [k, position, checkpointed] of restored.changelogs) {
+        this.#changelogPositions.set(k, position)
+        if (checkpointed === null) this.#checkpointed.delete(k)
+        else this.#checkpointed.set(k, checkpointed)
+      }
+      this.#restoreReport!.tasks++
+      installed = true
     }
-    this.#built++
+    const report = this.#restoreReport
+    if (this.#restoring.size === 0 && report) {
+      this.#restoreReport = null
+      if (report.tasks > 0) {
+        this.#settings.onRestore?.({
+          pipeline: this.pipeline.name,
+          tasks: report.tasks,
+          fromCheckpoints: this.checkpointEntries - report.loaded,
+          replayed: this.restoredRecords - report.replayed,
+          ms: Date.now() - report.started,
+        })
+      }
+    }
+    return installed
   }
 
   /** Where a task's inputs resume: the group's committed offsets (waiting for any open transaction's outcome). */
@@ -647,7 +747,7 @@ export class PipelineWorker {
       if (Date.now() > deadline) return null
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    await this.#follow()
+    this.#follow()
     return parts.filter((part) => this.#tasks.get(part.key)?.task === part.task)
   }
 
