@@ -683,6 +683,8 @@ export class PipelineWorker {
             await this.#rewind()
             return
           }
+          // Every task of the commit went elsewhere (a worker rebalanced out): nothing is left to commit.
+          if (kept.length === 0) return
           parts = kept
           generation = this.#generation
           if (this.#settings.guarantee === 'exactly-once') written = null

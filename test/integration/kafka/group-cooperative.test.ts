@@ -3,8 +3,10 @@
  * tasks that must move, and the tasks that stay keep processing and committing through the
  * rebalance — no rewind to the last commit, no rebuild. Two workers run in this process (each
  * with its own Kafka log), so the test can hold on to worker A's Task objects and watch its
- * commits while B joins and later leaves; the input keeps arriving the whole time. The output
- * is then compared with the embedded runner's over the same input: exactly-once still holds.
+ * commits while B joins and later leaves; the input keeps arriving the whole time. Then A's
+ * commit is held in flight while C joins, so the rebalance surely catches it: what A kept must
+ * commit, in the new generation, and what moved must not (C redoes it). The output is then
+ * compared with the embedded runner's over the same input: exactly-once still holds.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -38,10 +40,61 @@ interface Member {
   readonly restores: number
 }
 
-async function startMember(id: string): Promise<Member> {
+/**
+ * Holds a worker's transaction commits while armed, as a slow broker would: a commit then is
+ * still in flight when the group rebalances around it.
+ */
+class CommitGate {
+  #gate: Promise<void> | null = null
+  #open: () => void = () => {}
+  waiting = 0
+
+  hold(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#open = resolve
+    })
+  }
+
+  release(): void {
+    this.#gate = null
+    this.#open()
+  }
+
+  /** `log` with each transaction's commit waiting at the gate first. */
+  wrap(log: Log): Log {
+    const gate = this
+    const bound = (target: object, prop: string | symbol) => {
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+    return new Proxy(log, {
+      get(target, prop) {
+        if (prop !== 'transaction') return bound(target, prop)
+        return (...args: Parameters<Log['transaction']>) => {
+          const tx = target.transaction(...args)
+          return new Proxy(tx, {
+            get(t, p) {
+              if (p !== 'commit') return bound(t, p)
+              return async () => {
+                const waitFor = gate.#gate
+                if (waitFor) {
+                  gate.waiting++
+                  await waitFor
+                }
+                return t.commit()
+              }
+            },
+          })
+        }
+      },
+    })
+  }
+}
+
+async function startMember(id: string, gate?: CommitGate): Promise<Member> {
   const log = await openKafkaLog({ brokers })
   const seen = { rewound: 0, restores: 0 }
-  const runner = new GroupRunner(log, [windowed], {
+  const runner = new GroupRunner(gate ? gate.wrap(log) : log, [windowed], {
     instanceId: id,
     onRewind: (r) => {
       seen.rewound += r.tasks
@@ -104,7 +157,7 @@ function commitsBetween(s: { at: number[]; commits: number[] }, from: number, to
   return first === undefined || last === undefined ? 0 : last - first
 }
 
-test('a worker joining and leaving leaves the tasks that stay running: no rewind, no rebuild, commits go on', async (t) => {
+test('a worker joining and leaving leaves the tasks that stay running: no rewind, no rebuild, commits go on, a caught commit lands for them only', async (t) => {
   // A failed assertion must not leave workers running in this process.
   t.after(async () => {
     for (const m of [...members]) await stopMember(m).catch(() => {})
@@ -112,7 +165,8 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
   const kafka = kafkaLog()
   const expected = await referenceWindows(EVENTS)
   await produce(kafka, 0, FIRST)
-  const a = await startMember('coop-a')
+  const gate = new CommitGate()
+  const a = await startMember('coop-a', gate)
   const total = () => a.runner.tasks.length
   await until(async () => total() > 0 && (await lag(kafka)) < FIRST / 2, 'A at work', 120_000)
   const tasks = total()
@@ -188,12 +242,42 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
   )
   assert.ok(duringLeave > 0, 'A committed while B left')
 
+  // A commit caught in flight: A's commit waits at the gate, with work of every task, while C
+  // joins and takes half the tasks over (A's client lets them go by itself). When it goes on,
+  // the generation has moved: the work of the tasks A kept commits in the new one, and the
+  // work of the moved ones — which C redid from the committed offsets — never lands.
+  const keptBeforeC = new Map(a.runner.tasks.map((task) => [taskKey(task), task]))
+  gate.hold()
+  await until(async () => gate.waiting > 0, "A's commit to wait at the gate", 30_000)
+  const c = await startMember('coop-c')
+  await until(
+    async () => c.restores > 0 && c.runner.metrics()[0]!.commits > 2,
+    'C to take its share and commit',
+    120_000,
+  )
+  const aCommits = a.runner.metrics()[0]!.commits
+  gate.release()
+  await until(
+    async () =>
+      a.runner.tasks.length + c.runner.tasks.length === tasks &&
+      a.runner.metrics()[0]!.commits > aCommits + 2,
+    'A to follow and commit again',
+    120_000,
+  )
+  assert.ok(a.runner.tasks.length < tasks, `C took tasks from A (${c.runner.tasks.length})`)
+  for (const task of a.runner.tasks) {
+    assert.ok(task === keptBeforeC.get(taskKey(task)), `A's task ${taskKey(task)} kept its work, not rewound`)
+  }
+  assert.equal(a.rewound, 0, "A's caught commit went through for the tasks it kept instead of going back")
+  t.diagnostic(`caught commit: A keeps ${a.runner.tasks.length}/${tasks}, C took ${c.runner.tasks.length}`)
+
   // The rest of the input, then the output must be exactly the embedded runner's.
   feeding = false
   await feeder
   sampler.stop()
   await produce(kafka, fed, EVENTS)
   await until(async () => (await lag(kafka)) === 0, 'every input committed', 300_000)
+  await stopMember(c)
   await stopMember(a)
   const actual = await contents(kafka, countsTopic)
   assert.equal(actual.length - new Set(actual).size, 0, 'no window is committed twice')
