@@ -40,13 +40,11 @@ interface Member {
   readonly restores: number
 }
 
-/**
- * Holds a worker's transaction commits while armed, as a slow broker would: a commit then is
- * still in flight when the group rebalances around it.
- */
-class CommitGate {
+/** While held, whatever passes it waits, as behind a slow broker. */
+class Gate {
   #gate: Promise<void> | null = null
   #open: () => void = () => {}
+  /** How many waited at it so far. */
   waiting = 0
 
   hold(): void {
@@ -60,41 +58,54 @@ class CommitGate {
     this.#open()
   }
 
-  /** `log` with each transaction's commit waiting at the gate first. */
-  wrap(log: Log): Log {
-    const gate = this
-    const bound = (target: object, prop: string | symbol) => {
-      const value = Reflect.get(target, prop, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    }
-    return new Proxy(log, {
-      get(target, prop) {
-        if (prop !== 'transaction') return bound(target, prop)
-        return (...args: Parameters<Log['transaction']>) => {
-          const tx = target.transaction(...args)
-          return new Proxy(tx, {
-            get(t, p) {
-              if (p !== 'commit') return bound(t, p)
-              return async () => {
-                const waitFor = gate.#gate
-                if (waitFor) {
-                  gate.waiting++
-                  await waitFor
-                }
-                return t.commit()
-              }
-            },
-          })
-        }
-      },
-    })
+  async pass(): Promise<void> {
+    const gate = this.#gate
+    if (!gate) return
+    this.waiting++
+    await gate
   }
 }
 
-async function startMember(id: string, gate?: CommitGate): Promise<Member> {
+/** The gates of one worker's log: its transaction commits, and its reads of changelogs (restores). */
+interface Gates {
+  commits: Gate
+  restores: Gate
+}
+
+function gated(log: Log, gates: Gates): Log {
+  const bound = (target: object, prop: string | symbol) => {
+    const value = Reflect.get(target, prop, target)
+    return typeof value === 'function' ? value.bind(target) : value
+  }
+  return new Proxy(log, {
+    get(target, prop) {
+      if (prop === 'resolveOffset') {
+        return async (...args: Parameters<Log['resolveOffset']>) => {
+          if (args[0].topic.endsWith('-changelog')) await gates.restores.pass()
+          return target.resolveOffset(...args)
+        }
+      }
+      if (prop !== 'transaction') return bound(target, prop)
+      return (...args: Parameters<Log['transaction']>) => {
+        const tx = target.transaction(...args)
+        return new Proxy(tx, {
+          get(t, p) {
+            if (p !== 'commit') return bound(t, p)
+            return async () => {
+              await gates.commits.pass()
+              return t.commit()
+            }
+          },
+        })
+      }
+    },
+  })
+}
+
+async function startMember(id: string, gates?: Gates): Promise<Member> {
   const log = await openKafkaLog({ brokers })
   const seen = { rewound: 0, restores: 0 }
-  const runner = new GroupRunner(gate ? gate.wrap(log) : log, [windowed], {
+  const runner = new GroupRunner(gates ? gated(log, gates) : log, [windowed], {
     instanceId: id,
     onRewind: (r) => {
       seen.rewound += r.tasks
@@ -143,6 +154,7 @@ function sampleCommits(m: Member): { at: number[]; commits: number[]; stop(): vo
     at.push(Date.now())
     commits.push(m.runner.metrics()[0]!.commits)
   }, 10)
+  timer.unref()
   return { at, commits, stop: () => clearInterval(timer) }
 }
 
@@ -158,15 +170,17 @@ function commitsBetween(s: { at: number[]; commits: number[] }, from: number, to
 }
 
 test('a worker joining and leaving leaves the tasks that stay running: no rewind, no rebuild, commits go on, a caught commit lands for them only', async (t) => {
-  // A failed assertion must not leave workers running in this process.
+  const gates: Gates = { commits: new Gate(), restores: new Gate() }
+  // A failed assertion must not leave workers running (or waiting at a gate) in this process.
   t.after(async () => {
+    gates.commits.release()
+    gates.restores.release()
     for (const m of [...members]) await stopMember(m).catch(() => {})
   })
   const kafka = kafkaLog()
   const expected = await referenceWindows(EVENTS)
   await produce(kafka, 0, FIRST)
-  const gate = new CommitGate()
-  const a = await startMember('coop-a', gate)
+  const a = await startMember('coop-a', gates)
   const total = () => a.runner.tasks.length
   await until(async () => total() > 0 && (await lag(kafka)) < FIRST / 2, 'A at work', 120_000)
   const tasks = total()
@@ -186,6 +200,7 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
     }
   })()
   const sampler = sampleCommits(a)
+  t.after(() => sampler.stop())
   const before = new Map(a.runner.tasks.map((task) => [taskKey(task), task]))
 
   // Join: B takes half the tasks; the ones A keeps are the same Task objects, never rewound.
@@ -217,12 +232,24 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
   )
   assert.ok(duringJoin > 0, 'A committed while B joined')
 
-  // Leave: B stops; A takes its tasks back and the ones it kept still run on.
+  // Leave: B stops; A takes its tasks back and the ones it kept still run on — also while A
+  // restores the tasks it gained (its changelog reads wait at a gate until A has committed a
+  // few times more).
   await new Promise((r) => setTimeout(r, 1_000))
   const kept = new Map(a.runner.tasks.map((task) => [taskKey(task), task]))
   const restoresBefore = a.restores
   const leaveStarted = Date.now()
+  gates.restores.hold()
   await stopMember(b)
+  await until(async () => gates.restores.waiting > 0, "A to restore B's tasks", 60_000)
+  const commitsAtRestore = a.runner.metrics()[0]!.commits
+  await until(
+    async () => a.runner.metrics()[0]!.commits >= commitsAtRestore + 3,
+    'A to commit its kept tasks while it restores the gained ones',
+    30_000,
+  )
+  assert.equal(a.runner.tasks.length, kept.size, 'the gained tasks join only once restored')
+  gates.restores.release()
   await until(
     async () => a.runner.tasks.length === tasks && a.restores > restoresBefore,
     'A to take every task back',
@@ -247,8 +274,8 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
   // the generation has moved: the work of the tasks A kept commits in the new one, and the
   // work of the moved ones — which C redid from the committed offsets — never lands.
   const keptBeforeC = new Map(a.runner.tasks.map((task) => [taskKey(task), task]))
-  gate.hold()
-  await until(async () => gate.waiting > 0, "A's commit to wait at the gate", 30_000)
+  gates.commits.hold()
+  await until(async () => gates.commits.waiting > 0, "A's commit to wait at the gate", 30_000)
   const c = await startMember('coop-c')
   await until(
     async () => c.restores > 0 && c.runner.metrics()[0]!.commits > 2,
@@ -256,7 +283,7 @@ test('a worker joining and leaving leaves the tasks that stay running: no rewind
     120_000,
   )
   const aCommits = a.runner.metrics()[0]!.commits
-  gate.release()
+  gates.commits.release()
   await until(
     async () =>
       a.runner.tasks.length + c.runner.tasks.length === tasks &&
