@@ -150,6 +150,11 @@ export interface PollOptions {
   maxRecords?: number
   /** Long-poll: wait up to this long for records when none are available. */
   waitMs?: number
+  /**
+   * Owned partitions not to read this time; their positions stay where they are (a worker
+   * skips the partitions of tasks it is still restoring while the others run).
+   */
+  skip?: (tp: TopicPartition) => boolean
 }
 
 export interface Consumer {
@@ -162,6 +167,12 @@ export interface Consumer {
    * so a member can tell that its partitions may have been someone else's in between.
    */
   generation(): number
+  /**
+   * The generation since which this member has held `tp` without a break, when the backend
+   * tracks it (Kafka: a member may see several generations go by between two looks, as an
+   * incremental rebalance has two rounds). Undefined when it does not hold `tp`.
+   */
+  heldSince?(tp: TopicPartition): number | undefined
   poll(options?: PollOptions): Promise<LogRecord[]>
   /** Commits the position after the last record returned by `poll` for each owned partition. */
   commit(): Promise<void>

@@ -577,9 +577,11 @@ export function logConformance(
             three.map((p) => p.length),
             [2, 2, 2],
           )
-          // What the first two owned before the third joined, the assignor was told…
-          const last = seen.at(-1)!
-          assert.deepEqual(last.owned, ['', ...two.map((p) => p.join(','))].sort())
+          // What the first two owned before the third joined, the assignor was told (in the
+          // first round with three members: an incremental rebalance on Kafka has a second one,
+          // after the moved partitions were given up)…
+          const joined = seen.find((s) => s.owned.length === 3)!
+          assert.deepEqual(joined.owned, ['', ...two.map((p) => p.join(','))].sort())
           // …so each keeps two of its three partitions and gives one to the newcomer.
           for (const i of [0, 1])
             assert.ok(

@@ -148,19 +148,20 @@ export class EmbeddedConsumer implements Consumer {
   async poll(options: PollOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen()
     const maxRecords = options.maxRecords ?? 10_000
-    const out = this.#readAvailable(maxRecords)
+    const out = this.#readAvailable(maxRecords, options.skip)
     if (out.length > 0 || !options.waitMs || this.#assigned.length === 0) return out
     await this.log.waitForAppend(this.#assigned, options.waitMs)
     if (this.#closed) return []
-    return this.#readAvailable(maxRecords)
+    return this.#readAvailable(maxRecords, options.skip)
   }
 
-  #readAvailable(maxRecords: number): LogRecord[] {
+  #readAvailable(maxRecords: number, skip: PollOptions['skip']): LogRecord[] {
     const out: LogRecord[] = []
     const n = this.#assigned.length
     // Start at a rotating partition so a busy partition cannot starve the others.
     for (let k = 0; k < n && out.length < maxRecords; k++) {
       const part = this.#assigned[(this.#cursor + k) % n]!
+      if (skip?.(part.tp)) continue
       let position = this.#position(part)
       if (position >= part.highWatermark) continue
       let records: LogRecord[]

@@ -7,6 +7,7 @@ import {
 import { SluiceError } from '../../errors.ts'
 import type {
   Assignor,
+  AssignorMember,
   Consumer,
   ConsumerOptions,
   LogRecord,
@@ -77,6 +78,8 @@ export class KafkaConsumer implements Consumer {
     generation: 0,
     assignments: [],
   }
+  /** Per held partition, the generation since which it has been held without a break. */
+  #heldSince = new Map<string, number>()
   #closed = false
 
   constructor(deps: ConsumerDeps, options: ConsumerOptions) {
@@ -108,9 +111,12 @@ export class KafkaConsumer implements Consumer {
       autocommit: false,
       ...(options.assignor
         ? {
+            // Incremental rebalancing (KIP-429) where every member offers it, else eager; see
+            // COOPERATIVE below.
+            protocols: [COOPERATIVE, EAGER],
             partitionAssigner: clientAssigner(options.assignor),
-            // The classic protocol tells the leader nothing of what members own (the client
-            // sends owned partitions only for cooperative-sticky): say it in the user data.
+            // The leader also needs the generation of each claim (a member that missed a
+            // rebalance still claims what it had): both go in the user data.
             protocolsMetadata: () => encodeOwned(this.generation(), this.assignment()),
           }
         : {}),
@@ -129,12 +135,51 @@ export class KafkaConsumer implements Consumer {
     this.#client.on(
       'consumer:group:join',
       (e: { generationId: number; assignments: ClientAssignment[] | null }) => {
-        this.#synced = { generation: e.generationId, assignments: e.assignments ?? [] }
+        this.#take(e.generationId, e.assignments ?? [])
       },
     )
+    // The first round of an incremental rebalance only takes partitions away, and the client
+    // rejoins at once without a 'group:join' event: it emits 'group:rebalance' after installing
+    // the smaller assignment of that round's sync. Taken here, the worker drops the revoked
+    // tasks, and the next round's claims (user data) no longer name them. The same event also
+    // comes when a heartbeat hears of a rebalance: the assignment then is the one already
+    // taken, and nothing changes.
+    this.#client.on('consumer:group:rebalance', () => {
+      const assignments = this.#client.assignments
+      if (assignments && assignments !== this.#synced.assignments)
+        this.#take(this.#client.generationId, assignments)
+    })
     this.#joined = this.#join()
     // Join failures surface from poll(); never as an unhandled rejection here.
     this.#joined.catch(() => {})
+  }
+
+  /**
+   * Takes the generation and assignment of a completed sync. A partition in this assignment
+   * and in the one of the generation just before stays held since the older generation: in
+   * between, no other member can have owned it.
+   */
+  #take(generation: number, assignments: readonly ClientAssignment[]): void {
+    const consecutive = generation === this.#synced.generation + 1
+    const held = new Map<string, number>()
+    for (const a of assignments) {
+      for (const partition of a.partitions) {
+        const k = key({ topic: a.topic, partition })
+        held.set(k, (consecutive ? this.#heldSince.get(k) : undefined) ?? generation)
+      }
+    }
+    this.#heldSince = held
+    this.#synced = { generation, assignments }
+  }
+
+  /**
+   * The generation since which this member has held `tp` without a break, as far as it knows
+   * (undefined when it does not hold it). A task whose partitions were all held since the
+   * generation it was last confirmed in never ran anywhere else meanwhile, however many
+   * generations the worker did not see: its state in memory is still the only state.
+   */
+  heldSince(tp: TopicPartition): number | undefined {
+    return this.#heldSince.get(key(tp))
   }
 
   async #join(): Promise<void> {
@@ -223,8 +268,10 @@ export class KafkaConsumer implements Consumer {
     if (this.#lost) await this.#rejoin()
     const maxRecords = options.maxRecords ?? 10_000
     const deadline = Date.now() + (options.waitMs ?? 0)
+    const skip = options.skip
     for (;;) {
-      const owned = await this.#sync()
+      const synced = await this.#sync()
+      const owned = skip ? synced.filter((tp) => !skip(tp)) : synced
       if (this.#closed) return []
       const left = deadline - Date.now()
       if (owned.length === 0) {
@@ -338,28 +385,45 @@ export class KafkaConsumer implements Consumer {
 }
 
 /**
+ * The group protocols a Sluice member offers, in its order of preference. The coordinator picks
+ * the first one every member offers, so a group with a member of an older Sluice (which offers
+ * only `roundrobin`) falls back to eager rebalancing, and incremental rebalancing starts once
+ * the last such member is gone. Both run our assignor; the version tells the leader which one
+ * was picked (every member encodes its subscription with the version of the picked protocol),
+ * since the client does not pass the name to the assignor.
+ *
+ * `cooperative-sticky` is the name the client (like Kafka's Java client) runs KIP-429 under:
+ * a member whose sync took partitions away rejoins at once, starting a second round in which
+ * the leader may give them to their new owner. The assignor must play along: a partition that
+ * moves is given to nobody in the round its owner loses it (see `withholdMoves`). Classic
+ * protocol: any broker version.
+ */
+const COOPERATIVE = { name: 'cooperative-sticky', version: 3 }
+const EAGER = { name: 'roundrobin', version: 1 }
+
+/**
  * An `Assignor` as the client's partition assigner, which the group leader runs for everyone.
  * Members are named by their Kafka member ids here (the only names the leader sees); what
  * they owned before comes from their subscriptions, when their clients report it.
  */
-function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
+export function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
   return (_current, members, _topics, metadata) => {
-    const decided = assignor(
-      [...members].map(([id, m]) => {
-        const claim = decodeOwned(m.metadata)
-        return {
-          id,
-          topics: m.topics ?? [],
-          owned:
-            claim?.owned ??
-            (m.ownedPartitions ?? []).flatMap((a) =>
-              a.partitions.map((partition) => ({ topic: a.topic, partition })),
-            ),
-          ...(claim ? { generation: claim.generation } : {}),
-        }
-      }),
-      (topic) => metadata.topics.get(topic)?.partitionsCount ?? 0,
-    )
+    const claims = [...members].map(([id, m]) => {
+      const claim = decodeOwned(m.metadata)
+      return {
+        id,
+        topics: m.topics ?? [],
+        owned:
+          claim?.owned ??
+          (m.ownedPartitions ?? []).flatMap((a) =>
+            a.partitions.map((partition) => ({ topic: a.topic, partition })),
+          ),
+        ...(claim ? { generation: claim.generation } : {}),
+      }
+    })
+    const decided = assignor(claims, (topic) => metadata.topics.get(topic)?.partitionsCount ?? 0)
+    const cooperative = [...members.values()].every((m) => m.version === COOPERATIVE.version)
+    if (cooperative) withholdMoves(decided, claims)
     return [...members.keys()].map((memberId) => {
       const assignments = new Map<string, { topic: string; partitions: number[] }>()
       for (const { topic, partition } of decided.get(memberId) ?? []) {
@@ -372,6 +436,34 @@ function clientAssigner(assignor: Assignor): GroupPartitionsAssigner {
       }
       return { memberId, assignments }
     })
+  }
+}
+
+/**
+ * The first round of an incremental rebalance: a partition the assignor gives to another
+ * member than the one that holds it now (the newest claim, as the assignor decides) is given
+ * to nobody. Its holder sees it revoked, drops it and rejoins, and in that second round nobody
+ * claims it any more, so its new owner gets it. Two members never own a partition in one
+ * generation, and a partition changes hands only after its old owner let go; partitions that
+ * stay where they are, and those nobody holds (their owner left), are assigned at once.
+ */
+function withholdMoves(decided: Map<string, TopicPartition[]>, claims: readonly AssignorMember[]): void {
+  const holder = new Map<string, AssignorMember>()
+  for (const m of claims) {
+    for (const tp of m.owned) {
+      const prior = holder.get(key(tp))
+      const newer = (m.generation ?? -1) - (prior?.generation ?? -1)
+      if (prior === undefined || newer > 0 || (newer === 0 && m.id < prior.id)) holder.set(key(tp), m)
+    }
+  }
+  for (const [member, tps] of decided) {
+    decided.set(
+      member,
+      tps.filter((tp) => {
+        const h = holder.get(key(tp))
+        return h === undefined || h.id === member
+      }),
+    )
   }
 }
 

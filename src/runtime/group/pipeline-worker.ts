@@ -79,6 +79,41 @@ export interface WorkerTopology {
   globals: GlobalTables
 }
 
+/** What one task brings to a commit. */
+interface CommitPart {
+  key: string
+  task: Task
+  /** Outputs and changelog records, by topic. */
+  outputs: Map<string, ProducerRecord[]>
+  /** State writes, applied to memory once the commit lands. */
+  state: Map<string, unknown>
+  offsets: TopicPartitionOffset[]
+}
+
+/** Commits of one batch of work: the first, then again after each rebalance that failed it. */
+const MAX_COMMIT_ATTEMPTS = 5
+/** How long a commit a rebalance failed waits for this member's sync of the new generation. */
+const SETTLE_WAIT_MS = 15_000
+
+/** What restoring a task gained: where its inputs resume, and per store partition its changelog position. */
+interface Restored {
+  positions: Array<[TopicPartition, number]>
+  /** `<store>\0<partition>`, the changelog offset the state is complete up to, the checkpoint position when it was used as is. */
+  changelogs: Array<[string, number, number | null]>
+}
+
+/** A task being restored in the background. */
+interface Restore {
+  id: TaskId
+  /** The generation it started in, and the outage count then (an outage voids it). */
+  generation: number
+  outages: number
+  done: boolean
+  restored?: Restored
+  error?: unknown
+  promise: Promise<void>
+}
+
 interface OwnedTask {
   id: TaskId
   task: Task
@@ -110,7 +145,12 @@ export class PipelineWorker {
   /** Changelog topic → its store. */
   readonly #storeOf = new Map<string, string>()
   #lastCheckpoint = Date.now()
-  #built = 0
+  /** Tasks gained and being restored, by task key (never also in #tasks). */
+  readonly #restoring = new Map<string, Restore>()
+  /** What the restores since the last onRestore report did, from their start. */
+  #restoreReport: { tasks: number; loaded: number; replayed: number; started: number } | null = null
+  /** Times the broker went away: restores begun before the last one are void. */
+  #outages = 0
   #stopping = false
   commits = 0
   restoredRecords = 0
@@ -170,10 +210,13 @@ export class PipelineWorker {
     let lastLag = 0
     let lastGlobals = 0
     let outageSince: number | null = null
+    // Partitions of tasks still restoring are not read: their positions stay at the committed
+    // offsets the restore started from, so the task's first poll after it joins starts there.
+    const restoring = (tp: TopicPartition) => !this.#byInput.has(`${tp.topic}\0${tp.partition}`)
     try {
       while (!this.#stopping) {
         try {
-          if (await this.#follow()) uncommitted = this.#hasUncommittedWork()
+          if (this.#follow()) uncommitted = this.#hasUncommittedWork()
           // Global tables follow their topics between batches (at most every 100 ms).
           if (this.#shape.globals.size > 0 && Date.now() - lastGlobals >= 100) {
             lastGlobals = Date.now()
@@ -182,10 +225,11 @@ export class PipelineWorker {
           const records = await consumer.poll({
             maxRecords: this.#settings.maxPoll,
             waitMs: uncommitted ? 0 : 100,
+            skip: restoring,
           })
           // The poll may have spanned a rebalance: records of partitions now owned by another
           // worker are not ours to process (that worker reads them from the committed offsets).
-          if (records.length > 0 && (await this.#follow())) uncommitted = this.#hasUncommittedWork()
+          if (records.length > 0 && this.#follow()) uncommitted = this.#hasUncommittedWork()
           let processed = 0
           // Busy time goes to a task per run of its records (a poll returns them grouped by
           // partition), so the clock is read at task switches, not per record.
@@ -249,6 +293,7 @@ export class PipelineWorker {
           this.#settings.onOutage?.(error as Error)
           for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
           this.#generation = -1
+          this.#outages++
           uncommitted = false
           await new Promise((resolve) => setTimeout(resolve, 1_000))
         }
@@ -260,6 +305,8 @@ export class PipelineWorker {
       this.failed = error as Error
       throw error
     } finally {
+      // Restores still running read the log: let them end before it closes.
+      await Promise.allSettled([...this.#restoring.values()].map((r) => r.promise))
       await consumer.close().catch(() => {})
     }
   }
@@ -280,40 +327,38 @@ export class PipelineWorker {
 
   /**
    * Follows the group's assignment. Tasks this worker lost are dropped with their uncommitted
-   * work (the new owner redoes it from the committed offsets and changelogs). Tasks it gained
-   * are restored from their changelogs before they process a record. A task it kept across
-   * more than one generation may have been owned by another worker in between, so it is
-   * rebuilt from committed state too. Returns true when anything changed.
+   * work (the new owner redoes it from the committed offsets and changelogs). Tasks it kept go
+   * on untouched. Tasks it gained are restored in the background while the others run, and
+   * join them once restored (#installRestored), before they process a record. A task it kept
+   * across more than one generation may have been owned by another worker in between, unless
+   * the consumer says it held the task's partitions throughout; such a task is rebuilt from
+   * committed state too. Returns true when anything changed.
    */
-  async #follow(): Promise<boolean> {
+  #follow(): boolean {
     const consumer = this.#consumer!
-    if (consumer.generation() === this.#generation) return false
-    const started = Date.now()
-    const before = { built: this.#built, loaded: this.checkpointEntries, replayed: this.restoredRecords }
-    // Restoring takes time; a rebalance meanwhile starts the reconciliation over.
-    while (consumer.generation() !== this.#generation) await this.#followOnce(consumer.generation())
-    if (this.#built > before.built) {
-      this.#settings.onRestore?.({
-        pipeline: this.pipeline.name,
-        tasks: this.#built - before.built,
-        fromCheckpoints: this.checkpointEntries - before.loaded,
-        replayed: this.restoredRecords - before.replayed,
-        ms: Date.now() - started,
-      })
+    let changed = false
+    while (consumer.generation() !== this.#generation) {
+      this.#followOnce(consumer.generation())
+      changed = true
     }
-    return true
+    return this.#installRestored() || changed
   }
 
-  async #followOnce(generation: number): Promise<void> {
+  #followOnce(generation: number): void {
     const consumer = this.#consumer!
     const previous = this.#generation
     this.#generation = generation
     const wanted = tasksForPartitions(this.#groups, consumer.assignment())
     const wantedKeys = new Set(wanted.map(taskKey))
     for (const [key, owned] of this.#tasks) {
-      // Owned in the generation before this one and in this one: nobody else can have had it.
+      // Owned in the generation before this one and in this one, or held without a break since
+      // (the consumer tracks every generation, also those this loop did not see: an
+      // incremental rebalance runs two in a row): nobody else can have had it.
       const kept =
-        wantedKeys.has(key) && previous >= 0 && generation === previous + 1 && owned.generation === previous
+        wantedKeys.has(key) &&
+        previous >= 0 &&
+        owned.generation === previous &&
+        (generation === previous + 1 || this.#heldThroughout(owned.id, previous))
       if (kept) {
         owned.generation = generation
         continue
@@ -321,10 +366,20 @@ export class PipelineWorker {
       this.#drop(key, owned)
     }
     for (const id of wanted) {
-      if (consumer.generation() !== generation) return
       const key = taskKey(id)
-      if (!this.#tasks.has(key)) await this.#build(id, generation)
+      if (!this.#tasks.has(key) && !this.#restoring.has(key)) this.#startRestore(id, generation)
     }
+  }
+
+  /** Whether the consumer has held every input partition of the task since `generation`. */
+  #heldThroughout(id: TaskId, generation: number): boolean {
+    const consumer = this.#consumer!
+    if (!consumer.heldSince) return false
+    const topics = this.#groups.find((g) => g.id === id.subtopology)?.topics ?? []
+    return topics.every((topic) => {
+      const since = consumer.heldSince!({ topic, partition: id.partition })
+      return since !== undefined && since <= generation
+    })
   }
 
   /**
@@ -377,19 +432,50 @@ export class PipelineWorker {
     }
   }
 
+  /** Starts restoring a task this worker gained, in the background (see #restore). */
+  #startRestore(id: TaskId, generation: number): void {
+    this.#restoreReport ??= {
+      tasks: 0,
+      loaded: this.checkpointEntries,
+      replayed: this.restoredRecords,
+      started: Date.now(),
+    }
+    const restore: Restore = {
+      id,
+      generation,
+      outages: this.#outages,
+      done: false,
+      promise: Promise.resolve(),
+    }
+    restore.promise = this.#restore(id)
+      .then(
+        (restored) => {
+          restore.restored = restored
+        },
+        (error: unknown) => {
+          restore.error = error
+        },
+      )
+      .finally(() => {
+        restore.done = true
+      })
+    this.#restoring.set(taskKey(id), restore)
+  }
+
   /**
-   * Builds a task this worker gained: its positions from the group's offsets, then its state
-   * from its changelogs — in that order. The previous owner may still be finishing a
-   * transaction (its offsets were accepted just before the rebalance). Reading the committed
+   * Restores a task this worker gained: its positions from the group's offsets, then its state
+   * from its changelogs into memory — in that order. The previous owner may still be finishing
+   * a transaction (its offsets were accepted just before the rebalance). Reading the committed
    * offsets waits for that transaction's outcome (pending offsets are "unstable" until it
    * ends), so the changelog read afterwards sees its changes too; restoring first would miss
    * them while taking its offsets — windows it had closed came back open and were emitted
-   * twice (seen in the kill -9 test before this order).
+   * twice (seen in the kill -9 test before this order). The store partitions it fills belong
+   * to no running task, so the other tasks run on meanwhile.
    */
-  async #build(id: TaskId, generation: number): Promise<void> {
+  async #restore(id: TaskId): Promise<Restored> {
     const { stores } = this.#shape
     const positions = await this.#committedPositionsOf(id)
-    const restored: Array<[string, number, number | null]> = []
+    const changelogs: Restored['changelogs'] = []
     for (const store of stores.get(id.subtopology) ?? []) {
       this.#backend.dropPartition(store, id.partition)
       const checkpoint = (await this.#settings.checkpoints?.read(store, id.partition)) ?? null
@@ -398,17 +484,62 @@ export class PipelineWorker {
       this.checkpointEntries += r.loaded
       // A checkpoint used as it is needs no rewrite until the state changes.
       const unchanged = r.loaded > 0 && r.replayed === 0 && checkpoint ? checkpoint.position : null
-      restored.push([`${store}\0${id.partition}`, r.position, unchanged])
+      changelogs.push([`${store}\0${id.partition}`, r.position, unchanged])
     }
-    // The assignment moved on while this task restored: the next pass decides again.
-    if (this.#consumer!.generation() !== generation) return
-    this.#install(id, positions, generation)
-    for (const [key, position, checkpointed] of restored) {
-      this.#changelogPositions.set(key, position)
-      if (checkpointed === null) this.#checkpointed.delete(key)
-      else this.#checkpointed.set(key, checkpointed)
+    return { positions, changelogs }
+  }
+
+  /**
+   * Installs the tasks whose restore finished, between two polls (their partitions were not
+   * read meanwhile: `skip` in poll). A restore counts when the positions it read are still
+   * this member's to go on from: read in the current generation, or the consumer held the
+   * partitions since the generation it started in. Otherwise its state is dropped and, if the
+   * task is still wanted, restored again. Tells onRestore once nothing is left restoring.
+   */
+  #installRestored(): boolean {
+    if (this.#restoring.size === 0) return false
+    let wanted: Set<string> | null = null
+    let installed = false
+    for (const [key, restore] of [...this.#restoring]) {
+      if (!restore.done) continue
+      this.#restoring.delete(key)
+      if (restore.error !== undefined) throw restore.error
+      const { id, restored } = restore
+      wanted ??= new Set(tasksForPartitions(this.#groups, this.#consumer!.assignment()).map(taskKey))
+      const valid =
+        restore.outages === this.#outages &&
+        wanted.has(key) &&
+        !this.#tasks.has(key) &&
+        (restore.generation === this.#generation || this.#heldThroughout(id, restore.generation))
+      if (!valid || !restored) {
+        for (const store of this.#shape.stores.get(id.subtopology) ?? [])
+          this.#backend.dropPartition(store, id.partition)
+        if (wanted.has(key) && !this.#tasks.has(key)) this.#startRestore(id, this.#generation)
+        continue
+      }
+      this.#install(id, restored.positions, this.#generation)
+      for (const [k, position, checkpointed] of restored.changelogs) {
+        this.#changelogPositions.set(k, position)
+        if (checkpointed === null) this.#checkpointed.delete(k)
+        else this.#checkpointed.set(k, checkpointed)
+      }
+      this.#restoreReport!.tasks++
+      installed = true
     }
-    this.#built++
+    const report = this.#restoreReport
+    if (this.#restoring.size === 0 && report) {
+      this.#restoreReport = null
+      if (report.tasks > 0) {
+        this.#settings.onRestore?.({
+          pipeline: this.pipeline.name,
+          tasks: report.tasks,
+          fromCheckpoints: this.checkpointEntries - report.loaded,
+          replayed: this.restoredRecords - report.replayed,
+          ms: Date.now() - report.started,
+        })
+      }
+    }
+    return installed
   }
 
   /** Where a task's inputs resume: the group's committed offsets (waiting for any open transaction's outcome). */
@@ -507,7 +638,8 @@ export class PipelineWorker {
    * 1. Wait for async steps in flight, so every consumed record's results are in this commit.
    * 2. Per task: collect outputs, state writes and input positions; under the `stop` policy a
    *    failure stops here and nothing of it commits. State writes become changelog records
-   *    (encoded now: a snapshot) and update the in-memory committed state.
+   *    (encoded now: a snapshot) and update the in-memory committed state once the commit
+   *    lands. Each task's part is kept apart until then (step 4 may drop some).
    * 3. exactly-once: one log transaction with outputs + changelog records + the group's input
    *    offsets. On Kafka the offsets carry this member's generation, so a worker that was
    *    rebalanced out meanwhile (a zombie) cannot commit: its transaction aborts and
@@ -515,8 +647,13 @@ export class PipelineWorker {
    *    at-least-once: send outputs and changelogs, wait for their acks, then commit the
    *    offsets. A crash in between replays the records since the last offsets: duplicates,
    *    never loss.
-   * 4. A commit that fails because the assignment moved on rebuilds every task from committed
-   *    state (changelogs and offsets) and goes on; any other failure stops the worker.
+   * 4. A commit that fails because the group moved to a new generation landed nothing. The
+   *    worker follows the group there (dropping the tasks it lost, restoring those it gained)
+   *    and commits again, in the new generation, the parts of the tasks it held throughout:
+   *    their work is still theirs alone, so they go on as if nothing happened — no rewind, no
+   *    replay. The lost tasks' parts are dropped with them; their new owner redoes that work.
+   *    When the group does not settle in time, every task goes back to its last commit
+   *    (#rewind). Any other failure stops the worker.
    */
   async #commit(): Promise<void> {
     // 1. An async step that failed stops its task: rebuild it first (see #rewindTask).
@@ -524,10 +661,8 @@ export class PipelineWorker {
     for (const owned of [...this.#tasks.values()])
       if (owned.task.rewindFor !== null) await this.#rewindTask(owned)
     // 2. The generation the collected work belongs to: its offsets commit only in it.
-    const generation = this.#generation
-    const outputs = new Map<string, ProducerRecord[]>()
-    const offsets: TopicPartitionOffset[] = []
-    const states: Array<Map<string, unknown>> = []
+    let generation = this.#generation
+    let parts: CommitPart[] = []
     let touched = false
     for (const { id, task } of this.#tasks.values()) {
       if (this.pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {
@@ -537,20 +672,17 @@ export class PipelineWorker {
         })
       }
       const c = task.collect()
+      const outputs = new Map<string, ProducerRecord[]>()
       for (const [topic, records] of c.outputs) {
         if (records.length === 0) continue
-        const list = outputs.get(topic)
-        if (list) for (const r of records) list.push(r)
-        else outputs.set(topic, records)
+        outputs.set(topic, records)
         touched = true
       }
       if (c.state.size > 0) {
         changelogRecords(c.state, outputs)
-        // Applied to memory once the commit lands: memory holds committed state only, which is
-        // what a checkpoint of a task left after a failed commit must hold.
-        states.push(c.state)
         touched = true
       }
+      const offsets: TopicPartitionOffset[] = []
       for (let [topic, offset] of c.positions) {
         // Every polled record of an owned partition is processed by now, so the consumer's
         // position is ours — and it also steps over transaction markers after the last record.
@@ -562,57 +694,104 @@ export class PipelineWorker {
         offsets.push({ topic, partition: id.partition, offset })
         touched ||= this.#moved(task, topic, offset)
       }
+      parts.push({ key: taskKey(id), task, outputs, state: c.state, offsets })
     }
     if (!touched) return
     // 3.
-    let written: Map<string, RecordMetadata[]>
+    let written: Map<string, RecordMetadata[]> | null = null
     const commitStarted = performance.now()
-    try {
-      if (this.#settings.guarantee === 'exactly-once') {
-        const tx = this.#log.transaction({ id: this.#txnId })
-        for (const [topic, records] of outputs) tx.send(topic, records)
-        if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
-        written = await tx.commit()
-      } else {
-        const producer = this.#producer()
-        const sends = [...outputs].map(
-          async ([topic, records]) => [topic, await producer.send(topic, records)] as const,
-        )
-        written = new Map(await Promise.all(sends))
-        if (offsets.length > 0) await this.#log.commitOffsets(this.group, offsets)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (this.#settings.guarantee === 'exactly-once') {
+          const tx = this.#log.transaction({ id: this.#txnId })
+          for (const part of parts) for (const [topic, records] of part.outputs) tx.send(topic, records)
+          const offsets = parts.flatMap((p) => p.offsets)
+          if (offsets.length > 0) tx.commitOffsets(this.group, offsets, { generation })
+          written = await tx.commit()
+        } else {
+          // Outputs acknowledged by an earlier attempt are not sent again.
+          written ??= await this.#sendAll(parts)
+          const offsets = parts.flatMap((p) => p.offsets)
+          if (offsets.length > 0) await this.#log.commitOffsets(this.group, offsets)
+        }
+        break
+      } catch (error) {
+        // 4.
+        const rebalanced = this.#consumer!.generation() !== generation || isRebalanceError(error)
+        if (rebalanced) {
+          const kept = attempt < MAX_COMMIT_ATTEMPTS ? await this.#keptThrough(generation, parts) : null
+          if (kept === null) {
+            await this.#rewind()
+            return
+          }
+          // Every task of the commit went elsewhere (a worker rebalanced out): nothing is left to commit.
+          if (kept.length === 0) return
+          parts = kept
+          generation = this.#generation
+          if (this.#settings.guarantee === 'exactly-once') written = null
+          continue
+        }
+        if (this.#recoverableFence(error)) {
+          for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
+          this.#generation = -1
+          return
+        }
+        throw error
       }
-    } catch (error) {
-      // 4.
-      const rebalanced = this.#consumer!.generation() !== this.#generation || isRebalanceError(error)
-      if (rebalanced) {
-        await this.#rewind()
-        return
-      }
-      if (this.#recoverableFence(error)) {
-        for (const [key, owned] of [...this.#tasks]) this.#drop(key, owned)
-        this.#generation = -1
-        return
-      }
-      throw error
     }
     this.commits++
     this.commitLatency.record(performance.now() - commitStarted)
-    for (const state of states) this.#backend.write(state)
-    for (const [topic, records] of written) {
+    for (const { state } of parts) if (state.size > 0) this.#backend.write(state)
+    for (const [topic, records] of written ?? []) {
       const store = this.#storeOf.get(topic)
       if (store === undefined) continue
       for (const { partition, offset } of records) {
         const key = `${store}\0${partition}`
-        if (offset + 1 > (this.#changelogPositions.get(key) ?? 0))
-          this.#changelogPositions.set(key, offset + 1)
+        // Only stores of tasks still here (an at-least-once retry may carry a lost task's acks).
+        const position = this.#changelogPositions.get(key)
+        if (position !== undefined && offset + 1 > position) this.#changelogPositions.set(key, offset + 1)
       }
     }
-    for (const { task } of this.#tasks.values()) task.committed()
+    for (const { task } of parts) task.committed()
     const now = Date.now()
     if (now - this.#lastCheckpoint >= this.#settings.checkpointIntervalMs) {
       this.#lastCheckpoint = now
       this.#checkpoint([...this.#tasks.values()])
     }
+  }
+
+  /** at-least-once: sends every part's outputs and changelog records and waits for their acks. */
+  async #sendAll(parts: readonly CommitPart[]): Promise<Map<string, RecordMetadata[]>> {
+    const producer = this.#producer()
+    const byTopic = new Map<string, ProducerRecord[]>()
+    for (const part of parts) {
+      for (const [topic, records] of part.outputs) {
+        const list = byTopic.get(topic)
+        if (list) for (const r of records) list.push(r)
+        else byTopic.set(topic, [...records])
+      }
+    }
+    const sends = [...byTopic].map(
+      async ([topic, records]) => [topic, await producer.send(topic, records)] as const,
+    )
+    return new Map(await Promise.all(sends))
+  }
+
+  /**
+   * After a commit in `generation` failed on a rebalance: waits for this member's sync of the
+   * generation the group moved to (the refusal can come between the join and the sync), follows
+   * it, and returns the parts of the tasks held throughout — the same Task objects, so nothing
+   * was rebuilt under them. Null when the member does not get there in time.
+   */
+  async #keptThrough(generation: number, parts: readonly CommitPart[]): Promise<CommitPart[] | null> {
+    const consumer = this.#consumer!
+    const deadline = Date.now() + SETTLE_WAIT_MS
+    while (consumer.generation() === generation) {
+      if (Date.now() > deadline) return null
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    this.#follow()
+    return parts.filter((part) => this.#tasks.get(part.key)?.task === part.task)
   }
 
   /** When this worker's producer was fenced recently (see #recoverableFence). */
