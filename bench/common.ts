@@ -1,5 +1,24 @@
 /** Helpers shared by the benchmark scripts. */
 
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * Writes a Markdown file a benchmark's `--write-docs` produced, then lets Biome align its
+ * tables: unformatted tables fail `npm run check`, and once failed CI after a benchmark run.
+ */
+export function writeDoc(target: string | URL, text: string): void {
+  const file = typeof target === 'string' ? target : fileURLToPath(target)
+  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`)
+  const biome = fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url))
+  try {
+    execFileSync(biome, ['format', '--write', file], { stdio: 'ignore' })
+  } catch {
+    process.stderr.write(`could not format ${file}: run npx biome format --write ${file}\n`)
+  }
+}
+
 /** Parses a `--name N` flag (underscores and commas allowed); exits with code 2 when it is not a positive integer. */
 export function positiveInt(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback

@@ -11,10 +11,10 @@
  * http --seconds N (5) --connections N (32) --batch N (100); mqtt --messages N (20,000);
  * files --records N (200,000).
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
-import { positiveInt } from './common.ts'
+import { positiveInt, writeDoc } from './common.ts'
 import { benchFiles } from './connectors/files.ts'
 import { benchHttp } from './connectors/http.ts'
 import { benchMqtt } from './connectors/mqtt.ts'
@@ -128,6 +128,6 @@ function writeSection(report: SectionReport): void {
     start < 0
       ? `${text.trimEnd()}\n\n${body}`
       : `${text.slice(0, start)}${body}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`
-  writeFileSync(file, updated)
+  writeDoc(file, updated)
   process.stderr.write(`wrote "${report.heading}" in docs/benchmarks.md\n`)
 }

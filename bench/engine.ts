@@ -57,7 +57,7 @@
  */
 
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -75,7 +75,7 @@ import { EmbeddedRunner } from '../src/runtime/runner.ts'
 import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
 import { compile, type Topology } from '../src/topology/compile.ts'
-import { positiveInt, xorshift } from './common.ts'
+import { positiveInt, writeDoc, xorshift } from './common.ts'
 import { type JoinResult, type JoinWorkload, joinBenchmarks, joinTable } from './joins.ts'
 import { fsyncBaseline, lmdbBaseline, type Spread } from './latency-baseline.ts'
 import { LatencyBreakdown } from './latency-breakdown.ts'
@@ -1233,7 +1233,7 @@ section says how to reproduce it; numbers from other machines are only comparabl
     const end = nextHeading < 0 ? text.length : start + DOCS_HEADING.length + nextHeading
     text = `${text.slice(0, start)}${section}${end < text.length ? `\n${text.slice(end)}` : ''}`
   }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`)
+  writeDoc(file, text)
   return file
 }
 

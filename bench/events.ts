@@ -18,11 +18,11 @@
  *
  * `--write-docs` (re)writes the "Event store" section of docs/benchmarks.md between its markers.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { positiveInt } from './common.ts'
+import { positiveInt, writeDoc } from './common.ts'
 import { type BenchStore, eventData, type Target } from './events/bench-store.ts'
 import { EMMETT, emmettTarget } from './events/emmett.ts'
 import { embeddedTarget, postgresTarget, SLUICE_POSTGRES } from './events/sluice.ts'
@@ -406,6 +406,6 @@ ${emmettRan && stores.includes('postgres') ? `\n${comparison(rows)}\n` : ''}<!--
     start >= 0 && end > start
       ? doc.slice(0, start) + section + doc.slice(end + '<!-- events:end -->'.length)
       : `${doc.trimEnd()}\n\n## Event store (\`node bench/events.ts\`)\n\n${section}\n`
-  writeFileSync(path, next)
+  writeDoc(path, next)
   process.stderr.write('wrote the event store section of docs/benchmarks.md\n')
 }

@@ -35,7 +35,7 @@ import {
 } from '@platformatic/kafka'
 import { count, GroupRunner, type Log, pipeline, topic, tumbling } from '../src/index.ts'
 import { openKafkaLog } from '../src/log/kafka/index.ts'
-import { positiveInt, xorshift } from './common.ts'
+import { positiveInt, writeDoc, xorshift } from './common.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -407,7 +407,6 @@ const latencyTable = [
 ].join('\n')
 process.stdout.write(`${table}\n\n${latencyTable}\n`)
 if (args['write-docs']) {
-  const { writeFileSync } = await import('node:fs')
   const file = new URL('../docs/benchmarks.md', import.meta.url)
   const text = readFileSync(file, 'utf8')
   const section = `## Kafka workers (\`npm run bench:kafka\`)
@@ -433,6 +432,6 @@ ${latencyTable}
     start < 0
       ? `${text.trimEnd()}\n\n${section}`
       : `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next)}`
-  writeFileSync(file, updated)
+  writeDoc(file, updated)
   say('wrote docs/benchmarks.md')
 }

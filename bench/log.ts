@@ -46,7 +46,6 @@ import {
   readSync,
   rmSync,
   statfsSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os'
@@ -54,7 +53,7 @@ import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Durability, EmbeddedLog, Producer, ProducerRecord } from '../src/log/index.ts'
 import { openEmbeddedLog } from '../src/log/index.ts'
-import { positiveInt } from './common.ts'
+import { positiveInt, writeDoc } from './common.ts'
 
 const TOPIC = 'bench'
 const TP = { topic: TOPIC, partition: 0 }
@@ -598,7 +597,7 @@ raw-disk baseline measured in the same run are the portable part.
     const end = next < 0 ? text.length : after + next
     text = `${text.slice(0, start)}${section}${end < text.length ? `\n${text.slice(end)}` : ''}`
   }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`)
+  writeDoc(file, text)
   return file
 }
 

@@ -3,9 +3,10 @@
  * markers, so that other benchmarks' sections are never touched.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
+import { writeDoc } from '../common.ts'
 import type { HotFunction } from './profile.ts'
 import type { Measured } from './run.ts'
 
@@ -122,6 +123,6 @@ export function writeDocsSection(body: string): string {
   } else {
     text = `${text.trimEnd()}\n\n${HEADING}\n\n${marked}\n`
   }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`)
+  writeDoc(file, text)
   return file
 }

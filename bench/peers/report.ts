@@ -2,8 +2,9 @@
  * The comparison as Markdown tables, and its sections of docs/benchmarks.md and
  * docs/nexmark.md — each between this benchmark's own markers, so no other section is touched.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { writeDoc } from '../common.ts'
 import type { Expectation } from './expected.ts'
 import type { Engine, RunResult } from './result.ts'
 
@@ -143,7 +144,7 @@ export function writeBenchmarksSection(body: string): string {
         ? `${text.slice(0, at + after.length)}\n\n${section}${text.slice(at + after.length)}`
         : `${text.trimEnd()}\n\n${section}`
   }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`)
+  writeDoc(file, text)
   return file
 }
 
@@ -152,6 +153,6 @@ export function writeNexmarkSection(body: string): string {
   const file = resolve(import.meta.dirname, '../../docs/nexmark.md')
   const replaced = replaceBetween(readFileSync(file, 'utf8'), NEXMARK_START, NEXMARK_END, body)
   if (replaced === null) throw new Error(`docs/nexmark.md has no ${NEXMARK_START} … ${NEXMARK_END} markers`)
-  writeFileSync(file, replaced)
+  writeDoc(file, replaced)
   return file
 }
