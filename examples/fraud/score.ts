@@ -8,6 +8,8 @@
  * no case is a false positive. Cases that end after `until` (minus the horizon) are left out:
  * the pipeline could not have decided them yet.
  */
+
+import { type KindScore, scoreKinds } from '../scoring.ts'
 import type { InjectedCase, Rule } from './generator.ts'
 import { RULES } from './generator.ts'
 import type { Alert } from './pipeline.ts'
@@ -23,15 +25,8 @@ const HORIZON_MS: Record<Rule, number> = {
   'impossible-travel': 60_000,
 }
 
-export interface RuleScore {
-  cases: number
-  detected: number
-  alerts: number
-  /** Alerts that match no injected case. */
-  falsePositives: number
-  precision: number
-  recall: number
-}
+/** What the fraud demo calls a kind of case: its rule. */
+export type RuleScore = KindScore
 
 export interface Score extends RuleScore {
   byRule: Record<Rule, RuleScore>
@@ -44,10 +39,6 @@ function matches(alert: Alert, c: InjectedCase): boolean {
   return at >= c.start && at <= c.end + HORIZON_MS[c.kind]
 }
 
-function ratio(n: number, d: number): number {
-  return d === 0 ? 1 : n / d
-}
-
 /** Precision and recall per rule and overall. `until`: the event time the pipeline has reached. */
 export function score(
   alerts: readonly Alert[],
@@ -56,35 +47,15 @@ export function score(
 ): Score {
   const decided = cases.filter((c) => c.end + HORIZON_MS[c.kind] <= until)
   const pending = cases.filter((c) => c.end + HORIZON_MS[c.kind] > until)
-  const byRule = {} as Record<Rule, RuleScore>
-  let total = { cases: 0, detected: 0, alerts: 0, falsePositives: 0 }
-  for (const rule of RULES) {
-    const ruleCases = decided.filter((c) => c.kind === rule)
-    // Alerts about cases still pending are neither hits nor false positives yet.
-    const ruleAlerts = alerts.filter((a) => a.rule === rule && !pending.some((c) => matches(a, c)))
-    const detected = ruleCases.filter((c) => ruleAlerts.some((a) => matches(a, c))).length
-    const falsePositives = ruleAlerts.filter((a) => !ruleCases.some((c) => matches(a, c))).length
-    byRule[rule] = {
-      cases: ruleCases.length,
-      detected,
-      alerts: ruleAlerts.length,
-      falsePositives,
-      precision: ratio(ruleAlerts.length - falsePositives, ruleAlerts.length),
-      recall: ratio(detected, ruleCases.length),
-    }
-    total = {
-      cases: total.cases + ruleCases.length,
-      detected: total.detected + detected,
-      alerts: total.alerts + ruleAlerts.length,
-      falsePositives: total.falsePositives + falsePositives,
-    }
-  }
-  return {
-    ...total,
-    precision: ratio(total.alerts - total.falsePositives, total.alerts),
-    recall: ratio(total.detected, total.cases),
-    byRule,
-  }
+  const { byKind, ...total } = scoreKinds(
+    RULES,
+    alerts,
+    decided,
+    pending,
+    { alert: (a) => a.rule, case: (c) => c.kind },
+    matches,
+  )
+  return { ...total, byRule: byKind }
 }
 
 /** The score as lines to print: one per rule, then `score: precision … recall …` overall. */

@@ -15,6 +15,8 @@
  * Commands: each decided overheat should get exactly one `cool` command, and one `auto` once it
  * has cooled down; more `cool` commands than that are flapping.
  */
+
+import { type KindScore, scoreKinds } from '../scoring.ts'
 import { CASE_KINDS, type CaseKind, type InjectedCase } from './generator.ts'
 import type { Alert, Command } from './types.ts'
 
@@ -25,16 +27,6 @@ export interface ScoreOptions {
   until?: number
   /** Event time a silence must last before its alert, at this run's pace (default 3 min). */
   silentAfterMs?: number
-}
-
-export interface KindScore {
-  cases: number
-  detected: number
-  alerts: number
-  /** Alerts that fit no injected case. */
-  falsePositives: number
-  precision: number
-  recall: number
 }
 
 export interface CommandScore {
@@ -71,10 +63,6 @@ function fits(alert: Alert, c: InjectedCase): boolean {
   return at >= c.start - 2 * MINUTE && at < c.end
 }
 
-function ratio(n: number, d: number): number {
-  return d === 0 ? 1 : n / d
-}
-
 export function score(
   alerts: readonly Alert[],
   commands: readonly Command[],
@@ -86,34 +74,8 @@ export function score(
   const isDecided = (c: InjectedCase) => c.start + horizon(c, silentAfterMs) <= until
   const decided = cases.filter(isDecided)
   const pending = cases.filter((c) => !isDecided(c))
-  const byKind = {} as Record<CaseKind, KindScore>
-  let total = { cases: 0, detected: 0, alerts: 0, falsePositives: 0 }
-  for (const kind of CASE_KINDS) {
-    const kindCases = decided.filter((c) => c.kind === kind)
-    // Alerts about cases still pending are neither hits nor false positives yet.
-    const kindAlerts = alerts.filter((a) => a.kind === kind && !pending.some((c) => fits(a, c)))
-    const detected = kindCases.filter((c) => kindAlerts.some((a) => fits(a, c))).length
-    const falsePositives = kindAlerts.filter((a) => !kindCases.some((c) => fits(a, c))).length
-    byKind[kind] = {
-      cases: kindCases.length,
-      detected,
-      alerts: kindAlerts.length,
-      falsePositives,
-      precision: ratio(kindAlerts.length - falsePositives, kindAlerts.length),
-      recall: ratio(detected, kindCases.length),
-    }
-    total = {
-      cases: total.cases + kindCases.length,
-      detected: total.detected + detected,
-      alerts: total.alerts + kindAlerts.length,
-      falsePositives: total.falsePositives + falsePositives,
-    }
-  }
   return {
-    ...total,
-    precision: ratio(total.alerts - total.falsePositives, total.alerts),
-    recall: ratio(total.detected, total.cases),
-    byKind,
+    ...scoreKinds(CASE_KINDS, alerts, decided, pending, { alert: (a) => a.kind, case: (c) => c.kind }, fits),
     commands: scoreCommands(commands, decided, pending, until),
   }
 }
