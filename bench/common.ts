@@ -58,3 +58,26 @@ export function xorshift(seed = 0x2545f491): (bound: number) => number {
     return (x >>> 0) % bound
   }
 }
+
+/**
+ * Samples the process's RSS and V8 heap every 10 ms until `stop()`, which takes a last sample
+ * and returns the highest of each (bytes).
+ */
+export function peakMemory(): { stop(): { peakRss: number; peakHeap: number } } {
+  let peakRss = 0
+  let peakHeap = 0
+  const sample = () => {
+    const m = process.memoryUsage()
+    if (m.rss > peakRss) peakRss = m.rss
+    if (m.heapUsed > peakHeap) peakHeap = m.heapUsed
+  }
+  sample()
+  const sampler = setInterval(sample, 10)
+  return {
+    stop() {
+      clearInterval(sampler)
+      sample()
+      return { peakRss, peakHeap }
+    },
+  }
+}

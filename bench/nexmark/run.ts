@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import type { EmbeddedLog, Pipeline, ProducerRecord, SinkConnector } from '../../src/index.ts'
 import { ConnectorRunner, EmbeddedRunner } from '../../src/index.ts'
 import type { Topology } from '../../src/topology/compile.ts'
+import { peakMemory } from '../common.ts'
 import { type GeneratorConfig, NexmarkGenerator } from './generator.ts'
 import { queryContext } from './queries/common.ts'
 import type { QuerySpec } from './suite.ts'
@@ -117,15 +118,7 @@ async function timedRun(
   hooks: RunOptions,
 ): Promise<Measured> {
   ;(globalThis as { gc?: () => void }).gc?.()
-  let peakRss = 0
-  let peakHeap = 0
-  const sample = () => {
-    const m = process.memoryUsage()
-    if (m.rss > peakRss) peakRss = m.rss
-    if (m.heapUsed > peakHeap) peakHeap = m.heapUsed
-  }
-  sample()
-  const sampler = setInterval(sample, 10)
+  const memory = peakMemory()
   await hooks.beforeStart?.()
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
@@ -170,8 +163,7 @@ async function timedRun(
   const t1 = process.hrtime.bigint()
   const cpu = process.cpuUsage(cpu0)
   await hooks.afterStop?.()
-  clearInterval(sampler)
-  sample()
+  const { peakRss, peakHeap } = memory.stop()
   const status = runner.status()[0]!
   if (status.deadLetters > 0)
     throw new Error(`${spec.id}: ${status.deadLetters} records went to dead letters`)

@@ -28,6 +28,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { flow, json } from '@kafkats/flow'
 import { type KafkaLog, openKafkaLog } from '../../src/log/kafka/index.ts'
+import { peakMemory } from '../common.ts'
 import type { Bid, Event } from '../nexmark/model.ts'
 import { DOLLAR_TO_EURO } from '../nexmark/queries/q1.ts'
 import { AUCTION_SKIP } from '../nexmark/queries/q2.ts'
@@ -148,15 +149,7 @@ async function runApp(
   })
   const seen = { count: 0 }
   topology(app, query, input, output, seen)
-  let peakRss = 0
-  let peakHeap = 0
-  const sample = () => {
-    const m = process.memoryUsage()
-    if (m.rss > peakRss) peakRss = m.rss
-    if (m.heapUsed > peakHeap) peakHeap = m.heapUsed
-  }
-  sample()
-  const sampler = setInterval(sample, 10)
+  const memory = peakMemory()
   const broker0 = brokerCpuMs(brokerPid)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -182,8 +175,7 @@ async function runApp(
   const wallMs = Math.max(allSeenAt, lastGrowth) - t0
   const cpu = process.cpuUsage(cpu0)
   const broker1 = brokerCpuMs(brokerPid)
-  clearInterval(sampler)
-  sample()
+  const { peakRss, peakHeap } = memory.stop()
   await app.close()
   // The committed rows, read_committed, from the start to the end.
   let outputs = 0
