@@ -101,10 +101,6 @@ export class Exchange {
     return this.#queues.get(topic)
   }
 
-  get fusedTopics(): string[] {
-    return [...this.#queues.keys()]
-  }
-
   /** Something waits to be processed. */
   pending(): boolean {
     for (const queues of this.#queues.values()) for (const q of queues) if (q.length > 0) return true

@@ -109,7 +109,8 @@ export class Task implements ChainHost {
   #outputs = new Map<string, ProducerRecord[]>()
   readonly #watermarkHooks: Array<(wm: number) => void> = []
   readonly #timeHooks: Array<(now: number) => void> = []
-  readonly #repartitionTopics = new Set<string>()
+  /** The repartition topics this task writes (its keyBys), from the topology. */
+  readonly #repartitionOutputs: readonly string[]
   #lastMarker = ''
   #lastExchangedMarker = ''
   #origin: RecordOrigin | null = null
@@ -161,6 +162,9 @@ export class Task implements ChainHost {
     this.#exchange = options.exchange
     this.topology = options.topology
     this.subtopology = options.subtopology
+    this.#repartitionOutputs = options.topology.repartitionTopics
+      .filter((r) => r.from === options.subtopology.id)
+      .map((r) => r.topic)
     this.pipeline = options.topology.pipeline
     this.partition = options.partition
     this.id = `${this.pipeline}/${options.subtopology.id}/${options.partition}`
@@ -203,7 +207,8 @@ export class Task implements ChainHost {
     // Before the watermark store: only the steps' stores count. A stateless task that writes a
     // repartition topic rewinds too: its watermark markers carry the failed record's event time
     // into the downstream tasks' state.
-    this.#rewinds = (options.rewindOnFailure ?? false) && (this.stores.size > 0 || this.#writesRepartition())
+    this.#rewinds =
+      (options.rewindOnFailure ?? false) && (this.stores.size > 0 || this.#repartitionOutputs.length > 0)
     this.#poison = options.poison !== undefined && options.poison.size > 0 ? options.poison : null
     this.#gated = this.#poison !== null
     // Event time survives restarts: without this, an input read to its end before a restart
@@ -267,7 +272,6 @@ export class Task implements ChainHost {
   }
 
   repartition(topic: string, record: StreamRecord): void {
-    this.#repartitionTopics.add(topic)
     const partitions = this.#options.partitionsOf(topic)
     const queues = this.#exchange?.queues(topic)
     if (queues) {
@@ -640,7 +644,7 @@ export class Task implements ChainHost {
    * outputs of the commit), or into the exchange's queues (`exchanged`, at every tick).
    */
   #sendMarkers(exchanged: boolean): void {
-    if (this.#repartitionTopics.size === 0 && !this.#writesRepartition()) return
+    if (this.#repartitionOutputs.length === 0) return
     const wm = this.tracker.watermark
     const idle = this.tracker.allIdle
     const marker = `${this.partition}:${wm}:${idle ? 1 : 0}`
@@ -651,7 +655,7 @@ export class Task implements ChainHost {
     if (exchanged) this.#lastExchangedMarker = marker
     else this.#lastMarker = marker
     const headers: Headers = { [WATERMARK_HEADER]: marker }
-    for (const topic of this.#repartitionOutputs()) {
+    for (const topic of this.#repartitionOutputs) {
       const queues = this.#exchange?.queues(topic)
       if (queues === undefined ? exchanged : !exchanged) continue
       if (queues) {
@@ -664,14 +668,6 @@ export class Task implements ChainHost {
       for (let p = 0; p < n; p++)
         list.push({ key: null, value: null, headers, timestamp: this.now, partition: p })
     }
-  }
-
-  #writesRepartition(): boolean {
-    return this.#repartitionOutputs().length > 0
-  }
-
-  #repartitionOutputs(): string[] {
-    return this.topology.repartitionTopics.filter((r) => r.from === this.subtopology.id).map((r) => r.topic)
   }
 }
 
