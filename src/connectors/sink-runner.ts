@@ -151,10 +151,11 @@ export async function runSink<T>(
         await dropAhead()
         // A failed write may have committed: at stop, the store is asked where it stands.
         resync = true
-        if (signal.aborted) break
-        status.state = 'retrying'
+        // Counted even when a stop came meanwhile: the write did fail.
         status.lastError = (error as Error).message
         status.errors++
+        if (signal.aborted) break
+        status.state = 'retrying'
         if (!(error instanceof StalePositionError)) await sleep(backoffMs(attempt++), signal)
         if (!exactlyOnce) {
           resync = false

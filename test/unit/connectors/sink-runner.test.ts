@@ -149,11 +149,13 @@ test('stopped while a write fails after it committed: the group offsets are wher
   sink.onWrite = (n) => {
     if (n === 1) abort.abort()
   }
+  const status = newStatus('stopped-out', 'sink', 'memory', 'stopped-items')
   await runSink(
     log,
     { kind: 'sink', name: 'stopped-out', topic: topic<Item>('stopped-items'), sink },
-    { signal: abort.signal, status: newStatus('stopped-out', 'sink', 'memory', 'stopped-items') },
+    { signal: abort.signal, status },
   )
+  assert.equal(status.errors, 1, 'the failed write counts as an error although a stop came meanwhile')
   assert.equal(sink.stored.get(0), 7, 'the failed write did commit its batch of 7')
   assert.deepEqual(await log.committedOffsets('sluice-connect.stopped-out', 'stopped-items'), sink.stored)
 })
