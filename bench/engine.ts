@@ -67,7 +67,7 @@ import { avg, count } from '../src/dsl/aggregations.ts'
 import { Pipeline } from '../src/dsl/pipeline.ts'
 import { type TopicDef, topic } from '../src/dsl/topic.ts'
 import { sliding, tumbling } from '../src/dsl/windows.ts'
-import type { Durability, EmbeddedLog, LogRecord, ProducerRecord } from '../src/log/index.ts'
+import type { Bytes, Durability, EmbeddedLog, LogRecord, ProducerRecord } from '../src/log/index.ts'
 import { openEmbeddedLog } from '../src/log/index.ts'
 import { Exchange } from '../src/runtime/exchange.ts'
 import { TaskMetrics } from '../src/runtime/metrics/task-metrics.ts'
@@ -318,6 +318,8 @@ interface RunResult {
 }
 
 const utf8 = new TextDecoder()
+/** An output's key or value as text: the engine hands JSON outputs to the log as strings. */
+const text = (b: Bytes) => (typeof b === 'string' ? b : utf8.decode(b))
 
 // ---------------------------------------------------------------- (a) the hand-written loops
 
@@ -510,7 +512,7 @@ class MemoryEngine {
         for (const [topic, list] of commit.outputs) {
           if (this.#sinks.has(topic)) {
             outputs += list.length
-            if (kept) for (const r of list) kept.push(`${utf8.decode(r.key!)}|${utf8.decode(r.value!)}`)
+            if (kept) for (const r of list) kept.push(`${text(r.key!)}|${text(r.value!)}`)
             continue
           }
           throw new Error(`unexpected output to ${topic}: ${list.length} records`)

@@ -1,3 +1,4 @@
+export type { Bytes } from './bytes.ts'
 export * from './embedded/index.ts'
 export { murmur2, Partitioner, partitionForKey } from './partitioner.ts'
 export { validateTopicName } from './topic-name.ts'

@@ -3,6 +3,8 @@
  * modulo the partition count. A key therefore lands on the same partition number in the
  * embedded log and in Kafka, so a pipeline's state layout survives a backend switch.
  */
+import type { Bytes } from './bytes.ts'
+
 export function murmur2(data: Uint8Array): number {
   const length = data.length
   const m = 0x5bd1e995
@@ -65,6 +67,11 @@ export function partitionForStringKey(key: string, partitions: number): number {
   return ((h | 0) & 0x7fffffff) % partitions
 }
 
+/** `partitionForKey` of a key given as bytes or as a string (its UTF-8 bytes). */
+export function partitionForAnyKey(key: Bytes, partitions: number): number {
+  return typeof key === 'string' ? partitionForStringKey(key, partitions) : partitionForKey(key, partitions)
+}
+
 /**
  * Picks partitions for records: by key hash when there is a key, round-robin otherwise.
  * One per producer, so round-robin spreads each producer's unkeyed records evenly.
@@ -72,8 +79,8 @@ export function partitionForStringKey(key: string, partitions: number): number {
 export class Partitioner {
   #next = 0
 
-  partition(key: Uint8Array | null | undefined, partitions: number): number {
-    if (key) return partitionForKey(key, partitions)
+  partition(key: Bytes | null | undefined, partitions: number): number {
+    if (key != null) return partitionForAnyKey(key, partitions)
     const p = this.#next % partitions
     this.#next = (this.#next + 1) & 0x7fffffff
     return p

@@ -5,14 +5,17 @@
  * Kafka backend is a thin mapping, not a translation.
  */
 
+import type { Bytes } from './bytes.ts'
+
 /** Header values are UTF-8 strings (Kafka allows bytes; Sluice encodes them as UTF-8). */
 export type Headers = Record<string, string>
 
 /** A record as a producer hands it to the log. */
 export interface ProducerRecord {
-  key?: Uint8Array | null
-  /** `null` is a tombstone: on a compacted topic it deletes the key. */
-  value: Uint8Array | null
+  /** Bytes, or a string written as its UTF-8 bytes (read back as bytes). */
+  key?: Bytes | null
+  /** Bytes or a string, as the key. `null` is a tombstone: on a compacted topic it deletes the key. */
+  value: Bytes | null
   headers?: Headers
   /** Event time in ms since the epoch; defaults to the time of the append. */
   timestamp?: number

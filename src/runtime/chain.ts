@@ -5,8 +5,10 @@
  * timers and commits reach them.
  */
 
+import type { Codec } from '../dsl/codec.ts'
 import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
+import type { Bytes } from '../log/bytes.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { dedupeStep } from './dedupe-operator.ts'
 import { patternStep } from './pattern-operator.ts'
@@ -32,7 +34,7 @@ export interface ChainHost {
   store<V>(name: string, options?: { ttl?: number }): KeyValueStore<V>
   windowStore(name: string): WindowStore
   /** Queue a record for a topic in the next commit. */
-  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void
+  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Bytes): void
   repartition(topic: string, record: StreamRecord): void
   /** Event-time and processing-time hooks of stateful steps, in upstream-first order. */
   onWatermark(fn: (watermark: number) => void): void
@@ -186,7 +188,7 @@ function step(
     }
     case 'sink': {
       const topic = op.topic
-      const encode = topic.codec.encode as (value: unknown) => Uint8Array
+      const encode = encoderOf(topic.codec)
       const keyOf = topic.key
       return (r) => {
         const key = r.key ?? (keyOf ? String(keyOf(r.value)) : null)
@@ -224,9 +226,7 @@ function step(
       const late = op.late
       const out: WindowOutput = {
         emit: next,
-        late: late
-          ? (r) => host.sink(late.name, r, late.codec.encode as (v: unknown) => Uint8Array)
-          : () => {},
+        late: late ? (r) => host.sink(late.name, r, encoderOf(late.codec)) : () => {},
       }
       const storeName = `${host.pipeline}.${name}`
       const window: WindowOperator =
@@ -350,4 +350,9 @@ function step(
     default:
       throw new TypeError(`unknown step kind ${(op as { kind: string }).kind}`)
   }
+}
+
+/** What a sink encodes a topic's values with: the codec's text form when it has one (`Codec.encodeText`). */
+function encoderOf<T>(codec: Codec<T>): (value: unknown) => Bytes {
+  return (codec.encodeText ?? codec.encode) as (value: unknown) => Bytes
 }

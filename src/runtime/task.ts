@@ -6,7 +6,8 @@
  */
 import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
-import { partitionForKey, partitionForStringKey } from '../log/partitioner.ts'
+import type { Bytes } from '../log/bytes.ts'
+import { partitionForStringKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
 import { parseDuration } from '../util/duration.ts'
@@ -259,12 +260,13 @@ export class Task implements ChainHost {
     return store
   }
 
-  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Uint8Array): void {
+  sink(topic: string, record: StreamRecord, encode: (value: unknown) => Bytes): void {
     this.pendingOutputs++
     const list = this.#output(topic)
     this.#journal.push(list)
     list.push({
-      key: record.key === null ? null : Buffer.from(record.key),
+      // Strings go to the log as they are: it writes them into its batch as UTF-8.
+      key: record.key,
       value: record.value === null || record.value === undefined ? null : encode(record.value),
       timestamp: record.timestamp,
     })
@@ -289,14 +291,14 @@ export class Task implements ChainHost {
     const json = JSON.stringify(record.value)
     if (json === undefined) throw notJson(record.value)
     this.pendingOutputs++
-    const key = Buffer.from(record.key!)
+    const key = record.key!
     const list = this.#output(topic)
     this.#journal.push(list)
     list.push({
       key,
-      value: Buffer.from(json),
+      value: json,
       timestamp: record.timestamp,
-      partition: partitionForKey(key, partitions),
+      partition: partitionForStringKey(key, partitions),
     })
   }
 

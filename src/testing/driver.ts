@@ -11,7 +11,8 @@
  */
 import type { Pipeline } from '../dsl/pipeline.ts'
 import type { TopicDef } from '../dsl/topic.ts'
-import { partitionForKey } from '../log/partitioner.ts'
+import { toBytes } from '../log/bytes.ts'
+import { partitionForAnyKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import { GlobalTables } from '../runtime/global-tables.ts'
 import type { PoisonRecords } from '../runtime/poison.ts'
@@ -136,8 +137,8 @@ export class TestDriver {
       partition,
       offset: list.length,
       timestamp: record.timestamp ?? this.#now,
-      key: record.key ?? null,
-      value: record.value,
+      key: record.key == null ? null : toBytes(record.key),
+      value: record.value === null ? null : toBytes(record.value),
       headers: record.headers ?? {},
     }
     list.push(appended)
@@ -167,7 +168,7 @@ export class TestDriver {
     value: Uint8Array | null,
     options: { key?: Uint8Array | null; timestamp?: number; headers?: Headers } = {},
   ): this {
-    const partition = options.key ? partitionForKey(options.key, this.#partitions) : 0
+    const partition = options.key ? partitionForAnyKey(options.key, this.#partitions) : 0
     this.#append(
       topic,
       {
@@ -224,7 +225,7 @@ export class TestDriver {
         const commit = task.collect()
         for (const [topic, records] of commit.outputs) {
           for (const r of records) {
-            const partition = r.partition ?? (r.key ? partitionForKey(r.key, this.#partitions) : 0)
+            const partition = r.partition ?? (r.key == null ? 0 : partitionForAnyKey(r.key, this.#partitions))
             this.#append(topic, r, partition)
           }
         }

@@ -292,6 +292,35 @@ export function logConformance(
         }
       })
 
+      test('string keys and values are written as their UTF-8 bytes, and partition as those bytes do', async () => {
+        const t = await topic('strings', { partitions: 4 })
+        // Multi-byte text, an empty string, and a lone surrogate (written as U+FFFD, as Buffer.from writes it).
+        const keys = ['k-ascii', 'k-Zürich-€', '🐟', '', 'k-\ud800']
+        const values = ['{"n":1}', '{"city":"Zürich","€":"🐟"}', 'plain', '', 'x\ud800y']
+        await log.producer().send(
+          t,
+          keys.map((key, i) => ({ key, value: values[i]! })),
+        )
+        // The same records as bytes land on the same partitions with the same bytes.
+        await log.producer().send(
+          t,
+          keys.map((key, i) => ({ key: Buffer.from(key), value: Buffer.from(values[i]!) })),
+        )
+        const byPartition = new Map<number, LogRecord[]>()
+        for (let p = 0; p < 4; p++) byPartition.set(p, await readAll({ topic: t, partition: p }))
+        const seen = [...byPartition.values()].flat()
+        assert.equal(seen.length, 2 * keys.length)
+        for (const [i, key] of keys.entries()) {
+          const expected = partitionForKey(Buffer.from(key), 4)
+          const found = byPartition.get(expected)!.filter((r) => Buffer.from(r.key!).equals(Buffer.from(key)))
+          assert.equal(found.length, 2, `key ${JSON.stringify(key)}: both sends on partition ${expected}`)
+          for (const r of found) {
+            assert.ok(r.key instanceof Uint8Array && r.value instanceof Uint8Array, 'read back as bytes')
+            assert.deepEqual(Buffer.from(r.value!), Buffer.from(values[i]!))
+          }
+        }
+      })
+
       test('an explicit partition overrides the key; a bad one rejects the whole send', async () => {
         const t = await topic('explicit', { partitions: 3 })
         const key = bytes('some-key')

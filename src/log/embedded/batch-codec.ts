@@ -17,6 +17,7 @@
  */
 import { crc32 } from 'node:zlib'
 import { SluiceError } from '../../errors.ts'
+import { type Bytes, byteLengthOf, writeBytesAt } from '../bytes.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../types.ts'
 
 export const BATCH_MAGIC = 1
@@ -39,7 +40,7 @@ export interface BatchInfo {
 
 /** Bytes a record takes in a batch; also what the max-record-size limit is checked against. */
 export function recordSize(record: ProducerRecord): number {
-  let size = RECORD_FIXED_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  let size = RECORD_FIXED_BYTES + byteLengthOf(record.key) + byteLengthOf(record.value)
   const headers = record.headers
   if (headers) {
     for (const name in headers) size += 6 + Buffer.byteLength(name) + Buffer.byteLength(headers[name]!)
@@ -113,14 +114,14 @@ export function encodeBatch(
   return buf
 }
 
-function writeBytes(buf: Buffer, view: DataView, pos: number, bytes: Uint8Array | null): number {
+function writeBytes(buf: Buffer, view: DataView, pos: number, bytes: Bytes | null): number {
   if (bytes === null) {
     view.setInt32(pos, -1, true)
     return pos + 4
   }
-  view.setInt32(pos, bytes.length, true)
-  buf.set(bytes, pos + 4)
-  return pos + 4 + bytes.length
+  const n = writeBytesAt(buf, pos + 4, bytes)
+  view.setInt32(pos, n, true)
+  return pos + 4 + n
 }
 
 /** Where a batch came from, for error messages that name the damaged place. */

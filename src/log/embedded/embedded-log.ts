@@ -370,7 +370,7 @@ export class EmbeddedLog implements Log {
     const max = part.topic.maxRecordBytes
     const compact = part.topic.compact
     for (let i = 0; i < records.length; i++) {
-      if (compact && !records[i]!.key) {
+      if (compact && records[i]!.key == null) {
         throw new SluiceError(
           'SLUICE_INVALID_INPUT',
           `record ${i} for compacted topic "${part.topic.name}" has no key; compaction keeps the latest value per key, so every record needs one`,

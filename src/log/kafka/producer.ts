@@ -85,7 +85,7 @@ export async function toMessages(
   const sizes = new Array<number>(records.length)
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
-    if (settings.compact && !r.key) {
+    if (settings.compact && r.key == null) {
       throw new SluiceError(
         'SLUICE_INVALID_INPUT',
         `record ${i} for compacted topic "${topic}" has no key; compaction keeps the latest value per key, so every record needs one`,

@@ -1,5 +1,6 @@
 import type { fetchV17, MessageToProduce, RecordsBatch } from '@platformatic/kafka'
 import { SluiceError } from '../../errors.ts'
+import { type Bytes, byteLengthOf } from '../bytes.ts'
 import type { Headers, LogRecord, ProducerRecord, RecordMetadata, TopicPartition } from '../types.ts'
 
 /** A message as the Kafka client takes it: everything already bytes (no serializers). */
@@ -15,13 +16,14 @@ const ABORT_MARKER = 0
 const encoder = new TextEncoder()
 
 /** A view of the same bytes, not a copy. */
-export function toBuffer(bytes: Uint8Array): Buffer {
+export function toBuffer(bytes: Bytes): Buffer {
+  if (typeof bytes === 'string') return Buffer.from(bytes)
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** Bytes a record adds to a batch, close enough to check against `max.message.bytes` early. */
 export function recordBytes(record: ProducerRecord): number {
-  let size = (record.key?.byteLength ?? 0) + (record.value?.byteLength ?? 0)
+  let size = byteLengthOf(record.key) + byteLengthOf(record.value)
   if (record.headers) {
     for (const name in record.headers)
       size += Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!)
@@ -31,9 +33,9 @@ export function recordBytes(record: ProducerRecord): number {
 
 export function toKafkaMessage(topic: string, partition: number, record: ProducerRecord): KafkaMessage {
   const message: KafkaMessage = { topic, partition }
-  if (record.key) message.key = toBuffer(record.key)
+  if (record.key != null) message.key = toBuffer(record.key)
   // A null value must reach the wire as a null value (a tombstone), not as empty bytes.
-  if (record.value) message.value = toBuffer(record.value)
+  if (record.value != null) message.value = toBuffer(record.value)
   // Set here, not left to the client at request time, so that RequestTimestamps sees it.
   message.timestamp = BigInt(Math.trunc(record.timestamp ?? Date.now()))
   if (record.headers) {

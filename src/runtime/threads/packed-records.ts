@@ -16,6 +16,7 @@
  * Records keep their order. The reader cuts them into runs by count; which task and topic a
  * run belongs to travels beside the pack (protocol.ts).
  */
+import { byteLengthOf, writeBytesAt } from '../../log/bytes.ts'
 import type { Headers, ProducerRecord } from '../../log/types.ts'
 
 export interface PackedRecords {
@@ -34,10 +35,10 @@ export function packRecords(lists: Iterable<readonly ProducerRecord[]>): PackedR
   for (const list of lists) {
     all.push(list)
     count += list.length
-    for (const r of list) size += (r.key?.length ?? 0) + (r.value?.length ?? 0)
+    for (const r of list) size += byteLengthOf(r.key) + byteLengthOf(r.value)
   }
   const bytes = new ArrayBuffer(size)
-  const view = new Uint8Array(bytes)
+  const view = Buffer.from(bytes)
   const meta = new Float64Array(count * FIELDS)
   const headers: Array<[number, Headers]> = []
   let pos = 0
@@ -48,15 +49,15 @@ export function packRecords(lists: Iterable<readonly ProducerRecord[]>): PackedR
       const key = r.key ?? null
       if (key === null) meta[m] = -1
       else {
-        view.set(key, pos)
-        pos += key.length
-        meta[m] = key.length
+        const n = writeBytesAt(view, pos, key)
+        pos += n
+        meta[m] = n
       }
       if (r.value === null) meta[m + 1] = -1
       else {
-        view.set(r.value, pos)
-        pos += r.value.length
-        meta[m + 1] = r.value.length
+        const n = writeBytesAt(view, pos, r.value)
+        pos += n
+        meta[m + 1] = n
       }
       meta[m + 2] = r.timestamp ?? Number.NaN
       meta[m + 3] = r.partition ?? -1

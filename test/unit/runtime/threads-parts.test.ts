@@ -12,7 +12,11 @@ import { packRecords, RecordUnpacker } from '../../../src/runtime/threads/packed
 import { tempDir } from '../../helpers/temp-dir.ts'
 
 const bytes = (s: string) => Buffer.from(s)
-const text = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString() : b)
+// Unpacked keys and values are always bytes, whether they were packed as bytes or as strings.
+const text = (b: ProducerRecord['key']) => {
+  if (typeof b === 'string') throw new Error(`unpacked as a string: ${b}`)
+  return b ? Buffer.from(b).toString() : b
+}
 
 describe('packed records', () => {
   test('come back as they went in: null keys and values, headers, partitions, no timestamp', () => {
@@ -42,6 +46,25 @@ describe('packed records', () => {
       [
         [null, null, 3_000, 0, { 'sluice-watermark': '0:5:0' }],
         ['', '', undefined, undefined, undefined],
+      ],
+    )
+  })
+
+  test('strings are packed as their UTF-8 bytes, next to bytes', () => {
+    const records: ProducerRecord[] = [
+      { key: 'k1', value: '{"city":"Zürich","€":1}', timestamp: 1 },
+      { key: bytes('k2'), value: 'plain', timestamp: 2 },
+      { key: '', value: '', timestamp: 3 },
+      { key: '🐟', value: bytes('{"n":2}'), timestamp: 4 },
+    ]
+    const unpacked = new RecordUnpacker(structuredClone(packRecords([records]))).next(4)
+    assert.deepEqual(
+      unpacked.map((r) => [text(r.key), text(r.value)]),
+      [
+        ['k1', '{"city":"Zürich","€":1}'],
+        ['k2', 'plain'],
+        ['', ''],
+        ['🐟', '{"n":2}'],
       ],
     )
   })
