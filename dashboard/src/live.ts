@@ -36,6 +36,11 @@ export interface PipelineSample {
   eventBuckets: Buckets
   /** Share of the last interval each task spent processing, by task id. */
   busy: Record<string, number>
+  /** Share of the last interval each task waited for mapAsync results, by task id. */
+  asyncBlocked: Record<string, number>
+  /** Share of the last interval processing waited for commits (null: the runner does not say). */
+  commitBlocked: number | null
+  commitRate: number | null
 }
 
 export interface Sample {
@@ -101,7 +106,9 @@ interface Counters {
   sourcePositions: number
   recordsOut: number
   commits: number
+  commitBlockedMs: number | undefined
   busyMs: Map<string, number>
+  asyncBlockedMs: Map<string, number>
   latency: Buckets
   eventLatency: Buckets
 }
@@ -195,7 +202,9 @@ function record(metrics: MetricsResponse): Sample {
       sourcePositions: 0,
       recordsOut: 0,
       commits: p.commits,
+      commitBlockedMs: p.blockedMs,
       busyMs: new Map(),
+      asyncBlockedMs: new Map(),
       latency: merged(p.tasks, 'latency'),
       eventLatency: merged(p.tasks, 'eventLatency'),
     }
@@ -209,6 +218,7 @@ function record(metrics: MetricsResponse): Sample {
       }
       now.recordsOut += t.recordsOut
       now.busyMs.set(t.id, t.busyMs)
+      now.asyncBlockedMs.set(t.id, t.blockedMs ?? 0)
       for (const w of t.windows) late += w.lateRecords
       late += t.lateDropped ?? 0
       deadLetters += t.deadLetters
@@ -220,13 +230,22 @@ function record(metrics: MetricsResponse): Sample {
       before && seconds > 0 && b !== undefined ? Math.max(0, a - b) / seconds : null
     const latencyBuckets = difference(now.latency, before?.latency) ?? new Map()
     const eventBuckets = difference(now.eventLatency, before?.eventLatency) ?? new Map()
-    const busy: Record<string, number> = {}
-    if (before && seconds > 0) {
-      for (const [id, ms] of now.busyMs) {
-        const was = before.busyMs.get(id)
-        if (was !== undefined) busy[id] = Math.min(1, Math.max(0, (ms - was) / (seconds * 1000)))
+    // The share of the interval a time counter grew by, per task.
+    const shares = (nowMs: Map<string, number>, beforeMs: Map<string, number> | undefined) => {
+      const out: Record<string, number> = {}
+      if (!beforeMs || seconds <= 0) return out
+      for (const [id, ms] of nowMs) {
+        const was = beforeMs.get(id)
+        if (was !== undefined) out[id] = Math.min(1, Math.max(0, (ms - was) / (seconds * 1000)))
       }
+      return out
     }
+    const busy = shares(now.busyMs, before?.busyMs)
+    const asyncBlocked = shares(now.asyncBlockedMs, before?.asyncBlockedMs)
+    const commitBlocked =
+      now.commitBlockedMs === undefined || before?.commitBlockedMs === undefined || seconds <= 0
+        ? null
+        : Math.min(1, Math.max(0, (now.commitBlockedMs - before.commitBlockedMs) / (seconds * 1000)))
     pipelines[p.pipeline] = {
       inRate: per(now.sourcePositions, before?.sourcePositions),
       outRate: per(now.recordsOut, before?.recordsOut),
@@ -238,6 +257,9 @@ function record(metrics: MetricsResponse): Sample {
       latencyBuckets,
       eventBuckets,
       busy,
+      asyncBlocked,
+      commitBlocked,
+      commitRate: per(now.commits, before?.commits),
     }
   }
   previous = { at: metrics.at, pipelines: counters }

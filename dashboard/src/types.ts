@@ -42,6 +42,8 @@ export interface TaskMetrics {
   recordsOut: number
   deadLetters: number
   busyMs: number
+  /** Time spent waiting for mapAsync results (absent from older servers). */
+  blockedMs?: number
   watermark: number | null
   inputs: InputMetrics[]
   positions: PositionMetrics[]
@@ -51,6 +53,8 @@ export interface TaskMetrics {
   lateDropped?: number
   /** Records into each step (absent from servers older than this page). */
   steps?: Array<{ step: string; kind: string; recordsIn: number }>
+  /** Entries each state store holds in memory (absent from older servers). */
+  stores?: Array<{ store: string; entries: number }>
   latency: HistogramData
   eventLatency: HistogramData
 }
@@ -68,9 +72,13 @@ export interface PipelineMetrics {
   pipeline: string
   state: 'running' | 'stopped' | 'failed'
   commits: number
+  /** Time processing waited for commit slots, when the runner knows it. */
+  blockedMs?: number
   tasks: TaskMetrics[]
   latency: LatencySummary
   eventLatency: LatencySummary
+  /** Commit durations since start (absent before the first commit, and from older servers). */
+  commitDuration?: LatencySummary
 }
 
 export interface ConnectorStatus {

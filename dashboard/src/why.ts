@@ -1,8 +1,8 @@
 /**
  * "Why no output?": from a pipeline's figures, sentences that say what holds its results back —
  * a window waiting for event time and the input that keeps event time from moving, inputs not
- * read to their end, late records, dead letters, a task busy all the time. Pure: figures in,
- * findings out.
+ * read to their end, late records, dead letters, and backpressure: a task busy all the time,
+ * waiting for mapAsync results, or processing waiting for commits. Pure: figures in, findings out.
  */
 import { duration, time } from './format.ts'
 import type { GraphNode, PipelineMetrics, TaskMetrics, TopologyGraph } from './types.ts'
@@ -19,6 +19,8 @@ export interface Finding {
 const QUIET_MS = 2_000
 /** Busier than this share of the time: the task is the bottleneck. */
 const BUSY = 0.9
+/** Waiting this share of the time or more (for mapAsync results, for commits) holds input back. */
+const BLOCKED = 0.25
 /** Sentences per kind of wait before they are summed up. */
 const MAX_PER_KIND = 4
 
@@ -26,6 +28,8 @@ export function explain(
   graph: TopologyGraph | undefined,
   p: PipelineMetrics,
   busy: Record<string, number>,
+  /** Shares of the last second spent waiting: per task for mapAsync results, and for commits. */
+  blocked: { async?: Record<string, number>; commit?: number | null } = {},
 ): Finding[] {
   const out: Finding[] = []
   if (p.state === 'failed') {
@@ -64,6 +68,7 @@ export function explain(
 
   lagFindings(graph, p, out)
   busyFindings(p, busy, out)
+  blockedFindings(p, blocked, out)
   windowFindings(graph, p, out)
   lateFindings(graph, p, out)
 
@@ -129,6 +134,31 @@ function busyFindings(p: PipelineMetrics, busy: Record<string, number>, out: Fin
         text: `Task ${taskName(t)} waits for ${t.asyncInFlight} mapAsync call${t.asyncInFlight === 1 ? '' : 's'}: records after them wait, to keep their order.`,
       })
     }
+  }
+}
+
+function blockedFindings(
+  p: PipelineMetrics,
+  blocked: { async?: Record<string, number>; commit?: number | null },
+  out: Finding[],
+): void {
+  for (const t of p.tasks) {
+    const share = blocked.async?.[t.id]
+    if (share !== undefined && share >= BLOCKED) {
+      out.push({
+        nodes: [],
+        level: 'warn',
+        text: `Task ${taskName(t)} waited ${Math.round(share * 100)}% of the last second for mapAsync results: the service it calls is slow and holds its input back (backpressure). A higher mapAsync concurrency, or a faster service, lets it through.`,
+      })
+    }
+  }
+  const commit = blocked.commit
+  if (commit !== undefined && commit !== null && commit >= BLOCKED) {
+    out.push({
+      nodes: [],
+      level: 'warn',
+      text: `Processing waited ${Math.round(commit * 100)}% of the last second for commits: the log is not keeping up (backpressure; with --durability sync every commit waits for its fsync). A faster disk, or --durability interval, lets it through.`,
+    })
   }
 }
 

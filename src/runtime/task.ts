@@ -526,14 +526,20 @@ export class Task implements ChainHost {
   }
 
   /**
-   * Keeps the status figures of the task this one replaces (records replayed since its last
-   * commit count again: they were processed again).
+   * Keeps the figures of the task this one replaces (records replayed since its last commit
+   * count again: they were processed again), so that no counter or histogram of /metrics
+   * goes back after a rewind. Both tasks run the same subtopology: their steps and windows
+   * come in the same order.
    */
   inheritFigures(from: Task): void {
     this.recordsIn += from.recordsIn
     this.recordsOut += from.recordsOut
     this.deadLetters += from.deadLetters
     this.lateDropped += from.lateDropped
+    this.metrics.inherit(from.metrics)
+    for (let i = 0; i < this.steps.length; i++) this.steps[i]!.n += from.steps[i]?.n ?? 0
+    for (let i = 0; i < this.windows.length; i++)
+      this.windows[i]!.lateRecords += from.windows[i]?.lateRecords ?? 0
   }
 
   #fail(error: unknown): void {

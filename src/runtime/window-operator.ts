@@ -35,7 +35,8 @@ export interface WindowOperator {
   readonly openWindows: number
   /** When the next window closes (event time), for "why no output" reporting. */
   readonly nextClose: number | undefined
-  readonly lateRecords: number
+  /** Counted since start: a task rebuilt after a rewind adds its predecessor's (Task.inheritFigures). */
+  lateRecords: number
 }
 
 type FixedWindows = Exclude<WindowAggregateNode['window'], { kind: 'session' }>

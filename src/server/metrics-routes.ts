@@ -2,11 +2,12 @@
  * Figures over HTTP:
  *
  *   GET /metrics        Prometheus text: per pipeline, task, input partition and connector
- *   GET /api/metrics    the same as JSON, with latency percentiles per pipeline (for
- *                       `sluice status` and the dashboard)
+ *   GET /api/metrics    the same as JSON, with latency and commit-duration percentiles per
+ *                       pipeline (for `sluice status` and the dashboard)
  */
 import type { FastifyInstance } from 'fastify'
 import type { ConnectorStatus } from '../connectors/status.ts'
+import { Histogram } from '../runtime/metrics/histogram.ts'
 import { mergedLatency, type PipelineMetrics } from '../runtime/metrics/snapshot.ts'
 import type { Auth } from './auth.ts'
 import { renderPrometheus, type ServerFigures } from './prometheus.ts'
@@ -51,6 +52,7 @@ export async function metricsRoutes(
         ...p,
         latency: summary(mergedLatency(p.tasks, 'latency')),
         eventLatency: summary(mergedLatency(p.tasks, 'eventLatency')),
+        ...(p.commitLatency ? { commitDuration: summary(Histogram.from(p.commitLatency)) } : {}),
       })),
       connectors: sources.connectors(),
       server: sources.server(),
@@ -58,7 +60,7 @@ export async function metricsRoutes(
   })
 }
 
-function summary(h: ReturnType<typeof mergedLatency>): LatencySummary {
+function summary(h: Histogram): LatencySummary {
   return {
     count: h.count,
     p50: h.percentile(0.5),

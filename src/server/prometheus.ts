@@ -10,6 +10,8 @@ import type { PipelineMetrics } from '../runtime/metrics/snapshot.ts'
 
 /** Latency bucket bounds, seconds: 1 ms … 60 s. */
 const LE = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+/** The percentiles given from the HDR histograms: p50, p90, p99, p99.9. */
+const QUANTILES = [0.5, 0.9, 0.99, 0.999]
 
 export interface ServerFigures {
   subscriptionsOpen: number
@@ -240,6 +242,16 @@ export function renderPrometheus(
       f.sample(name, 'histogram', help, { ...hl, le: '+Inf' }, h.count, '_bucket')
       f.sample(name, 'histogram', help, hl, h.sumMs / 1000, '_sum')
       f.sample(name, 'histogram', help, hl, h.count, '_count')
+      // The le buckets above are coarse (15 bounds); the HDR histogram places every value
+      // within 1/16, so its percentiles are given as well.
+      for (const q of QUANTILES)
+        f.sample(
+          'sluice_latency_percentile_seconds',
+          'gauge',
+          'Latency percentiles since start from the HDR histogram (within 1/16 of the true value); kind as in sluice_latency_seconds.',
+          { ...hl, quantile: String(q) },
+          h.percentile(q) / 1000,
+        )
     }
   }
   for (const c of connectors) {

@@ -29,12 +29,19 @@ export interface ChartProps {
   time?: boolean
   /** Dots at each value, and lines across gaps: for sparse series such as window results. */
   points?: boolean
+  /**
+   * Dots at each value, gaps left as gaps: a value between two gaps (a second with output
+   * between seconds without) has no line to draw and would not show at all.
+   */
+  dots?: boolean
+  /** The x axis spans at least this many seconds back from the last value (a page just opened has a few). */
+  minSpan?: number
 }
 
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
-  const key = `${props.series.join('\u0000')}|${props.logY ?? false}|${props.time ?? true}|${props.points ?? false}`
+  const key = `${props.series.join('\u0000')}|${props.logY ?? false}|${props.time ?? true}|${props.points ?? false}|${props.dots ?? false}|${props.minSpan ?? 0}`
 
   useEffect(() => {
     const el = box.current
@@ -52,6 +59,7 @@ export function Chart(props: ChartProps) {
           // uPlot spans a lone x value over years (a day in ms, read as seconds): a minute instead.
           range: (u, min, max) => {
             const xs = u.data[0]
+            if (props.minSpan !== undefined && xs.length > 0) return [Math.min(min, max - props.minSpan), max]
             const only = xs.length > 0 && xs[0] === xs[xs.length - 1] ? xs[0] : undefined
             return only === undefined ? [min, max] : [only - 30, only + 30]
           },
@@ -79,7 +87,7 @@ export function Chart(props: ChartProps) {
           stroke: PALETTE[i % PALETTE.length]!,
           width: 1.6,
           spanGaps: props.points ?? false,
-          points: { show: props.points ?? false, size: 6 },
+          points: { show: props.points ?? props.dots ?? false, size: props.points ? 6 : 5 },
           value: (_u: uPlot, v: number | null) => (v === null ? '–' : yFormat(v)),
         })),
       ],

@@ -6,7 +6,8 @@ import { useMemo, useRef } from 'preact/hooks'
 import { clock, count, rate } from '../format.ts'
 import type { GraphNode, PipelineMetrics, TopologyGraph } from '../types.ts'
 
-const W = 232
+/** Wide enough for a step name and a window's detail of usual length (the title has the rest). */
+const W = 272
 const H = 82
 const GAP_X = 26
 const GAP_Y = 44

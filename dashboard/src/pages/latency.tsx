@@ -73,14 +73,14 @@ export function LatencyPage(props: { pipeline: string | null }) {
         ))}
       </div>
       <div class="stats">
-        <Figure label="p50 since start" value={ms(totals?.p50)} />
-        <Figure label="p90" value={ms(totals?.p90)} />
-        <Figure label="p99" value={ms(totals?.p99)} />
-        <Figure label="p99.9" value={ms(totals?.p999)} />
-        <Figure label="max" value={ms(totals?.max)} />
-        <Figure label="records measured" value={count(totals?.count)} />
+        <Figure label="p50 since start" value={ms(totals?.p50)} name="p50" />
+        <Figure label="p90" value={ms(totals?.p90)} name="p90" />
+        <Figure label="p99" value={ms(totals?.p99)} name="p99" />
+        <Figure label="p99.9" value={ms(totals?.p999)} name="p999" />
+        <Figure label="max" value={ms(totals?.max)} name="max" />
+        <Figure label="records measured" value={count(totals?.count)} name="measured" />
       </div>
-      <section class="panel">
+      <section class="panel" data-test="latency-chart">
         <header class="panel-head">
           <h2>Percentiles per second</h2>
           <span class="muted">{KINDS[kind]}, last five minutes; gaps are seconds with no output</span>
@@ -91,6 +91,8 @@ export function LatencyPage(props: { pipeline: string | null }) {
           yLabel="ms"
           yFormat={(v) => ms(v)}
           logY={hasPoints}
+          dots
+          minSpan={60}
           height={260}
         />
       </section>
@@ -105,9 +107,9 @@ export function LatencyPage(props: { pipeline: string | null }) {
   )
 }
 
-function Figure(props: { label: string; value: string }) {
+function Figure(props: { label: string; value: string; name: string }) {
   return (
-    <div class="stat">
+    <div class="stat" data-figure={props.name}>
       <div class="stat-value">{props.value}</div>
       <div class="stat-label">{props.label}</div>
     </div>

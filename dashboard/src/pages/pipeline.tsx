@@ -23,10 +23,17 @@ export function PipelinePage(props: { name: string }) {
     )
   }
   const sample = live.history.at(-1)?.pipelines[props.name]
-  const findings = metrics ? explain(graph, metrics, sample?.busy ?? {}) : []
+  const findings = metrics
+    ? explain(graph, metrics, sample?.busy ?? {}, {
+        async: sample?.asyncBlocked ?? {},
+        commit: sample?.commitBlocked ?? null,
+      })
+    : []
   const highlight = new Set(findings.filter((f) => f.level !== 'ok').flatMap((f) => f.nodes))
   const topicRecords: Record<string, number> = {}
   for (const t of topics?.topics ?? []) topicRecords[t.name] = t.records
+  let stateEntries = 0
+  for (const t of metrics?.tasks ?? []) for (const s of t.stores ?? []) stateEntries += s.entries
   const nodeOfWindow = (subtopology: number, i: number) =>
     graph?.nodes.find((n) => n.subtopology === subtopology && n.window === i)
 
@@ -46,7 +53,9 @@ export function PipelinePage(props: { name: string }) {
         <Stat label="lag" value={count(sample?.lag ?? 0)} name="lag" />
         <Stat label="late records" value={count(sample?.late ?? 0)} name="late" />
         <Stat label="dead letters" value={count(sample?.deadLetters ?? 0)} name="dead-letters" />
-        <Stat label="commits" value={count(metrics?.commits ?? 0)} name="commits" />
+        <Stat label="commits / s" value={rate(sample?.commitRate)} name="commit-rate" />
+        <Stat label="commit p99 (since start)" value={ms(metrics?.commitDuration?.p99)} name="commit-p99" />
+        <Stat label="state entries" value={count(stateEntries)} name="state-entries" />
       </div>
 
       {graph ? (
@@ -166,15 +175,19 @@ export function PipelinePage(props: { name: string }) {
                   <th class="num">records in</th>
                   <th class="num">records out</th>
                   <th class="num">busy (last s)</th>
+                  <th class="num">µs / record</th>
                   <th>watermark</th>
                   <th class="num">lag</th>
+                  <th class="num">state entries</th>
                   <th class="num">mapAsync in flight</th>
+                  <th class="num">waits on mapAsync (last s)</th>
                   <th class="num">dead letters</th>
                 </tr>
               </thead>
               <tbody>
                 {metrics.tasks.map((t) => {
                   const busy = sample?.busy[t.id]
+                  const waits = sample?.asyncBlocked[t.id]
                   return (
                     <tr key={t.id}>
                       <td class="mono">{taskName(t)}</td>
@@ -183,9 +196,16 @@ export function PipelinePage(props: { name: string }) {
                       <td class={`num${(busy ?? 0) >= 0.9 ? ' warn-text' : ''}`}>
                         {busy === undefined ? '–' : `${Math.round(busy * 100)}%`}
                       </td>
+                      <td class="num">
+                        {t.recordsIn > 0 ? ((t.busyMs * 1000) / t.recordsIn).toFixed(1) : '–'}
+                      </td>
                       <td class="nowrap">{time(t.watermark)}</td>
                       <td class="num">{count(t.positions.reduce((n, x) => n + (x.lag ?? 0), 0))}</td>
+                      <td class="num">{count((t.stores ?? []).reduce((n, s) => n + s.entries, 0))}</td>
                       <td class="num">{count(t.asyncInFlight)}</td>
+                      <td class={`num${(waits ?? 0) >= 0.25 ? ' warn-text' : ''}`}>
+                        {waits === undefined ? '–' : `${Math.round(waits * 100)}%`}
+                      </td>
                       <td class="num">{count(t.deadLetters)}</td>
                     </tr>
                   )

@@ -69,8 +69,10 @@ export function TopicsPage() {
                 <td class="num" data-figure="records">
                   {count(t.records)}
                 </td>
-                <td class="num">{bytes(t.bytes)}</td>
-                <td>{retention(t)}</td>
+                <td class="num" data-figure="size">
+                  {bytes(t.bytes)}
+                </td>
+                <td data-figure="retention">{retention(t)}</td>
               </tr>
             ))}
           </tbody>

@@ -2,18 +2,24 @@
  * `sluice status`: the figures of a running `sluice run`, read from its HTTP server
  * (`GET /api/metrics`), as a table — or the JSON itself with `--json`, for scripts.
  */
-import type { ConnectorStatus } from '../../connectors/status.ts'
-import type { PipelineMetrics } from '../../runtime/metrics/snapshot.ts'
-import type { LatencySummary } from '../../server/metrics-routes.ts'
 import { expectPositionals, parseCommandArgs, UsageError } from '../args.ts'
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.ts'
-import { formatCount, printErr, writeOut } from '../output.ts'
+import { printErr, writeOut } from '../output.ts'
+import { type ApiMetrics, renderStatus } from './status-render.ts'
 
 const HELP = `Usage: sluice status [options]
 
-Prints the figures of a running "sluice run" (or "sluice serve"): per pipeline its state,
-tasks, records in and out (and per second, over --interval), lag, watermark, latency
-percentiles, late records and dead letters; per connector its records and errors.
+Prints the figures of a running "sluice run" (or "sluice serve") — the same ones as its
+GET /metrics and dashboard — in tables:
+  pipelines   state, tasks, records in and out (and per second, over --interval), lag in
+              records and seconds, watermark, open windows, late records, dead letters
+  latency     log time and event time → output committed: p50, p90, p99, p99.9, max
+  commits     commits (and per second), commit duration p50 and p99, time blocked on commits
+  tasks       per task (one per partition): records in, out, per second, processing time per
+              record, lag, watermark, open windows and the next close, late records, dead
+              letters, state entries, mapAsync calls in flight and time blocked on them
+  inputs      per input partition of each task: watermark, newest event time, idle, quiet time
+  connectors  records, dead letters, errors, the last error
 
 Options:
   --url <url>        the server of the run (default http://127.0.0.1:8080, or $SLUICE_URL)
@@ -27,12 +33,6 @@ Example:
   sluice status --url http://10.0.0.5:8080 --token "$TOKEN"
   sluice status --json | jq '.pipelines[] | {pipeline, lag: [.tasks[].positions[].lag] | add}'
 `
-
-interface ApiMetrics {
-  at: number
-  pipelines: Array<PipelineMetrics & { latency: LatencySummary; eventLatency: LatencySummary }>
-  connectors: ConnectorStatus[]
-}
 
 export const statusCommand: Command = {
   name: 'status',
@@ -86,7 +86,7 @@ export const statusCommand: Command = {
         await new Promise((r) => setTimeout(r, interval))
         second = await get()
       }
-      await writeOut(render(first, second))
+      await writeOut(renderStatus(first, second))
       return EXIT_OK
     } catch (error) {
       if (!(error instanceof StatusError)) throw error
@@ -97,82 +97,3 @@ export const statusCommand: Command = {
 }
 
 class StatusError extends Error {}
-
-function render(a: ApiMetrics, b: ApiMetrics | null): string {
-  const now = b ?? a
-  const seconds = b ? (b.at - a.at) / 1000 : 0
-  const rows: string[][] = [
-    [
-      'pipeline',
-      'state',
-      'tasks',
-      'in',
-      'out',
-      'in/s',
-      'lag',
-      'watermark',
-      'p50 ms',
-      'p99 ms',
-      'late',
-      'dead letters',
-    ],
-  ]
-  for (const p of now.pipelines) {
-    const before = a.pipelines.find((x) => x.pipeline === p.pipeline)
-    const recordsIn = total(p, (t) => t.recordsIn)
-    const rate = b && before ? (recordsIn - total(before, (t) => t.recordsIn)) / seconds : Number.NaN
-    const lags = p.tasks.flatMap((t) => t.positions.map((x) => x.lag))
-    const wms = p.tasks.map((t) => t.watermark).filter((w): w is number => w !== null)
-    rows.push([
-      p.pipeline,
-      p.state,
-      String(p.tasks.length),
-      formatCount(recordsIn),
-      formatCount(total(p, (t) => t.recordsOut)),
-      Number.isNaN(rate) ? '-' : formatCount(Math.round(rate)),
-      lags.some((l) => l === null) ? '?' : formatCount(lags.reduce<number>((n, l) => n + (l ?? 0), 0)),
-      wms.length === 0 ? 'none yet' : new Date(Math.min(...wms)).toISOString().replace('.000Z', 'Z'),
-      p.latency.count === 0 ? '-' : p.latency.p50.toFixed(1),
-      p.latency.count === 0 ? '-' : p.latency.p99.toFixed(1),
-      formatCount(total(p, (t) => t.windows.reduce((n, w) => n + w.lateRecords, 0) + (t.lateDropped ?? 0))),
-      formatCount(total(p, (t) => t.deadLetters)),
-    ])
-  }
-  let out = table(rows)
-  if (now.connectors.length > 0) {
-    const c: string[][] = [
-      ['connector', 'kind', 'type', 'topic', 'state', 'records', 'dead letters', 'errors', 'last error'],
-    ]
-    for (const x of now.connectors) {
-      c.push([
-        x.name,
-        x.kind,
-        x.type,
-        x.topic,
-        x.state,
-        formatCount(x.records),
-        formatCount(x.deadLetters),
-        formatCount(x.errors),
-        x.lastError?.slice(0, 60) ?? '',
-      ])
-    }
-    out += `\n${table(c)}`
-  }
-  return out
-}
-
-function total(p: PipelineMetrics, f: (t: PipelineMetrics['tasks'][number]) => number): number {
-  return p.tasks.reduce((n, t) => n + f(t), 0)
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return `${rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')}\n`
-}

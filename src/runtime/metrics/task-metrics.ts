@@ -83,6 +83,17 @@ export class TaskMetrics {
     this.#records = 0
   }
 
+  /**
+   * Takes the figures of the task this one's task replaces after a rewind. Its commits have
+   * all landed by then (every runner waits for them), so nothing collected is left behind.
+   */
+  inherit(from: TaskMetrics): void {
+    this.latency.add(from.latency)
+    this.eventLatency.add(from.eventLatency)
+    this.busyMs += from.busyMs
+    this.blockedMs += from.blockedMs
+  }
+
   /** The oldest collected commit is durable at `now`. */
   landed(now: number): void {
     const batch = this.#collected.shift()

@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core'
 import { tempDir } from '../../helpers/temp-dir.ts'
 import {
   buildDashboard,
+  createTopic,
   launch,
   numberIn,
   openPage,
@@ -22,6 +23,7 @@ import {
   type Reading,
   type Sluice,
   screenshot,
+  seriesPixels,
   startSluice,
   textOf,
   until,
@@ -60,6 +62,8 @@ describe('the dashboard over a running pipeline', () => {
   const dir = tempDir('sluice-dashboard-')
 
   before(async () => {
+    // The source topic made beforehand with a retention, for the topics page to show.
+    createTopic(dir, ['readings', '--partitions', '2', '--retention', '7d', '--retention-bytes', '64MiB'])
     sluice = await startSluice(dir)
     await produce(sluice.url, readings(40))
     ;({ page, errors } = await openPage(browser))
@@ -96,6 +100,7 @@ describe('the dashboard over a running pipeline', () => {
     })
     assert.equal(afterRead, before + sent)
     await screenshot(page, 'overview')
+    assert.deepEqual(errors, [])
   })
 
   test("pipeline page: the topology shows the pipeline's steps, and a late event increments the late counter", async () => {
@@ -135,7 +140,13 @@ describe('the dashboard over a running pipeline', () => {
       'the late record in late-readings',
       async () => (await topicRecords(sluice.url, 'late-readings')) === 1,
     )
+    // The open windows' entries in the window store.
+    await until(
+      'state entries',
+      async () => numberIn(await textOf(page, '[data-figure="state-entries"] .stat-value')) > 0,
+    )
     await screenshot(page, 'pipeline')
+    assert.deepEqual(errors, [])
   })
 
   test('dead letters: a poison event is listed with its error, step and origin; Replay re-sends it', async () => {
@@ -185,6 +196,16 @@ describe('the dashboard over a running pipeline', () => {
     assert.match((await replayed.textContent())!, /"value":"poison"/)
     assert.equal(await page.locator('[data-test="tail-status"]').textContent(), 'live')
     await screenshot(page, 'topic-tail')
+    // The poison record made the runner rebuild the tasks from their last commit; the rebuilt
+    // ones keep the figures: the late record of the pipeline test is still counted.
+    await page.goto(sluice.url)
+    await until(
+      'the overview after the rewinds',
+      async () =>
+        numberIn(await textOf(page, '[data-pipeline="sensors"] [data-figure="dead-letters"]')) === 2,
+    )
+    assert.equal(numberIn(await textOf(page, '[data-pipeline="sensors"] [data-figure="late"]')), 1)
+    assert.deepEqual(errors, [])
   })
 
   test('topics, results and latency pages show their figures', async () => {
@@ -192,11 +213,19 @@ describe('the dashboard over a running pipeline', () => {
     await page.locator('[data-topic="readings"]').waitFor({ timeout: 20_000 })
     const records = numberIn(await textOf(page, '[data-topic="readings"] [data-figure="records"]'))
     assert.equal(records, await topicRecords(sluice.url, 'readings'))
+    assert.equal(await textOf(page, '[data-topic="readings"] [data-figure="retention"]'), '7 d, 64 MiB')
+    const { bytes } = (await (await fetch(`${sluice.url}/api/topics/readings`)).json()) as { bytes: number }
+    assert.ok(bytes > 0)
+    assert.match((await textOf(page, '[data-topic="readings"] [data-figure="size"]'))!, /^[\d.]+ (B|KiB)$/)
     await screenshot(page, 'topics')
 
     await page.goto(`${sluice.url}/#/results/topic/readings-per-second`)
     await page.locator('[data-test="result-rows"] tbody tr').first().waitFor({ timeout: 20_000 })
     await page.locator('[data-test="result-chart"] canvas').waitFor({ timeout: 20_000 })
+    await until(
+      'the windowed counts drawn',
+      async () => (await seriesPixels(page, '[data-test="result-chart"]')) > 0,
+    )
     await screenshot(page, 'results-topic')
 
     await page.goto(`${sluice.url}/#/results/store/sensors/per-second`)
@@ -207,6 +236,20 @@ describe('the dashboard over a running pipeline', () => {
     // Output in the last minute: the histogram has bars.
     await produce(sluice.url, readings(20, 5000))
     await page.locator('[data-test="histogram"] .bar').first().waitFor({ timeout: 20_000 })
+    // Since start, across the rewinds of the dead-letter test: every record measured is counted.
+    const api = (await (await fetch(`${sluice.url}/api/metrics`)).json()) as {
+      pipelines: Array<{ latency: { count: number } }>
+    }
+    const measured = await until('records measured', async () => {
+      const n = numberIn(await textOf(page, '[data-figure="measured"] .stat-value'))
+      return n >= api.pipelines[0]!.latency.count ? n : undefined
+    })
+    assert.ok(measured >= 100, `${measured} records measured since start`)
+    // The seconds with output are drawn, even one between seconds without.
+    await until(
+      'percentiles drawn',
+      async () => (await seriesPixels(page, '[data-test="latency-chart"]')) > 0,
+    )
     await screenshot(page, 'latency')
     assert.deepEqual(errors, [])
   })

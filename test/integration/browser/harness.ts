@@ -123,9 +123,16 @@ export async function launch(): Promise<Browser> {
   })
 }
 
-/** A laptop-sized page whose console errors and uncaught exceptions are collected. */
+/** `sluice topics create <args>` on the data directory, before `sluice run` opens it. */
+export function createTopic(dir: string, args: readonly string[]): void {
+  execFileSync(process.execPath, [MAIN, 'topics', 'create', ...args, '--data-dir', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+}
+
+/** A page the size of a common laptop screen (1366×768), whose console errors and uncaught exceptions are collected. */
 export async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 800 } })
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } })
   const errors: string[] = []
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`)
@@ -166,6 +173,44 @@ export async function textOf(page: Page, selector: string): Promise<string | und
   const el = page.locator(selector).first()
   if ((await el.count()) === 0) return undefined
   return ((await el.textContent()) ?? '').trim()
+}
+
+/**
+ * Pixels of a chart's canvas in one of the series colours (dashboard/src/components/chart.tsx
+ * PALETTE): more than 0 when uPlot drew a line or a dot, 0 for an empty chart.
+ */
+export async function seriesPixels(page: Page, selector: string): Promise<number> {
+  return page.evaluate((sel) => {
+    // The test's TypeScript has no DOM types: the little it uses, declared here.
+    interface Canvas {
+      width: number
+      height: number
+      getContext(
+        kind: '2d',
+      ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null
+    }
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): Canvas | null } }).document
+    const canvas = doc.querySelector(`${sel} canvas`)
+    const ctx = canvas?.getContext('2d')
+    if (!canvas || !ctx) return 0
+    const colours = [
+      [0x25, 0x63, 0xeb],
+      [0xd9, 0x77, 0x06],
+      [0xdc, 0x26, 0x26],
+      [0x7c, 0x3a, 0xed],
+    ]
+    const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data
+    let n = 0
+    for (let i = 0; i < d.length; i += 4) {
+      if (
+        colours.some(
+          ([r, g, b]) => Math.abs(d[i]! - r!) + Math.abs(d[i + 1]! - g!) + Math.abs(d[i + 2]! - b!) < 40,
+        )
+      )
+        n++
+    }
+    return n
+  }, selector)
 }
 
 /** `1,234` → 1234 (the dashboard groups digits). */

@@ -161,3 +161,25 @@ test('a failed pipeline says so first; a healthy one says nothing holds it back'
   const none = explain(graph, metrics([task({ subtopology: 0, partition: 0, recordsIn: 0 })]), {})
   assert.equal(none[0]!.text, 'No records have arrived yet on why-readings: there is nothing to process.')
 })
+
+test('backpressure: waiting for mapAsync results or for commits is said, under a quarter of the time it is not', () => {
+  const t = task({ subtopology: 0, partition: 0 })
+  const p = metrics([t])
+  const texts = explain(graph, p, {}, { async: { 'why/0/0': 0.6 }, commit: 0.4 }).map((f) => f.text)
+  assert.ok(
+    texts.includes(
+      'Task 0/0 waited 60% of the last second for mapAsync results: the service it calls is slow and holds its input back (backpressure). A higher mapAsync concurrency, or a faster service, lets it through.',
+    ),
+    texts.join('\n'),
+  )
+  assert.ok(
+    texts.some((x) =>
+      x.startsWith('Processing waited 40% of the last second for commits: the log is not keeping up'),
+    ),
+  )
+  const calm = explain(graph, p, {}, { async: { 'why/0/0': 0.2 }, commit: 0.1 })
+  assert.deepEqual(
+    calm.map((f) => f.level),
+    ['ok'],
+  )
+})

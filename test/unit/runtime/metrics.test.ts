@@ -12,6 +12,7 @@ import { Histogram } from '../../../src/runtime/metrics/histogram.ts'
 import { mergedLatency } from '../../../src/runtime/metrics/snapshot.ts'
 import { TaskMetrics } from '../../../src/runtime/metrics/task-metrics.ts'
 import { startServer } from '../../../src/server/server.ts'
+import { parsePrometheus } from '../../helpers/prometheus-text.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
 test('histogram: percentiles within 1/16 of the true value, merge adds exactly', () => {
@@ -175,23 +176,73 @@ test('runner metrics: lag of unread records, latency from injected timestamps, l
         .map((l) => l.split(' ')[2])
       assert.equal(new Set(families).size, families.length)
       const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
-      const status = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, [cli, 'status', '--url', server.url, '--interval', '200'], {
-          stdio: ['ignore', 'pipe', 'inherit'],
+      const status = async (...args: string[]) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [cli, 'status', '--url', server.url, ...args], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          })
+          let out = ''
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString()
+          })
+          child.on('exit', (code) => resolve({ code, out }))
         })
-        let out = ''
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-        })
-        child.on('exit', (code) => resolve({ code, out }))
-      })
-      assert.equal(status.code, 0)
-      const [header, row] = status.out.split('\n')
+      const table = await status('--interval', '200')
+      assert.equal(table.code, 0)
+      const [header, row] = table.out.split('\n')
       assert.match(
         header!,
-        /^pipeline\s+state\s+tasks\s+in\s+out\s+in\/s\s+lag\s+watermark\s+p50 ms\s+p99 ms\s+late\s+dead letters$/,
+        /^pipeline\s+state\s+tasks\s+in\s+out\s+in\/s\s+out\/s\s+lag\s+lag s\s+watermark\s+open windows\s+late\s+dead letters$/,
       )
-      assert.match(row!, /^m-count\s+running\s+4\s+102\s+\S+\s+0\s+0\s+\S+\s+[\d.]+\s+[\d.]+\s+1\s+0$/)
+      assert.match(row!, /^m-count\s+running\s+4\s+102\s+\S+\s+0\s+0\s+0\s+0\.00\s+\S+\s+\d+\s+1\s+0$/)
+      // The task, input, latency and commit tables follow.
+      for (const h of [
+        /^pipeline\s+latency\s+measured\s+p50 ms/m,
+        /^pipeline\s+commits\s+commits\/s/m,
+        /^task\s+in\s+out/m,
+        /^task\s+input\s+watermark/m,
+      ])
+        assert.match(table.out, h)
+      assert.match(
+        table.out,
+        /^m-count\/1\/1\s+\S+\s+\S+\s+\S+\s+\S+\s+0\s+\S+\s+\d+\s+\S+\s+1\s+0\s+\d+\s+0\s+/m,
+      )
+
+      // --json and /metrics give the same figures (nothing arrives meanwhile).
+      const json = await status('--json')
+      assert.equal(json.code, 0)
+      const api = JSON.parse(json.out) as {
+        pipelines: Array<{
+          commits: number
+          latency: { count: number }
+          commitDuration: { count: number; p99: number }
+          tasks: Array<{
+            id: string
+            recordsIn: number
+            recordsOut: number
+            deadLetters: number
+            asyncInFlight: number
+          }>
+        }>
+      }
+      const prom = parsePrometheus(await (await fetch(`${server.url}/metrics`)).text())
+      const [pj] = api.pipelines
+      assert.equal(pj!.commits, prom.value('sluice_commits_total', { pipeline: 'm-count' }))
+      assert.equal(
+        pj!.latency.count,
+        prom.value('sluice_latency_seconds_count', { pipeline: 'm-count', kind: 'log' }),
+      )
+      assert.equal(
+        pj!.commitDuration.count,
+        prom.value('sluice_commit_seconds_count', { pipeline: 'm-count' }),
+      )
+      for (const t of pj!.tasks) {
+        const tl = { pipeline: 'm-count', task: t.id }
+        assert.equal(t.recordsIn, prom.value('sluice_records_in_total', tl))
+        assert.equal(t.recordsOut, prom.value('sluice_records_out_total', tl))
+        assert.equal(t.deadLetters, prom.value('sluice_dead_letters_total', tl))
+        assert.equal(t.asyncInFlight, prom.value('sluice_async_in_flight', tl))
+      }
     } finally {
       await server.close()
     }
