@@ -29,6 +29,12 @@ export interface LogRecord {
   partition: number
   offset: number
   timestamp: number
+  /**
+   * When the log stored the record (ms since the epoch): on the embedded log, always; on Kafka,
+   * absent (a topic with message.timestamp.type=LogAppendTime has it as its `timestamp`).
+   * `timestamp` is the producer's, often the event time.
+   */
+  appendTime?: number
   key: Uint8Array | null
   value: Uint8Array | null
   headers: Headers

@@ -442,8 +442,11 @@ export class Task implements ChainHost {
       return
     }
     if (!source.internal) source.channels[0]!.observe(decoded.timestamp, this.now)
-    if (this.metrics.enabled)
-      this.metrics.observe(source.internal ? Number.NaN : record.timestamp, decoded.timestamp)
+    if (this.metrics.enabled) {
+      // From when the log stored the record; Kafka gives no append time: its timestamp then.
+      const appended = source.internal ? Number.NaN : (record.appendTime ?? record.timestamp)
+      this.metrics.observe(appended, decoded.timestamp)
+    }
     this.#push(source, decoded)
   }
 

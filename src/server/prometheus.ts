@@ -229,7 +229,11 @@ export function renderPrometheus(
       }
     }
     for (const [kind, which, help] of [
-      ['log', 'latency', 'Log time (append, or the producer-given timestamp) to output committed.'],
+      [
+        'append',
+        'latency',
+        'Append time (when the log stored the record; on Kafka its timestamp) to output committed.',
+      ],
       ['event', 'eventLatency', 'Event time to output committed (includes waiting for windows).'],
     ] as const) {
       const h = new Histogram()

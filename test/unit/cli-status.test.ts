@@ -148,7 +148,7 @@ test('status: every figure in a table, rates over the interval', () => {
   assert.deepEqual(t.get('pipeline latency'), [
     {
       pipeline: 'orders',
-      latency: 'log time',
+      latency: 'append time',
       measured: '10',
       'p50 ms': '4.00',
       'p90 ms': '8.00',

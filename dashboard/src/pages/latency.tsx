@@ -14,7 +14,7 @@ import { href } from '../router.ts'
 type Kind = 'latency' | 'eventLatency'
 
 const KINDS: Record<Kind, string> = {
-  latency: 'log time → output committed',
+  latency: 'append time → output committed',
   eventLatency: 'event time → output committed',
 }
 

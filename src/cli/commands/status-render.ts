@@ -92,7 +92,7 @@ export function renderStatus(a: ApiMetrics, b: ApiMetrics | null): string {
       formatCount(total(p, (t) => t.deadLetters)),
     ])
     for (const [kind, s] of [
-      ['log time', p.latency],
+      ['append time', p.latency],
       ['event time', p.eventLatency],
     ] as const) {
       latency.push([p.pipeline, kind, formatCount(s.count), ...percentiles(s)])

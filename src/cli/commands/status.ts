@@ -13,7 +13,7 @@ Prints the figures of a running "sluice run" (or "sluice serve") — the same on
 GET /metrics and dashboard — in tables:
   pipelines   state, tasks, records in and out (and per second, over --interval), lag in
               records and seconds, watermark, open windows, late records, dead letters
-  latency     log time and event time → output committed: p50, p90, p99, p99.9, max
+  latency     append time and event time → output committed: p50, p90, p99, p99.9, max
   commits     commits (and per second), commit duration p50 and p99, time blocked on commits
   tasks       per task (one per partition): records in, out, per second, processing time per
               record, lag, watermark, open windows and the next close, late records, dead

@@ -4,9 +4,9 @@
  * shared by all of its records.
  *
  *   batch    := header record*
- *   header   := magic:u8=1 attributes:u8 reserved:u16 crc:u32 length:u32 count:u32
+ *   header   := magic:u8=2 attributes:u8 reserved:u16 crc:u32 length:u32 count:u32
  *               baseOffset:f64 maxTimestamp:f64 minTimestamp:f64
- *               producerId:u32 baseSequence:i32                              (48 bytes)
+ *               producerId:u32 baseSequence:i32 appendTime:f64               (56 bytes)
  *   record   := offsetDelta:u32 timestamp:f64 keyLength:i32 key valueLength:i32 value
  *               headerCount:u16 (nameLength:u16 name valueLength:u32 value)*
  *
@@ -14,14 +14,21 @@
  * the crc field itself, so any flipped bit in the header, lengths, offsets or payload is
  * caught on read.
  * Offsets are stored as deltas so compaction can drop records and keep the survivors' offsets.
+ * `appendTime` is when the log stored the batch (ms since the epoch); records' timestamps are
+ * their producers' (often event time), so latency from the append needs its own field.
+ * Batches of format 1 (48 bytes, no appendTime) are still read: their appendTime is taken to
+ * be their maxTimestamp.
  */
 import { crc32 } from 'node:zlib'
 import { SluiceError } from '../../errors.ts'
 import { type Bytes, byteLengthOf, writeBytesAt } from '../bytes.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../types.ts'
 
-export const BATCH_MAGIC = 1
-export const HEADER_BYTES = 48
+export const BATCH_MAGIC = 2
+export const HEADER_BYTES = 56
+/** The format before appendTime: read, never written. */
+const V1_MAGIC = 1
+const V1_HEADER_BYTES = 48
 const RECORD_FIXED_BYTES = 4 + 8 + 4 + 4 + 2
 const NO_HEADERS: Headers = Object.freeze({}) as Headers
 const utf8 = new TextDecoder()
@@ -33,6 +40,8 @@ export interface BatchInfo {
   lastOffsetDelta: number
   minTimestamp: number
   maxTimestamp: number
+  /** When the log stored the batch (format 1: its maxTimestamp). */
+  appendTime: number
   producerId: number
   baseSequence: number
   bytes: number
@@ -50,7 +59,8 @@ export function recordSize(record: ProducerRecord): number {
 
 /**
  * Encodes records with consecutive offsets from `baseOffset`. `sizes[i]` must be
- * `recordSize(records[i])` (the caller has computed it already to check limits).
+ * `recordSize(records[i])` (the caller has computed it already to check limits). `now` is the
+ * batch's append time, and the timestamp of records that come without one.
  */
 export function encodeBatch(
   records: readonly ProducerRecord[],
@@ -110,6 +120,7 @@ export function encodeBatch(
   view.setFloat64(32, records.length ? minTs : now, true)
   view.setUint32(40, producerId, true)
   view.setInt32(44, baseSequence, true)
+  view.setFloat64(48, now, true)
   view.setUint32(4, checksum(buf), true)
   return buf
 }
@@ -138,11 +149,24 @@ function corrupt(origin: BatchOrigin, baseOffset: number, why: string): SluiceEr
   )
 }
 
-/** Verifies the checksum and header of a stored batch and returns its summary. */
-export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBaseOffset: number): BatchInfo {
-  if (buf.length < HEADER_BYTES) throw corrupt(origin, expectedBaseOffset, `only ${buf.length} bytes stored`)
+/** The verified header of a stored batch: where its records start, and its fields. */
+interface CheckedHeader {
+  view: DataView
+  /** Where the first record starts (the header's size for the batch's format). */
+  records: number
+  baseOffset: number
+  count: number
+  appendTime: number
+}
+
+/** Verifies a stored batch's format, length, checksum and base offset; damaged bytes throw. */
+function checkHeader(buf: Uint8Array, origin: BatchOrigin, expectedBaseOffset: number): CheckedHeader {
+  const magic = buf[0]
+  const headerBytes = magic === BATCH_MAGIC ? HEADER_BYTES : magic === V1_MAGIC ? V1_HEADER_BYTES : -1
+  if (buf.length < Math.max(headerBytes, V1_HEADER_BYTES))
+    throw corrupt(origin, expectedBaseOffset, `only ${buf.length} bytes stored`)
+  if (headerBytes < 0) throw corrupt(origin, expectedBaseOffset, `unknown batch format ${magic}`)
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  if (buf[0] !== BATCH_MAGIC) throw corrupt(origin, expectedBaseOffset, `unknown batch format ${buf[0]}`)
   const length = view.getUint32(8, true)
   if (length !== buf.length)
     throw corrupt(origin, expectedBaseOffset, `length field ${length} ≠ stored ${buf.length}`)
@@ -151,14 +175,24 @@ export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBase
   if (stored !== actual)
     throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
   const baseOffset = view.getFloat64(16, true)
-  if (baseOffset !== expectedBaseOffset) {
+  if (baseOffset !== expectedBaseOffset)
     throw corrupt(origin, expectedBaseOffset, `batch says base offset ${baseOffset}`)
+  return {
+    view,
+    records: headerBytes,
+    baseOffset,
+    count: view.getUint32(12, true),
+    appendTime: view.getFloat64(magic === V1_MAGIC ? 24 : 48, true),
   }
-  const count = view.getUint32(12, true)
+}
+
+/** Verifies the checksum and header of a stored batch and returns its summary. */
+export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBaseOffset: number): BatchInfo {
+  const { view, records, baseOffset, count, appendTime } = checkHeader(buf, origin, expectedBaseOffset)
   let lastOffsetDelta = 0
   if (count > 0) {
     // Walk to the last record: the records are variable-length.
-    let pos = HEADER_BYTES
+    let pos = records
     for (let i = 0; i < count; i++) {
       if (i === count - 1) lastOffsetDelta = view.getUint32(pos, true)
       pos = skipRecord(view, pos)
@@ -170,9 +204,10 @@ export function readBatchInfo(buf: Uint8Array, origin: BatchOrigin, expectedBase
     lastOffsetDelta,
     maxTimestamp: view.getFloat64(24, true),
     minTimestamp: view.getFloat64(32, true),
+    appendTime,
     producerId: view.getUint32(40, true),
     baseSequence: view.getInt32(44, true),
-    bytes: length,
+    bytes: buf.length,
   }
 }
 
@@ -204,22 +239,10 @@ export function decodeBatch(
   out: LogRecord[],
   maxRecords: number,
 ): void {
-  if (buf.length < HEADER_BYTES) throw corrupt(origin, expectedBaseOffset, `only ${buf.length} bytes stored`)
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  if (buf[0] !== BATCH_MAGIC) throw corrupt(origin, expectedBaseOffset, `unknown batch format ${buf[0]}`)
-  if (view.getUint32(8, true) !== buf.length)
-    throw corrupt(origin, expectedBaseOffset, 'length field mismatch')
-  const stored = view.getUint32(4, true)
-  const actual = checksum(buf)
-  if (stored !== actual)
-    throw corrupt(origin, expectedBaseOffset, `checksum ${hex(actual)} ≠ stored ${hex(stored)}`)
-  const baseOffset = view.getFloat64(16, true)
-  if (baseOffset !== expectedBaseOffset)
-    throw corrupt(origin, expectedBaseOffset, `batch says base offset ${baseOffset}`)
-  const count = view.getUint32(12, true)
+  const { view, records, baseOffset, count, appendTime } = checkHeader(buf, origin, expectedBaseOffset)
   const topic = origin.topic
   const partition = origin.partition
-  let pos = HEADER_BYTES
+  let pos = records
   for (let i = 0; i < count && out.length < maxRecords; i++) {
     const offset = baseOffset + view.getUint32(pos, true)
     if (offset < fromOffset) {
@@ -256,7 +279,7 @@ export function decodeBatch(
         pos += 4 + valueLength
       }
     }
-    out.push({ topic, partition, offset, timestamp, key, value, headers })
+    out.push({ topic, partition, offset, timestamp, appendTime, key, value, headers })
   }
 }
 

@@ -146,7 +146,8 @@ async function compact(log: EmbeddedLog, part: PartitionState, now: number): Pro
             keep,
             keep.map((r) => recordBytes(r)),
             base,
-            now,
+            // The rewritten batch keeps its append time (and every kept record has a timestamp).
+            info.appendTime,
             info.producerId,
             info.baseSequence,
             keep.map((r) => r.offset - base),

@@ -18,7 +18,7 @@ import type {
   Transaction,
   TransactionOptions,
 } from '../types.ts'
-import { decodeBatch, encodeBatch, recordSize } from './batch-codec.ts'
+import { decodeBatch, encodeBatch, HEADER_BYTES, recordSize } from './batch-codec.ts'
 import { deleteBefore, runCleanup } from './cleaner.ts'
 import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
 import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
@@ -414,7 +414,7 @@ export class EmbeddedLog implements Log {
       const chunkSizes = start === 0 && end === records.length ? sizes : sizes.subarray(start, end)
       const baseOffset = part.nextOffset
       const sequence = baseSequence < 0 ? -1 : baseSequence + start
-      let need = 48
+      let need = HEADER_BYTES
       for (let i = 0; i < chunkSizes.length; i++) need += chunkSizes[i]!
       const buffer = this.#takeBuffer(need)
       const batch = encodeBatch(chunk, chunkSizes, baseOffset, now, producerId, sequence, undefined, buffer)

@@ -2,8 +2,9 @@
  * What a task measures about itself, cheap enough to leave on: two timestamps of one record in
  * four into a flat array, turned into latency histograms (weighted) when their commit lands.
  *
- * - `latency`: log time → output committed. The log time is the record's timestamp in its
- *   source topic — its append time unless its producer set one. Measured where records
+ * - `latency`: append time → output committed: from when the log stored the record in its
+ *   source topic (on Kafka, which gives no append time, from the record's timestamp — the
+ *   append time on topics with message.timestamp.type=LogAppendTime). Measured where records
  *   enter from user topics (a repartition hop's records carry event time instead).
  * - `eventLatency`: event time → output committed, at every task: how far results trail the
  *   events they are about (this includes waiting for windows to close and for watermarks).

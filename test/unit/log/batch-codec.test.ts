@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { crc32 } from 'node:zlib'
 import { decodeBatch, encodeBatch, readBatchInfo, recordSize } from '../../../src/log/embedded/batch-codec.ts'
 import type { LogRecord, ProducerRecord } from '../../../src/log/types.ts'
 
@@ -75,4 +76,52 @@ test('a flipped bit anywhere outside the checksum field is detected', () => {
       `byte ${i}`,
     )
   }
+})
+
+test('a batch carries its append time, apart from its records’ timestamps', () => {
+  // Producer timestamps from 2020 (event time), appended "now" = 1_700_000_000_000.
+  const records: ProducerRecord[] = [
+    { value: enc.encode('a'), timestamp: 1_600_000_000_000 },
+    { value: enc.encode('b') },
+  ]
+  const buf = encodeBatch(records, records.map(recordSize), 0, 1_700_000_000_000)
+  const out: LogRecord[] = []
+  decodeBatch(buf, origin, 0, 0, out, 10)
+  assert.deepEqual(
+    out.map((r) => [r.timestamp, r.appendTime]),
+    [
+      [1_600_000_000_000, 1_700_000_000_000],
+      [1_700_000_000_000, 1_700_000_000_000],
+    ],
+  )
+  assert.equal(readBatchInfo(buf, origin, 0).appendTime, 1_700_000_000_000)
+})
+
+test('batches of the first format (48-byte header, no append time) are still read', () => {
+  const records: ProducerRecord[] = [
+    { key: enc.encode('k'), value: enc.encode('{"n":1}'), timestamp: 2_000 },
+    { value: enc.encode('x'), headers: { h: 'v' }, timestamp: 3_000 },
+  ]
+  const v2 = encodeBatch(records, records.map(recordSize), 7, 9_999)
+  // The same batch as format 1 wrote it: magic 1, no appendTime field, its own length and crc.
+  const v1 = Buffer.concat([v2.subarray(0, 48), v2.subarray(56)])
+  v1[0] = 1
+  v1.writeUInt32LE(v1.length, 8)
+  v1.writeUInt32LE(crc32(v1.subarray(8), crc32(v1.subarray(0, 4))), 4)
+  const out: LogRecord[] = []
+  decodeBatch(v1, origin, 7, 0, out, 10)
+  assert.deepEqual(
+    out.map((r) => [r.offset, r.timestamp, r.appendTime, Buffer.from(r.value!).toString(), r.headers]),
+    [
+      [7, 2_000, 3_000, '{"n":1}', {}],
+      [8, 3_000, 3_000, 'x', { h: 'v' }],
+    ],
+    'format 1: the append time is taken to be the batch’s newest timestamp',
+  )
+  const info = readBatchInfo(v1, origin, 7)
+  assert.deepEqual([info.count, info.lastOffsetDelta, info.appendTime, info.bytes], [2, 1, 3_000, v1.length])
+  // A format this code does not know is refused by name.
+  const v9 = Buffer.from(v2)
+  v9[0] = 9
+  assert.throws(() => decodeBatch(v9, origin, 7, 0, [], 10), /unknown batch format 9/)
 })

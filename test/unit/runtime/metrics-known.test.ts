@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { count, EmbeddedRunner, openEmbeddedLog, pipeline, topic, tumbling } from 'sluice'
-import type { PipelineMetrics } from '../../../src/runtime/metrics/snapshot.ts'
+import { mergedLatency, type PipelineMetrics } from '../../../src/runtime/metrics/snapshot.ts'
 import { renderPrometheus } from '../../../src/server/prometheus.ts'
 import { parsePrometheus } from '../../helpers/prometheus-text.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
@@ -181,6 +181,57 @@ test('mapAsync calls in flight: the concurrency limit while a service is slow, 0
     assert.equal(task().asyncInFlight, 0)
   } finally {
     release()
+    runner.stop()
+    await running
+    await producer.close()
+    await log.close()
+  }
+})
+
+test('append-time latency counts from when the log stored a record, not from the timestamp its producer gave', async () => {
+  const log = await openEmbeddedLog({ dataDir: tempDir() })
+  const input = topic<{ n: number; at: number }>('k-append-in', { partitions: 1, timestamp: (v) => v.at })
+  const p = pipeline('k-append')
+  p.from(input).to(topic('k-append-out'))
+  const runner = new EmbeddedRunner(log, [p])
+  await runner.start()
+  const producer = log.producer()
+  // Events an hour old, stamped with their event time by the producer (as ingest does).
+  const hourAgo = Date.now() - 3_600_000
+  await producer.send(
+    'k-append-in',
+    Array.from({ length: 40 }, (_, n) => ({
+      value: Buffer.from(JSON.stringify({ n, at: hourAgo })),
+      timestamp: hourAgo,
+    })),
+  )
+  const appended = Date.now()
+  const running = runner.run()
+  try {
+    await until(
+      'all 40 measured',
+      () => mergedLatency(runner.metrics()[0]!.tasks, 'latency').count === 40,
+      () => runner.metrics()[0]!.tasks[0],
+    )
+    const tasks = runner.metrics()[0]!.tasks
+    const append = mergedLatency(tasks, 'latency')
+    const event = mergedLatency(tasks, 'eventLatency')
+    const waited = Date.now() - appended
+    // From the append: no more than the time since the send returned (plus the send itself).
+    assert.ok(append.maxMs <= waited + 1_000, `append-time max ${append.maxMs} ms, waited ${waited} ms`)
+    // From the event time: the hour.
+    assert.ok(event.percentile(0.5) >= 3_600_000, `event-time p50 ${event.percentile(0.5)} ms`)
+    const prom = parsePrometheus(
+      renderPrometheus(
+        [runner.metrics()[0]!],
+        [],
+        { subscriptionsOpen: 0, subscriptionsDropped: 0, ingestQueuedBytes: 0 },
+        Date.now(),
+      ),
+    )
+    assert.equal(prom.value('sluice_latency_seconds_count', { pipeline: 'k-append', kind: 'append' }), 40)
+    assert.equal(prom.value('sluice_latency_seconds_count', { pipeline: 'k-append', kind: 'event' }), 40)
+  } finally {
     runner.stop()
     await running
     await producer.close()

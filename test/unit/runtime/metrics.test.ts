@@ -230,7 +230,7 @@ test('runner metrics: lag of unread records, latency from injected timestamps, l
       assert.equal(pj!.commits, prom.value('sluice_commits_total', { pipeline: 'm-count' }))
       assert.equal(
         pj!.latency.count,
-        prom.value('sluice_latency_seconds_count', { pipeline: 'm-count', kind: 'log' }),
+        prom.value('sluice_latency_seconds_count', { pipeline: 'm-count', kind: 'append' }),
       )
       assert.equal(
         pj!.commitDuration.count,

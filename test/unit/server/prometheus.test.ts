@@ -165,7 +165,7 @@ test('every metric of /metrics has the value of its known input, in text a stric
   assert.equal(m.value('sluice_consumer_lag_seconds', p1), 0, 'caught up: 0 however long ago')
 
   // Latency: the tasks' histograms merged per pipeline.
-  const log = { ...pl, kind: 'log' }
+  const log = { ...pl, kind: 'append' }
   assert.equal(m.value('sluice_latency_seconds_count', log), 110)
   assert.ok(Math.abs(m.value('sluice_latency_seconds_sum', log) - (5_050 + 2_000) / 1000) < 1e-9)
   assert.equal(m.value('sluice_latency_seconds_bucket', { ...log, le: '0.1' }), 100)
