@@ -109,6 +109,10 @@ const specs: QuerySpec[] = args.all
       if (!spec) fail(`unknown query "${id}"; known: ${QUERIES.map((q) => q.id).join(', ')}`)
       return spec
     })
+// A query's second run would find its consumer group already at the end of the input (the
+// same pipeline name over the same log) and report a rate for no work.
+const twice = specs.find((s, i) => specs.indexOf(s) !== i)
+if (twice) fail(`${twice.id} is listed twice; run the benchmark again to repeat a query`)
 const events = count('events', args.events, 1_000_000)
 const config = generatorConfig({
   seed: count('seed', args.seed, 42, 0),

@@ -100,6 +100,9 @@ const queries: PeerQuery[] = (args.query ?? PEER_QUERIES.join(',')).split(',').m
   if (!isPeerQuery(id)) fail(`the peers run ${PEER_QUERIES.join(', ')}; got "${id}"`)
   return id
 })
+// A query's second Sluice run would find its consumer group already at the end of the log.
+const twice = queries.find((q, i) => queries.indexOf(q) !== i)
+if (twice) fail(`${twice} is listed twice; run the benchmark again to repeat a query`)
 const peers: Peer[] = (args.peers ?? PEERS.join(',')).split(',').map((p) => {
   const id = p.trim() as Peer
   if (!PEERS.includes(id)) fail(`--peers takes ${PEERS.join(', ')}; got "${p}"`)
