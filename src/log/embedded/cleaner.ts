@@ -170,6 +170,8 @@ async function compact(log: EmbeddedLog, part: PartitionState, now: number): Pro
     }
     for (const k of index.getKeys({ ...rangeOf(part), limit: 1 })) firstKept = baseOffsetOfKey(k)
   })
+  // Reads decode the rewritten batches from here on, not the one a read stopped inside.
+  part.lastBatch = null
   for (const { batch, bytesBefore } of rewrites) {
     part.bytes += (batch?.length ?? 0) - bytesBefore
     if (batch === null) part.batches--

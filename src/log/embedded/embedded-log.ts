@@ -738,15 +738,35 @@ export class EmbeddedLog implements Log {
     const maxRecords = options.maxRecords ?? 10_000
     const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
     const { id } = part.topic
-    const { batches } = this.storage
-    const start = floorBatchKey(batches, id, tp.partition, offset)
     let bytes = 0
+    let from = offset
+    // The batch the last read stopped inside (see PartitionState.lastBatch).
+    const cached = part.lastBatch
+    if (cached !== null && cached.base <= offset) {
+      const records = cached.records
+      const lastOffset = records.length > 0 ? records[records.length - 1]!.offset : -1
+      if (offset <= lastOffset) {
+        let i = 0
+        while (records[i]!.offset < offset) i++
+        while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
+        if (i === records.length) part.lastBatch = null
+        bytes += cached.length
+        if (out.length >= maxRecords || bytes >= maxBytes) return out
+        from = lastOffset + 1
+        if (from >= part.highWatermark) return out
+      }
+    }
+    const { batches } = this.storage
+    // Past a cached batch, the next one's key is at least its last offset + 1 (batch keys
+    // are base offsets; compaction keeps them).
+    const start =
+      from === offset ? floorBatchKey(batches, id, tp.partition, offset) : batchKey(id, tp.partition, from)
     for (const { key, value } of batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
       const base = baseOffsetOfKey(key)
       if (base >= part.highWatermark) break
       const records = decodedBatch(part, value, base)
       let i = 0
-      while (i < records.length && records[i]!.offset < offset) i++
+      while (i < records.length && records[i]!.offset < from) i++
       while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
       // Kept only while a read stops inside it: a partition read to a batch's end holds nothing.
       if (i === records.length) part.lastBatch = null

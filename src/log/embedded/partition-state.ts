@@ -25,10 +25,12 @@ export class PartitionState {
   /**
    * The last stored batch `EmbeddedLog.read` decoded, whole. A reader takes a few thousand
    * records per read and a batch holds up to 1 MiB of them, so the next read usually starts in
-   * the same batch: without this it verified the whole batch's checksum and decoded (or
-   * skipped) its records again. Matched by base offset, length and stored checksum, so a
-   * batch the cleaner rewrote at the same key is decoded anew. Dropped once a read reaches the
-   * batch's end, so only partitions read partway hold one.
+   * the same batch: it is served from here without reading the batch from LMDB again (which
+   * copies the whole value: 150 µs for 1 MiB) or decoding it again. The cleaner drops it when
+   * it rewrites the partition's batches; a read between that rewrite's commit and the drop
+   * sees the batch as it was before compaction, which compaction allows (offsets do not
+   * change, and it only removes records a later one supersedes). Dropped once a read reaches
+   * the batch's end, so only partitions read partway hold one.
    */
   lastBatch: { base: number; length: number; crc: number; records: LogRecord[] } | null = null
   #waiters: Array<() => void> = []
