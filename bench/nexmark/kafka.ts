@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { GroupRunner, type Log, type ProducerRecord } from '../../src/index.ts'
 import { openKafkaLog } from '../../src/log/kafka/index.ts'
 import { compile, type Topology } from '../../src/topology/compile.ts'
+import { peakMemory } from '../common.ts'
 import { type GeneratorConfig, NexmarkGenerator } from './generator.ts'
 import { eventsTopic, queryContext } from './queries/common.ts'
 import type { QueryResult } from './report.ts'
@@ -50,14 +51,7 @@ export async function runOnKafka(options: {
       const topology = compile(pipeline)
       const stateDir = mkdtempSync(join(tmpdir(), 'sluice-nexmark-kafka-state-'))
       ;(globalThis as { gc?: () => void }).gc?.()
-      let peakRss = 0
-      let peakHeap = 0
-      const sample = () => {
-        const m = process.memoryUsage()
-        peakRss = Math.max(peakRss, m.rss)
-        peakHeap = Math.max(peakHeap, m.heapUsed)
-      }
-      const sampler = setInterval(sample, 10)
+      const memory = peakMemory()
       const cpu0 = process.cpuUsage()
       const started = process.hrtime.bigint()
       const runner = new GroupRunner(log, [pipeline], { guarantee: 'exactly-once', stateDir })
@@ -81,10 +75,9 @@ export async function runOnKafka(options: {
         cpuSeconds = (cpu.user + cpu.system) / 1e6
       } finally {
         runner.stop()
-        clearInterval(sampler)
         rmSync(stateDir, { recursive: true, force: true })
       }
-      sample()
+      const { peakRss, peakHeap } = memory.stop()
       const status = runner.status()[0]!
       if (status.deadLetters > 0)
         throw new Error(`${spec.id}: ${status.deadLetters} records went to dead letters`)

@@ -284,7 +284,7 @@ function notes(): string {
       : ''
   }
 - events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
-  writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 10 ms during the
+  writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 50 ms during the
   run (the RSS includes Node's baseline and the pages of the log's memory map the run touched:
   reading the input alone maps its size).
 - Targets (issue 10, embedded, exactly-once, events/s per core): ${targets}.

@@ -63,7 +63,7 @@ export interface Measured {
   outputs: number
   seconds: number
   cpuSeconds: number
-  /** Highest resident set size and V8 heap in use seen during the run (sampled every 10 ms). */
+  /** Highest resident set size and V8 heap in use seen during the run (sampled every 50 ms). */
   peakRss: number
   peakHeap: number
   commits: number

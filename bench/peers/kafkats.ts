@@ -10,7 +10,7 @@
  * from `app.start()` until the topology has been handed every input record and the output
  * topic has then stopped growing (wall time up to the later of the two; CPU time includes the
  * quiet second that shows it), in a process of its own; process CPU time, peak heap and RSS
- * sampled every 10 ms. Then the output topic is read back (read_committed, not timed), counted
+ * sampled every 50 ms. Then the output topic is read back (read_committed, not timed), counted
  * and checksummed.
  *
  * Why not the group's committed offset, as for the others: with 0.12.0 it is no sign of

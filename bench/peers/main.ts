@@ -306,7 +306,7 @@ function notes(runs: readonly Checked[]): string {
   input: all of them for Flink (a bounded file), those the last watermark or stream time passed
   for the others (bench/peers/expected.ts). Hence the different output counts of q5, q7 and q8.
 - events/s per core = events ÷ the engine process's CPU time (user + system, all threads).
-  "Sluice ÷ X" > 1: Sluice does more per core. Peak heap and RSS: sampled every 10 ms.
+  "Sluice ÷ X" > 1: Sluice does more per core. Peak heap and RSS: sampled every 50 ms.
 - The machine is shared: the engines run interleaved, query by query, so background load falls on
   all of them; per-core figures are steadier than wall times.
 - How each engine is set up, how the results are checked, cold against warm, and where Sluice's
