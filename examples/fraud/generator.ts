@@ -3,8 +3,9 @@
  * scored against the fraud cases it injected.
  *
  * The shape: a population of cards, each with a home country, a typical amount (card medians
- * spread log-normally, amounts log-normal around them: many small payments, a long tail) and
- * its own activity level; merchants by category; about 2% of payments declined. Event time is
+ * spread log-normally, amounts log-normal around them: many small payments, a long tail), its
+ * own activity level and the device its holder pays from (about one household in twelve
+ * shares one device between two cards); merchants by category; about 2% of payments declined. Event time is
  * simulated: it advances about one second per transaction (about `cards` seconds between two
  * payments of an average card), whatever the delivery rate, so the data depend on the seed
  * only. About 5% of transactions are delivered up to 8 s of event time late.
@@ -13,11 +14,19 @@
  * - velocity: 10 payments within about two minutes (card testing);
  * - declined-approved: three declines, then an approval, within ten minutes;
  * - amount-spike: one payment 15–40× the card's typical amount;
- * - impossible-travel: a payment at home, then one on another continent minutes later.
+ * - impossible-travel: a payment at home, then one on another continent minutes later;
+ * - fraud-ring: one fraudster's device pays with 4–6 stolen cards (other people's, with
+ *   history), one or two ordinary payments each, within 5–20 minutes.
  */
 
-export type Rule = 'velocity' | 'declined-approved' | 'amount-spike' | 'impossible-travel'
-export const RULES: readonly Rule[] = ['velocity', 'declined-approved', 'amount-spike', 'impossible-travel']
+export type Rule = 'velocity' | 'declined-approved' | 'amount-spike' | 'impossible-travel' | 'fraud-ring'
+export const RULES: readonly Rule[] = [
+  'velocity',
+  'declined-approved',
+  'amount-spike',
+  'impossible-travel',
+  'fraud-ring',
+]
 
 export interface Transaction {
   id: string
@@ -25,6 +34,8 @@ export interface Transaction {
   merchant: string
   country: string
   amount: number
+  /** The device (phone, browser) the payment came from: the holder's own, or a fraudster's. */
+  device: string
   /** Event time, ISO 8601. */
   at: string
   status: 'approved' | 'declined'
@@ -32,7 +43,9 @@ export interface Transaction {
 
 export interface InjectedCase {
   kind: Rule
+  /** The card; for a fraud ring, the first of its cards (all of them are in `cards`). */
   cardId: string
+  cards: string[]
   txIds: string[]
   /** Event time (ms) of the case's first and last transaction. */
   start: number
@@ -54,6 +67,8 @@ export const MAX_DELAY_MS = 8_000
 const DECLINE_RATE = 0.02
 const LATE_RATE = 0.05
 const CASE_EVERY = 100
+/** Cards whose holder shares a device with the next card's (a household): rings must stand out from them. */
+const SHARED_DEVICE_RATE = 0.08
 const SECOND = 1_000
 const MINUTE = 60_000
 
@@ -142,6 +157,8 @@ interface Card {
   home: string
   /** Median payment of this card. */
   median: number
+  /** The device its holder pays from. */
+  device: string
   /** Payments of this card so far (the pipeline learns its profile from them). */
   seen: number
   /** No new case on this card before this event time: cases do not overlap. */
@@ -180,10 +197,17 @@ export class FraudGenerator {
     this.#weights = []
     let total = 0
     for (let i = 0; i < count; i++) {
+      const previous = this.#cards[i - 1]
+      // Two cards to a household at most: the previous card must have a device of its own.
+      const shared =
+        previous !== undefined &&
+        this.#cards[i - 2]?.device !== previous.device &&
+        this.#rand() < SHARED_DEVICE_RATE
       this.#cards.push({
         id: `card-${String(i + 1).padStart(5, '0')}`,
-        home: this.#pick(HOMES),
+        home: shared ? previous.home : this.#pick(HOMES),
         median: Math.min(2_000, Math.max(3, Math.exp(Math.log(35) + 0.8 * this.#normal()))),
+        device: shared ? previous.device : `dev-${String(i + 1).padStart(5, '0')}`,
         seen: 0,
         busyUntil: 0,
       })
@@ -243,7 +267,13 @@ export class FraudGenerator {
   #tx(
     card: Card,
     at: number,
-    options: { foreign?: boolean; status?: Transaction['status']; amount?: number; merchant?: string } = {},
+    options: {
+      foreign?: boolean
+      status?: Transaction['status']
+      amount?: number
+      merchant?: string
+      device?: string
+    } = {},
   ): Transaction {
     card.seen++
     const amount = options.amount ?? card.median * Math.exp(0.5 * this.#normal())
@@ -253,22 +283,50 @@ export class FraudGenerator {
       merchant: options.merchant ?? this.#pick(this.#merchants),
       country: options.foreign ? this.#farFrom(card.home) : card.home,
       amount: Math.round(amount * 100) / 100,
+      device: options.device ?? card.device,
       at: new Date(at).toISOString(),
       status: options.status ?? (this.#rand() < DECLINE_RATE ? 'declined' : 'approved'),
     }
   }
 
-  /** Schedules one case on a card with history and no case in progress. */
-  #inject(): void {
-    let card = this.#activeCard()
-    for (let tries = 0; tries < 50 && (card.seen < 6 || card.busyUntil > this.#clock); tries++) {
-      card = this.#activeCard()
+  /** A card with history and no case in progress, or null when none turned up. */
+  #freeCard(except: readonly Card[] = []): Card | null {
+    for (let tries = 0; tries < 50; tries++) {
+      const card = this.#activeCard()
+      if (card.seen >= 6 && card.busyUntil <= this.#clock && !except.includes(card)) return card
     }
-    if (card.seen < 6 || card.busyUntil > this.#clock) return
+    return null
+  }
+
+  /** Schedules one case on a card (cards, for a ring) with history and no case in progress. */
+  #inject(): void {
+    const card = this.#freeCard()
+    if (card === null) return
     const kind = RULES[this.cases.length % RULES.length]!
     const start = this.#clock + 1 + Math.floor(this.#rand() * 30 * SECOND)
     const txs: Transaction[] = []
-    if (kind === 'velocity') {
+    const cards = [card]
+    if (kind === 'fraud-ring') {
+      // Stolen card numbers, used from one device: ordinary amounts at online shops, so only
+      // the device gives the ring away.
+      const size = 4 + Math.floor(this.#rand() * 3)
+      while (cards.length < size) {
+        const next = this.#freeCard(cards)
+        if (next === null) return
+        cards.push(next)
+      }
+      const device = `dev-ring-${String(this.cases.length + 1).padStart(4, '0')}`
+      const span = 5 * MINUTE + Math.floor(this.#rand() * 15 * MINUTE)
+      for (const c of cards) {
+        const payments = 1 + Math.floor(this.#rand() * 2)
+        for (let i = 0; i < payments; i++) {
+          const merchant = `${this.#pick(NAMES)}-online-${1 + Math.floor(this.#rand() * 6)}`
+          const at = start + Math.floor(this.#rand() * span)
+          txs.push(this.#tx(c, at, { merchant, device, status: 'approved' }))
+        }
+      }
+      txs.sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
+    } else if (kind === 'velocity') {
       let at = start
       for (let i = 0; i < 10; i++) {
         const merchant = `${this.#pick(NAMES)}-online-${1 + Math.floor(this.#rand() * 6)}`
@@ -292,9 +350,17 @@ export class FraudGenerator {
       const later = start + 2 * MINUTE + Math.floor(this.#rand() * 18 * MINUTE)
       txs.push(this.#tx(card, later, { foreign: true, status: 'approved' }))
     }
+    const first = Date.parse(txs[0]!.at)
     const end = Date.parse(txs[txs.length - 1]!.at)
-    card.busyUntil = end + 30 * MINUTE
-    this.cases.push({ kind, cardId: card.id, txIds: txs.map((t) => t.id), start, end })
+    for (const c of cards) c.busyUntil = end + 30 * MINUTE
+    this.cases.push({
+      kind,
+      cardId: card.id,
+      cards: cards.map((c) => c.id),
+      txIds: txs.map((t) => t.id),
+      start: first,
+      end,
+    })
     this.#scheduled.push(...txs)
     this.#scheduled.sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
   }

@@ -6,7 +6,9 @@
  * - amount-spike: a payment at least 8× the card's average, once the card has 5 payments of
  *   history (the profile is keyed state of `process()`);
  * - impossible-travel: payments in two countries on different continents less than an hour
- *   apart (keyed state: the card's last country).
+ *   apart (keyed state: the card's last country);
+ * - fraud-ring: three or more cards paying from one device within an hour (the transactions
+ *   re-keyed by device — a repartition — and keyed state per device: its recent cards).
  *
  *   sluice demo fraud                          (feeds generated transactions, scores the alerts)
  *   sluice run examples/fraud/pipeline.ts      (reads card-transactions, however they arrive)
@@ -21,6 +23,7 @@ const Transaction = z.object({
   merchant: z.string(),
   country: z.string(),
   amount: z.number(),
+  device: z.string(),
   at: z.string().datetime(),
   status: z.enum(['approved', 'declined']),
 })
@@ -58,6 +61,9 @@ const VELOCITY_COUNT = 8
 const SPIKE_FACTOR = 8
 const PROFILE_MIN_PAYMENTS = 5
 const TRAVEL_MS = 60 * 60_000
+/** A household shares a device between two cards; three cards on one device within the hour is a ring. */
+const RING_CARDS = 3
+const RING_MS = 60 * 60_000
 
 /** Countries by continent: a card in two of them within the hour has not travelled. */
 const CONTINENT: Record<string, string> = {}
@@ -88,6 +94,13 @@ interface LastSeen {
   country: string
   at: number
   id: string
+}
+
+/** A device's recent cards: when each last paid from it, and with which transactions. */
+interface DeviceCards {
+  cards: Record<string, { at: number; txIds: string[] }>
+  /** No new ring alert for this device before this event time: one alert per ring. */
+  quietUntil: number
 }
 
 /** Builds the pipeline; `sluice run` runs the one this module exports by default. */
@@ -178,7 +191,40 @@ export function fraudPipeline(
     },
   })
 
+  // The one rule that is not per card: re-keyed by device, which writes a repartition topic.
+  const rings = byCard
+    .keyBy((t) => t.device, { name: 'by-device' })
+    .process<Alert, DeviceCards>({
+      name: 'shared-device',
+      process(t, ctx) {
+        const at = Date.parse(t.at)
+        const s = ctx.state.get() ?? { cards: {}, quietUntil: 0 }
+        const seen = s.cards[t.cardId]
+        s.cards[t.cardId] = {
+          at: Math.max(at, seen?.at ?? 0),
+          txIds: seen ? [...seen.txIds.slice(-4), t.id] : [t.id],
+        }
+        // Cards that last paid from here more than an hour before this payment are no longer its company.
+        for (const [card, c] of Object.entries(s.cards)) if (c.at < at - RING_MS) delete s.cards[card]
+        const cards = Object.keys(s.cards).sort()
+        if (cards.length >= RING_CARDS && at >= s.quietUntil) {
+          s.quietUntil = at + RING_MS
+          ctx.emit({
+            card: t.cardId,
+            rule: 'fraud-ring',
+            txIds: cards.flatMap((card) => s.cards[card]!.txIds),
+            at: t.at,
+            detail: `${cards.length} cards paid from device ${ctx.key} within the hour: ${cards.join(', ')}`,
+          })
+        }
+        ctx.state.set(s)
+      },
+    })
+
   velocity.merge(retried, spikes, travel).to(topics.alerts)
+  // A sink of its own, not a merge: a merge with the per-card rules would put them in the
+  // subtopology after the repartition, reading its own repartition topic.
+  rings.to(topics.alerts)
   return p
 }
 

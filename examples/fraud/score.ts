@@ -4,7 +4,8 @@
  * A case is detected when an alert of its rule names its card and either one of its
  * transactions or a time within the case's span (first to last transaction, plus the time the
  * rule may take to decide; the impossible-travel alert on the trip back home names the trip
- * out, so it matches too). An alert that matches
+ * out, so it matches too); a fraud ring, when an alert of its rule names one of its
+ * transactions (it names the card that completed the ring). An alert that matches
  * no case is a false positive. Cases that end after `until` (minus the horizon) are left out:
  * the pipeline could not have decided them yet.
  */
@@ -23,6 +24,7 @@ const HORIZON_MS: Record<Rule, number> = {
   'declined-approved': 60_000,
   'amount-spike': 60_000,
   'impossible-travel': 60_000,
+  'fraud-ring': 60_000,
 }
 
 /** What the fraud demo calls a kind of case: its rule. */
@@ -33,7 +35,10 @@ export interface Score extends RuleScore {
 }
 
 function matches(alert: Alert, c: InjectedCase): boolean {
-  if (alert.rule !== c.kind || alert.card !== c.cardId) return false
+  if (alert.rule !== c.kind) return false
+  // A ring alert names the card that completed the ring, and the ring's transactions so far.
+  if (c.kind === 'fraud-ring') return alert.txIds.some((id) => c.txIds.includes(id))
+  if (alert.card !== c.cardId) return false
   if (alert.txIds.some((id) => c.txIds.includes(id))) return true
   const at = Date.parse(alert.at)
   return at >= c.start && at <= c.end + HORIZON_MS[c.kind]

@@ -12,9 +12,10 @@ import { writeOut } from '../output.ts'
 const HELP = `Usage: sluice demo <name> [options]
 
 Runs an example end to end: starts its pipeline as "sluice run" would (on the embedded log,
-or as a worker on Kafka with --backend), serves the dashboard, feeds it generated data at a
-steady rate, and at the end (or on Ctrl-C) prints how well the results match the cases the
-generator injected. Sources in examples/<name>/.
+or as a worker on Kafka with --backend), serves the dashboard (on port 8080, or on a free port
+when 8080 is taken and --port is not given), feeds it generated data at a steady rate, and
+at the end (or on Ctrl-C) prints how well the results match the cases the generator
+injected. Sources in examples/<name>/.
 
 Demos: ${Object.keys(DEMOS).join(', ')}
 
@@ -23,6 +24,9 @@ Run "sluice demo <name> --help" for a demo's options.
 Example:
   sluice demo fraud                                   # open http://127.0.0.1:8080/, Ctrl-C to score
   sluice demo fraud --events 20000 --port 0
+  sluice demo iot --rate 500 --duration 2m --seed 7
+  sluice demo ecommerce --backend kafka://127.0.0.1:9092
+  sluice demo iot --help                              # a demo's own options (iot: --mqtt)
 `
 
 export const demoCommand: Command = {

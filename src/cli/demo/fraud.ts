@@ -1,6 +1,6 @@
 /**
  * `sluice demo fraud`: the fraud-detection example (examples/fraud/) — generated card
- * transactions, four rules, alerts scored against the fraud cases the generator injected.
+ * transactions, five rules, alerts scored against the fraud cases the generator injected.
  */
 import { FraudGenerator } from '../../../examples/fraud/generator.ts'
 import { type FraudTopics, fraudPipeline, fraudTopics } from '../../../examples/fraud/pipeline.ts'
@@ -25,10 +25,11 @@ Runs the fraud-detection example (examples/fraud/) end to end: starts its pipeli
 second, and at the end (or on Ctrl-C) prints how many of the injected fraud cases the alerts
 found (recall) and how many alerts were right (precision), per rule and overall.
 
-The transactions depend on --seed only: cards with home countries and typical amounts,
-merchants, about 2% declines, some late deliveries, and injected cases of four kinds
-(velocity bursts, three declines then an approval, an amount far above the card's usual,
-impossible travel). Event time is simulated: about one second per transaction.
+The transactions depend on --seed only: cards with home countries, typical amounts and the
+devices their holders pay from, merchants, about 2% declines, some late deliveries, and
+injected cases of five kinds (velocity bursts, three declines then an approval, an amount far
+above the card's usual, impossible travel, and fraud rings: several stolen cards paying from
+one device). Event time is simulated: about one second per transaction.
 
 Options:
   --postgres <url>          also write the alerts to table fraud_alerts there (created if
@@ -76,8 +77,9 @@ Example:
 
   guide: (url, topics) =>
     `sluice: open ${url}/ — Overview: the pipeline, its rate and watermark; Results: ` +
-    `topic ${topics.alerts.name} as a live table of alerts by card; Pipeline: the four rules ` +
-    `(velocity, declined-approved, amount-profile, last-country); Topics: a live tail of ${topics.transactions.name}`,
+    `topic ${topics.alerts.name} as a live table of alerts by card; Pipeline: the five rules ` +
+    `(velocity, declined-approved, amount-profile, last-country, and shared-device after the ` +
+    `repartition by device); Topics: a live tail of ${topics.transactions.name}`,
 
   async feed(run) {
     const { log, runner, topics, signal } = run

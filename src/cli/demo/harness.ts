@@ -141,14 +141,22 @@ export async function runDemo<T extends DemoTopics>(spec: DemoSpec<T>, args: str
     running.catch(() => {})
     connectorRunner.start()
     if (http) {
-      const started = await startHttp(http, {
+      const parts = {
         log,
         runner,
         connectors: () => connectorRunner.status(),
         topics: Object.values(topics) as TopicDef<unknown>[],
         topologies: pipelines.map((p) => compile(p)),
         ...(runner instanceof GroupRunner ? { instanceId: runner.instanceId } : {}),
-      })
+      }
+      let started = await startHttp(http, parts)
+      // A demo without its dashboard misses its point (and `npm start` must work the first
+      // time): when the default port is taken, any free one will do. `sluice run` instead
+      // goes on without HTTP, since there another worker may hold the port on purpose.
+      if (!started.server && !http.explicitPort) {
+        printErr(`sluice: port ${http.port} is in use; serving the dashboard on a free port instead`)
+        started = await startHttp({ ...http, port: 0 }, parts)
+      }
       server = started.server
       printErr(started.banner)
       if (server) printErr(spec.guide(server.url, topics))

@@ -13,9 +13,9 @@ import { formatScore, score } from '../../../examples/fraud/score.ts'
 import { scoreLine, servedUrl, sluice } from '../../helpers/demo-cli.ts'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
-const EVENTS = 4_000
+const EVENTS = 5_000
 
-test('fraud rules find the injected cases: recall ≥ 0.95, precision ≥ 0.9 (seed 1, 4,000 transactions)', (t) => {
+test('fraud rules find the injected cases: recall ≥ 0.95, precision ≥ 0.9 (seed 1, 5,000 transactions)', (t) => {
   const generator = new FraudGenerator({ seed: 1 })
   const driver = new TestDriver(fraudPipeline('fraud-scored'), { partitions: 2 })
   for (let i = 0; i < EVENTS; i++) {
@@ -50,6 +50,77 @@ test('the generator is deterministic per seed and delivers some transactions lat
   }
   assert.ok(late > 10 && late < 150, `expected a few late deliveries in 1,000, got ${late}`)
   assert.equal(new Set(a.map((tx) => tx.id)).size, a.length, 'transaction ids are unique')
+})
+
+test('the generator: households share a device between two cards, a ring pays with 4–6 cards from a device of its own', () => {
+  const g = new FraudGenerator({ seed: 3 })
+  const txs = Array.from({ length: 6_000 }, () => g.next())
+  const cardsOf = new Map<string, Set<string>>()
+  for (const tx of txs) {
+    const cards = cardsOf.get(tx.device) ?? new Set<string>()
+    cards.add(tx.cardId)
+    cardsOf.set(tx.device, cards)
+  }
+  const delivered = new Set(txs.map((tx) => tx.id))
+  // The last ring may still have payments to come.
+  const rings = g.cases.filter((c) => c.kind === 'fraud-ring' && c.txIds.every((id) => delivered.has(id)))
+  assert.ok(rings.length >= 5, `expected rings in 6,000 transactions, got ${rings.length}`)
+  const ringDevices = new Set<string>()
+  for (const ring of rings) {
+    const ringTxs = txs.filter((tx) => ring.txIds.includes(tx.id))
+    const devices = new Set(ringTxs.map((tx) => tx.device))
+    assert.equal(devices.size, 1, `ring ${ring.txIds[0]} pays from one device`)
+    const [device] = devices
+    ringDevices.add(device!)
+    assert.deepEqual(
+      [...cardsOf.get(device!)!].sort(),
+      [...ring.cards].sort(),
+      'the device is the ring’s alone',
+    )
+    assert.ok(ring.cards.length >= 4 && ring.cards.length <= 6, `${ring.cards.length} cards`)
+    assert.ok(ring.end - ring.start <= 20 * 60_000)
+  }
+  const shared = [...cardsOf].filter(([device, cards]) => !ringDevices.has(device) && cards.size > 1)
+  assert.ok(shared.length >= 5, `expected households sharing a device, got ${shared.length}`)
+  for (const [device, cards] of shared) assert.equal(cards.size, 2, `${device}: ${[...cards].join(', ')}`)
+})
+
+test('fraud-ring: three cards on one device within the hour raise one alert; a household of two, or cards an hour apart, none', () => {
+  const driver = new TestDriver(fraudPipeline('fraud-rings'), { partitions: 2 })
+  const t0 = Date.parse('2026-03-01T10:00:00Z')
+  let n = 0
+  const pay = (cardId: string, device: string, minutes: number) => {
+    const tx = {
+      id: `tx-${++n}`,
+      cardId,
+      merchant: 'blue-online-1',
+      country: 'DE',
+      amount: 30,
+      device,
+      at: new Date(t0 + minutes * 60_000).toISOString(),
+      status: 'approved' as const,
+    }
+    driver.pipe(transactions, tx, { key: cardId })
+  }
+  // A household: two cards, one phone, all day.
+  for (let m = 0; m < 300; m += 20) pay(m % 40 === 0 ? 'card-a' : 'card-b', 'dev-home', m)
+  // A ring: four stolen cards within 12 minutes, then a fifth (no second alert for the same ring).
+  pay('card-c', 'dev-x', 0)
+  pay('card-d', 'dev-x', 4)
+  pay('card-c', 'dev-x', 6)
+  pay('card-e', 'dev-x', 9)
+  pay('card-f', 'dev-x', 12)
+  pay('card-g', 'dev-x', 30)
+  // Three cards, but each more than an hour after the last: not together.
+  pay('card-h', 'dev-y', 0)
+  pay('card-i', 'dev-y', 61)
+  pay('card-j', 'dev-y', 122)
+  driver.advanceWatermark(t0 + 6 * 60 * 60_000)
+  const rings = driver.values(alerts).filter((a) => a.rule === 'fraud-ring')
+  assert.equal(rings.length, 1, JSON.stringify(rings, null, 1))
+  assert.equal(rings[0]!.card, 'card-e')
+  assert.deepEqual(rings[0]!.txIds, ['tx-16', 'tx-18', 'tx-17', 'tx-19'])
+  assert.match(rings[0]!.detail, /3 cards paid from device dev-x within the hour: card-c, card-d, card-e/)
 })
 
 test('sluice demo fraud --events 3000 --port 0 --seed 1 exits 0 and prints the score', async () => {
@@ -121,7 +192,7 @@ test('sluice demo fraud --postgres writes every alert to the fraud_alerts table'
       )
       assert.deepEqual(
         rows.map((r: { rule: string }) => r.rule),
-        ['amount-spike', 'declined-approved', 'impossible-travel', 'velocity'],
+        ['amount-spike', 'declined-approved', 'fraud-ring', 'impossible-travel', 'velocity'],
       )
     } finally {
       await db.end()
