@@ -8,6 +8,13 @@ export interface Codec<T> {
    * straight into the log's batch, without a Buffer per record.
    */
   readonly encodeText?: (value: T) => string
+  /**
+   * Optional, for text formats: `decode` from the text of the bytes. Used when the log hands
+   * a record's value out as text already (`LogRecord.valueText`), which saves a string per
+   * record. The text is a slice of a whole batch's: the result must not hold on to it (as
+   * `JSON.parse`'s does not — it copies the strings it returns).
+   */
+  readonly decodeText?: (text: string) => T
 }
 
 const utf8Decoder = new TextDecoder()
@@ -24,12 +31,14 @@ export const jsonCodec: Codec<unknown> = {
   encode: (value) => Buffer.from(jsonText(value)),
   decode: (bytes) => JSON.parse(utf8(bytes)),
   encodeText: jsonText,
+  decodeText: (text) => JSON.parse(text),
 }
 
 export const stringCodec: Codec<string> = {
   encode: (value) => Buffer.from(value),
   decode: (bytes) => utf8(bytes),
   encodeText: (value) => value,
+  // No decodeText: the value would be the slice itself, holding its batch's text in memory.
 }
 
 /** `JSON.stringify`, refusing what it has no text for (a function, a symbol, `undefined`). */

@@ -706,8 +706,8 @@ function notJson(value: unknown): TypeError {
 function decodeInternal(record: LogRecord): StreamRecord | string {
   try {
     return {
-      key: record.key === null ? null : utf8(record.key),
-      value: JSON.parse(utf8(record.value!)),
+      key: record.key === null ? null : (record.keyText ?? utf8(record.key)),
+      value: JSON.parse(record.valueText ?? utf8(record.value!)),
       timestamp: record.timestamp,
     }
   } catch (e) {
@@ -720,6 +720,7 @@ export function decoderFor(
   table: boolean,
 ): (r: LogRecord) => StreamRecord | string {
   const { codec, schema, key: keyOf, timestamp: timeOf } = def
+  const decodeText = codec.decodeText
   return (record) => {
     if (record.value === null) {
       if (!table) return 'tombstone (null value) on a stream source'
@@ -729,7 +730,9 @@ export function decoderFor(
     }
     let value: unknown
     try {
-      value = codec.decode(record.value)
+      // The log's text of the value when it has it (LogRecord.valueText): no string made here.
+      const text = record.valueText
+      value = text !== undefined && decodeText !== undefined ? decodeText(text) : codec.decode(record.value)
     } catch (e) {
       return `value could not be decoded: ${(e as Error).message}`
     }
@@ -740,7 +743,7 @@ export function decoderFor(
       if (result.issues) return `schema validation failed: ${formatIssues(result.issues)}`
       value = result.value
     }
-    let key: string | null = record.key === null ? null : utf8(record.key)
+    let key: string | null = record.key === null ? null : (record.keyText ?? utf8(record.key))
     let timestamp = record.timestamp
     try {
       if (key === null && keyOf) key = String(keyOf(value))

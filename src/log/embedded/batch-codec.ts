@@ -18,7 +18,15 @@
  * their producers' (often event time), so latency from the append needs its own field.
  * Batches of format 1 (48 bytes, no appendTime) are still read: their appendTime is taken to
  * be their maxTimestamp.
+ *
+ * Attribute bit 0 (ASCII) says every key and value of the batch is ASCII, as JSON text
+ * usually is. A reader that decodes the whole batch then turns it into one string (Latin-1:
+ * a char per byte, so byte offsets are char offsets) and hands each key and value out as a
+ * substring of it (`LogRecord.valueText`): one string per batch instead of one per value, which
+ * is what `JSON.parse` needs anyway. Keys are not: a key is kept (state is keyed by it), and a
+ * kept substring keeps the whole batch's text alive (V8 slices strings of 13 chars or more).
  */
+import { isAscii } from 'node:buffer'
 import { crc32 } from 'node:zlib'
 import { SluiceError } from '../../errors.ts'
 import { type Bytes, byteLengthOf, writeBytesAt } from '../bytes.ts'
@@ -29,6 +37,14 @@ export const HEADER_BYTES = 56
 /** The format before appendTime: read, never written. */
 const V1_MAGIC = 1
 const V1_HEADER_BYTES = 48
+/**
+ * Keys shorter than this are handed out as text too: V8 copies a substring this short instead
+ * of slicing it (SlicedString::kMinLength), so a key kept in state does not keep the batch's
+ * text alive. Longer keys are decoded from their bytes by whoever needs them.
+ */
+const SHORT_KEY = 13
+/** Attribute bit: every key and value in the batch is ASCII (see the format above). */
+export const ATTR_ASCII = 1
 const RECORD_FIXED_BYTES = 4 + 8 + 4 + 4 + 2
 const NO_HEADERS: Headers = Object.freeze({}) as Headers
 const utf8 = new TextDecoder()
@@ -80,6 +96,7 @@ export function encodeBatch(
   let minTs = Number.POSITIVE_INFINITY
   let maxTs = Number.NEGATIVE_INFINITY
   let pos = HEADER_BYTES
+  let ascii = true
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
     const ts = r.timestamp ?? now
@@ -88,8 +105,16 @@ export function encodeBatch(
     view.setUint32(pos, offsetDeltas ? offsetDeltas[i]! : i, true)
     view.setFloat64(pos + 4, ts, true)
     pos += 12
-    pos = writeBytes(buf, view, pos, r.key ?? null)
-    pos = writeBytes(buf, view, pos, r.value)
+    const key = r.key ?? null
+    const keyAt = pos + 4
+    pos = writeBytes(buf, view, pos, key)
+    // A string is ASCII when its UTF-8 takes one byte per char (any other char takes more).
+    if (ascii && key !== null) ascii = typeof key === 'string' ? pos - keyAt === key.length : isAscii(key)
+    const value = r.value
+    const valueAt = pos + 4
+    pos = writeBytes(buf, view, pos, value)
+    if (ascii && value !== null)
+      ascii = typeof value === 'string' ? pos - valueAt === value.length : isAscii(value)
     const headers = r.headers
     if (headers === undefined) {
       view.setUint16(pos, 0, true)
@@ -111,7 +136,7 @@ export function encodeBatch(
     }
   }
   buf[0] = BATCH_MAGIC
-  buf[1] = 0
+  buf[1] = ascii ? ATTR_ASCII : 0
   view.setUint16(2, 0, true)
   view.setUint32(8, total, true)
   view.setUint32(12, records.length, true)
@@ -238,10 +263,17 @@ export function decodeBatch(
   fromOffset: number,
   out: LogRecord[],
   maxRecords: number,
+  /**
+   * Also hand values out as text when the batch is all ASCII (`valueText`).
+   * For callers that decode whole batches: the text is made for the whole batch at once.
+   */
+  text = false,
 ): void {
   const { view, records, baseOffset, count, appendTime } = checkHeader(buf, origin, expectedBaseOffset)
   const topic = origin.topic
   const partition = origin.partition
+  // Latin-1: one char per byte, so a record's byte range is its char range too.
+  const all = text && (buf[1]! & ATTR_ASCII) !== 0 ? buf.toString('latin1') : undefined
   let pos = records
   for (let i = 0; i < count && out.length < maxRecords; i++) {
     const offset = baseOffset + view.getUint32(pos, true)
@@ -252,17 +284,21 @@ export function decodeBatch(
     const timestamp = view.getFloat64(pos + 4, true)
     pos += 12
     let key: Uint8Array | null = null
+    let keyText: string | undefined
     const keyLength = view.getInt32(pos, true)
     pos += 4
     if (keyLength >= 0) {
       key = buf.subarray(pos, pos + keyLength)
+      if (all !== undefined && keyLength < SHORT_KEY) keyText = all.substring(pos, pos + keyLength)
       pos += keyLength
     }
     let value: Uint8Array | null = null
+    let valueText: string | undefined
     const valueLength = view.getInt32(pos, true)
     pos += 4
     if (valueLength >= 0) {
       value = buf.subarray(pos, pos + valueLength)
+      if (all !== undefined) valueText = all.substring(pos, pos + valueLength)
       pos += valueLength
     }
     const headerCount = view.getUint16(pos, true)
@@ -279,7 +315,7 @@ export function decodeBatch(
         pos += 4 + valueLength
       }
     }
-    out.push({ topic, partition, offset, timestamp, appendTime, key, value, headers })
+    out.push({ topic, partition, offset, timestamp, appendTime, key, value, headers, keyText, valueText })
   }
 }
 

@@ -971,7 +971,7 @@ function decodedBatch(part: PartitionState, value: Buffer, base: number): LogRec
   if (last !== null && last.base === base && last.length === value.length && last.crc === crc)
     return last.records
   const records: LogRecord[] = []
-  decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY)
+  decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY, true)
   part.lastBatch = { base, length: value.length, crc, records }
   return records
 }

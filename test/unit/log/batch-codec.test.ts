@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { crc32 } from 'node:zlib'
+import { jsonCodec } from '../../../src/dsl/codec.ts'
 import { decodeBatch, encodeBatch, readBatchInfo, recordSize } from '../../../src/log/embedded/batch-codec.ts'
 import type { LogRecord, ProducerRecord } from '../../../src/log/types.ts'
 
@@ -124,4 +127,95 @@ test('batches of the first format (48-byte header, no append time) are still rea
   const v9 = Buffer.from(v2)
   v9[0] = 9
   assert.throws(() => decodeBatch(v9, origin, 7, 0, [], 10), /unknown batch format 9/)
+})
+
+test('an all-ASCII batch hands its values out as text too; one other char in a key or value turns that off', () => {
+  const ascii: ProducerRecord[] = [
+    { key: 'k1', value: '{"a":1}', timestamp: 1 },
+    { key: enc.encode('k2'), value: enc.encode('{"b":"two"}'), timestamp: 2 },
+    { key: null, value: '', timestamp: 3 },
+    { key: 'k4', value: null, timestamp: 4 },
+  ]
+  const buf = encodeBatch(ascii, ascii.map(recordSize), 0, 10)
+  assert.equal(buf[1], 1, 'attribute bit 0: all ASCII')
+  const withText: LogRecord[] = []
+  decodeBatch(buf, origin, 0, 0, withText, 10, true)
+  assert.deepEqual(
+    withText.map((r) => [r.keyText, r.valueText]),
+    [
+      ['k1', '{"a":1}'],
+      ['k2', '{"b":"two"}'],
+      [undefined, ''],
+      ['k4', undefined],
+    ],
+  )
+  // Keys of 13 bytes or more are not handed out as text (kept in state, a slice would keep the batch).
+  const long: ProducerRecord[] = [
+    { key: 'twelve-chars', value: '1' },
+    { key: 'thirteen-char', value: '2' },
+  ]
+  const longOut: LogRecord[] = []
+  decodeBatch(encodeBatch(long, long.map(recordSize), 0, 1), origin, 0, 0, longOut, 10, true)
+  assert.deepEqual(
+    longOut.map((r) => r.keyText),
+    ['twelve-chars', undefined],
+  )
+  for (const r of withText)
+    assert.equal(r.valueText, r.value === null ? undefined : Buffer.from(r.value).toString())
+  // Without asking for text, none is made.
+  const bytesOnly: LogRecord[] = []
+  decodeBatch(buf, origin, 0, 0, bytesOnly, 10)
+  assert.ok(bytesOnly.every((r) => r.keyText === undefined && r.valueText === undefined))
+
+  // A multi-byte char in a string value, in a byte value, or in a key: no text for the batch.
+  for (const odd of [
+    { key: 'k', value: '{"city":"Zürich"}' },
+    { key: 'k', value: enc.encode('{"c":"€"}') },
+    { key: '🐟', value: '{}' },
+    { key: enc.encode('ä'), value: '{}' },
+  ] satisfies ProducerRecord[]) {
+    const records = [...ascii, odd]
+    const mixed = encodeBatch(records, records.map(recordSize), 0, 10)
+    assert.equal(mixed[1], 0, `not ASCII: ${JSON.stringify(odd.key)}`)
+    const out: LogRecord[] = []
+    decodeBatch(mixed, origin, 0, 0, out, 10, true)
+    assert.ok(out.every((r) => r.keyText === undefined && r.valueText === undefined))
+    assert.equal(
+      Buffer.from(out[4]!.value!).toString(),
+      typeof odd.value === 'string' ? odd.value : Buffer.from(odd.value).toString(),
+    )
+  }
+})
+
+test('values parsed from a batch’s text, and its short keys, do not keep the batch’s text in memory (a raw value would)', () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  // 40 batches of about 0.8 MiB each; from each, one record's value is kept: raw slices
+  // hold about 30 MiB (measured), parsed values and short keys 2 MiB.
+  const keep = (what: (record: LogRecord) => unknown): number => {
+    const kept: unknown[] = []
+    for (let i = 0; i < 3; i++) gc()
+    const before = process.memoryUsage().external
+    for (let b = 0; b < 40; b++) {
+      const records: ProducerRecord[] = Array.from({ length: 4_000 }, (_, i) => ({
+        key: `k${i}`,
+        value: JSON.stringify({ batch: b, i, extra: 'x'.repeat(200) }),
+      }))
+      const out: LogRecord[] = []
+      decodeBatch(encodeBatch(records, records.map(recordSize), 0, 1), origin, 0, 0, out, 10_000, true)
+      kept.push(what(out[7]!))
+    }
+    // External strings go back to the system in the GC after the one that found them dead.
+    for (let i = 0; i < 3; i++) gc()
+    const grown = process.memoryUsage().external - before
+    assert.equal(kept.length, 40)
+    return grown
+  }
+  const parsed = keep((r) => jsonCodec.decodeText!(r.valueText!))
+  const keys = keep((r) => r.keyText)
+  const raw = keep((r) => r.valueText)
+  assert.ok(parsed < 8 * 2 ** 20, `parsed values kept ${(parsed / 2 ** 20).toFixed(1)} MiB of batch text`)
+  assert.ok(keys < 8 * 2 ** 20, `short keys kept ${(keys / 2 ** 20).toFixed(1)} MiB of batch text`)
+  // The control: kept as is, each slice holds its whole batch.
+  assert.ok(raw > 20 * 2 ** 20, `raw slices kept only ${(raw / 2 ** 20).toFixed(1)} MiB`)
 })
