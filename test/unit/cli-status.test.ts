@@ -8,6 +8,7 @@ import type { ApiMetrics } from '../../src/cli/commands/status-render.ts'
 import { renderStatus } from '../../src/cli/commands/status-render.ts'
 import { Histogram } from '../../src/runtime/metrics/histogram.ts'
 import type { TaskMetricsSnapshot } from '../../src/runtime/metrics/snapshot.ts'
+import { taskSnapshot } from '../helpers/task-snapshot.ts'
 
 const AT = Date.parse('2026-11-24T12:00:00.000Z')
 const empty = new Histogram().data()
@@ -21,27 +22,8 @@ const summary = (p50: number, p99: number) => ({
 })
 
 function sample(at: number, n: number): ApiMetrics {
-  const task = (partition: number, over: Partial<TaskMetricsSnapshot>): TaskMetricsSnapshot => ({
-    id: `orders/0/${partition}`,
-    subtopology: 0,
-    partition,
-    recordsIn: 0,
-    recordsOut: 0,
-    deadLetters: 0,
-    busyMs: 0,
-    blockedMs: 0,
-    watermark: null,
-    inputs: [],
-    positions: [],
-    windows: [],
-    asyncInFlight: 0,
-    lateDropped: 0,
-    steps: [],
-    stores: [],
-    latency: empty,
-    eventLatency: empty,
-    ...over,
-  })
+  const task = (partition: number, over: Partial<TaskMetricsSnapshot>) =>
+    taskSnapshot(`orders/0/${partition}`, partition, { latency: empty, eventLatency: empty, ...over })
   return {
     at,
     pipelines: [

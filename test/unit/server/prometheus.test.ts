@@ -7,9 +7,10 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ConnectorStatus } from '../../../src/connectors/status.ts'
 import { Histogram } from '../../../src/runtime/metrics/histogram.ts'
-import type { PipelineMetrics, TaskMetricsSnapshot } from '../../../src/runtime/metrics/snapshot.ts'
+import type { PipelineMetrics } from '../../../src/runtime/metrics/snapshot.ts'
 import { renderPrometheus } from '../../../src/server/prometheus.ts'
 import { parsePrometheus } from '../../helpers/prometheus-text.ts'
+import { taskSnapshot } from '../../helpers/task-snapshot.ts'
 
 const NOW = 1_800_000_000_000
 
@@ -19,29 +20,7 @@ function histogram(values: number[]): Histogram {
   return h
 }
 
-function task(id: string, partition: number, over: Partial<TaskMetricsSnapshot>): TaskMetricsSnapshot {
-  return {
-    id,
-    subtopology: 0,
-    partition,
-    recordsIn: 0,
-    recordsOut: 0,
-    deadLetters: 0,
-    busyMs: 0,
-    blockedMs: 0,
-    watermark: null,
-    inputs: [],
-    positions: [],
-    windows: [],
-    asyncInFlight: 0,
-    lateDropped: 0,
-    steps: [],
-    stores: [],
-    latency: new Histogram().data(),
-    eventLatency: new Histogram().data(),
-    ...over,
-  }
-}
+const task = taskSnapshot
 
 // Log-time latencies 1..100 ms on task 0 and 200 ms ×10 on task 1; event time 5 s each.
 const latency0 = histogram(Array.from({ length: 100 }, (_, i) => i + 1))
