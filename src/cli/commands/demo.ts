@@ -34,8 +34,9 @@ export const demoCommand: Command = {
   summary: `run a demo end to end with the dashboard: sluice demo ${Object.keys(DEMOS).join('|')}`,
   help: HELP,
   async run(args) {
-    // The name comes first; the flags depend on it (each demo may have flags of its own).
-    const name = args.find((a) => !a.startsWith('-'))
+    // The flags depend on the demo (each may have flags of its own), so find its name first:
+    // a known name anywhere (`--rate 500 fraud`), else the first word that is not a flag.
+    const name = args.find((a) => Object.hasOwn(DEMOS, a)) ?? args.find((a) => !a.startsWith('-'))
     if (name === undefined) {
       if (args.includes('--help') || args.includes('-h')) {
         await writeOut(HELP)

@@ -55,6 +55,15 @@ test('sluice demo: a bad --rate, --duration or --seed is a usage error that name
   }
 })
 
+test('sluice demo: flags may come before the demo name', async () => {
+  // "0" is --rate's value, not the demo: the error is about --rate, not an unknown demo "0".
+  const run = sluice(['demo', '--rate', '0', 'fraud', '--port', '0'])
+  const { code } = await run.done
+  assert.equal(code, 2, run.stderr())
+  assert.match(run.stderr(), /--rate/)
+  assert.doesNotMatch(run.stderr(), /unknown demo/)
+})
+
 /** Consumes a topic of a kept --data-dir as the CLI prints it: one JSON value per record. */
 async function values(dir: string, topic: string): Promise<unknown[]> {
   const { code, stdout } = await sluice(['consume', topic, '--from-beginning', '--data-dir', dir]).done
