@@ -128,6 +128,8 @@ export class KeyValueStore<V = unknown> implements TaskStore {
    */
   #expiries: Array<[number, string]> | null = null
   #expiryHead = 0
+  /** Keys `putNew` wrote since the last `takeWrites`: not in the backend, so a delete forgets them. */
+  #fresh: Set<string> | null = null
 
   constructor(
     name: string,
@@ -173,7 +175,27 @@ export class KeyValueStore<V = unknown> implements TaskStore {
     this.#dirty.add(key)
   }
 
+  /**
+   * `put` of a key the caller knows has no committed value (a new sequence number, or a key
+   * `get` just found missing). Deleted before the next commit, it then leaves nothing to write:
+   * no delete of a key the backend never had. A stream join's records that expire within a
+   * commit interval are the case. A key whose delete is still on its way to the backend is
+   * written the ordinary way: forgetting it would forget that delete.
+   */
+  putNew(key: string, value: V): void {
+    const pendingDelete = this.#cache.get(key) === DELETED
+    this.put(key, value)
+    if (pendingDelete) return
+    if (this.#fresh === null) this.#fresh = new Set()
+    this.#fresh.add(key)
+  }
+
   delete(key: string): void {
+    if (this.#fresh?.delete(key)) {
+      this.#cache.delete(key)
+      this.#dirty.delete(key)
+      return
+    }
     this.#cache.set(key, DELETED)
     this.#dirty.add(key)
   }
@@ -197,6 +219,8 @@ export class KeyValueStore<V = unknown> implements TaskStore {
    * earlier, a read in between would fall through to the backend and find the old value.
    */
   takeWrites(into: Map<string, unknown>): void {
+    // Written from now on: a delete must reach the backend.
+    this.#fresh = null
     if (this.#dirty.size === 0) {
       this.#inflightDeletes.push([])
       return

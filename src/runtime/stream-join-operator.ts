@@ -130,7 +130,8 @@ export class StreamJoinOperator {
     }
     const id = `${side}\0${key}\0${String(this.#sequence++).padStart(12, '0')}`
     const w: Waiting = { t, v: r.value, m: paired }
-    this.#store.put(id, w)
+    // A new sequence number: a record that leaves before the next commit is never written.
+    this.#store.putNew(id, w)
     this.#list(side, key).push({ ...w, id })
     this.#index.push({ at: this.#expiry(side, t), side, key })
   }

@@ -36,7 +36,8 @@ export class TimerQueue {
     const id = `${kind}\0${time}\0${key}`
     if (this.#store.get(id)) return
     const t = { kind, time, key }
-    this.#store.put(id, t)
+    // Not in the store (get found nothing): a timer that fires before the next commit is never written.
+    this.#store.putNew(id, t)
     this.#insert(t)
   }
 
