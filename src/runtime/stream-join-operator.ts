@@ -4,8 +4,8 @@
  * l − before ≤ r ≤ l + after (`within: d` is before = after = d).
  *
  * Each side's records wait in the join's store, one entry per record
- * (`<side>\0<key>\0<sequence>` → `{ t, v, m }`), mirrored in memory by side and key: memory
- * is authoritative after the task starts (as in WindowStore), so a commit writes only the
+ * (`<side>\0<key>\0<sequence>` → `{ t, v, m, id }`, the object kept in memory), mirrored
+ * by side and key: memory is authoritative after the task starts (as in WindowStore), so a commit writes only the
  * records that arrived, paired or left — not whole per-key lists. Every arrival is paired at
  * once with the other side's waiting records, so the set of pairs does not depend on which
  * side is read first; a pair carries the later of its two times.
@@ -82,7 +82,11 @@ export class StreamJoinOperator {
   }
 
   #list(side: 0 | 1, key: string): Held[] {
-    const k = `${side}\0${key}`
+    return this.#listAt(`${side}\0${key}`)
+  }
+
+  /** The waiting records at `<side>\0<key>`, made when missing. */
+  #listAt(k: string): Held[] {
     let list = this.#held.get(k)
     if (!list) {
       list = []
@@ -111,7 +115,7 @@ export class StreamJoinOperator {
     }
     const { before, after, type } = this.#op
     const trackOther = type === 'outer' || (type === 'left' && side === 1)
-    const others = this.#held.get(`${side === 0 ? 1 : 0}\0${key}`)
+    const others = this.#held.get(side === 0 ? `1\0${key}` : `0\0${key}`)
     let paired = false
     if (others) {
       // Left at l pairs right at r when l − before ≤ r ≤ l + after.
@@ -123,16 +127,18 @@ export class StreamJoinOperator {
         if (trackOther && !o.m) {
           // The other record now counts as paired (it is emitted unpaired otherwise).
           o.m = true
-          this.#store.put(o.id, { t: o.t, v: o.v, m: true })
+          this.#store.put(o.id, o)
         }
         this.#emit(key, side === 0 ? r.value : o.v, side === 0 ? o.v : r.value, Math.max(t, o.t))
       }
     }
-    const id = `${side}\0${key}\0${String(this.#sequence++).padStart(12, '0')}`
-    const w: Waiting = { t, v: r.value, m: paired }
+    const at = side === 0 ? `0\0${key}` : `1\0${key}`
+    const id = `${at}\0${String(this.#sequence++).padStart(12, '0')}`
+    // One object in memory and in the store (its id is stored too: a few bytes, and no copy).
+    const held: Held = { t, v: r.value, m: paired, id }
     // A new sequence number: a record that leaves before the next commit is never written.
-    this.#store.putNew(id, w)
-    this.#list(side, key).push({ ...w, id })
+    this.#store.putNew(id, held)
+    this.#listAt(at).push(held)
     this.#index.push({ at: this.#expiry(side, t), side, key })
   }
 
