@@ -11,7 +11,7 @@ export interface Codec<T> {
   /**
    * Optional, for text formats: `decode` from the text of the bytes. Used when the log hands
    * a record's value out as text already (`LogRecord.valueText`), which saves a string per
-   * record. The text is a slice of a whole batch's: the result must not hold on to it (as
+   * record. The text is a slice of up to 64 KiB of a batch's: the result must not hold on to it (as
    * `JSON.parse`'s does not — it copies the strings it returns).
    */
   readonly decodeText?: (text: string) => T

@@ -29,3 +29,13 @@ export function writeBytesAt(buf: Buffer, offset: number, bytes: Bytes): number 
   buf.set(bytes, offset)
   return bytes.length
 }
+
+// Buffer's own Latin-1 reader, without `toString`'s argument handling (present in every Node release).
+interface Latin1Reader {
+  latin1Slice(start: number, end: number): string
+}
+
+/** Bytes `start`..`end` of `buf` as Latin-1 text: one char per byte (ASCII text reads as itself). */
+export function latin1At(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Latin1Reader).latin1Slice(start, end)
+}

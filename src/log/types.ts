@@ -41,8 +41,8 @@ export interface LogRecord {
   /**
    * The value as text, when the log has it at hand (the embedded log, for batches whose keys
    * and values are all ASCII): the same bytes, decoded. A reader that parses text (JSON) saves
-   * making a string per record. Absent otherwise: decode `value`. It is a slice of the whole
-   * batch's text: parse it, do not keep it (kept, it keeps the batch's text in memory).
+   * making a string per record. Absent otherwise: decode `value`. It is a slice of up to 64 KiB
+   * of the batch's text: parse it, do not keep it (kept, it keeps that text in memory).
    */
   valueText?: string | undefined
   /** The key as text, under the same condition, for keys shorter than 13 bytes (a copy, safe to keep). */
