@@ -5,8 +5,8 @@
  *
  * Each side's records wait in the join's store, one entry per record
  * (`<side>\0<key>\0<sequence>` → `{ t, v, m, id }`, the object kept in memory), mirrored
- * by side and key: memory is authoritative after the task starts (as in WindowStore), so a commit writes only the
- * records that arrived, paired or left — not whole per-key lists. Every arrival is paired at
+ * by side and key: memory is authoritative after the task starts (as in WindowStore), so a
+ * commit writes only the records that arrived, paired or left — not whole per-key lists. Every arrival is paired at
  * once with the other side's waiting records, so the set of pairs does not depend on which
  * side is read first; a pair carries the later of its two times.
  *

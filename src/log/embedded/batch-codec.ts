@@ -23,8 +23,9 @@
  * usually is. A reader that decodes the whole batch then turns it into text 64 KiB at a time
  * (Latin-1: a char per byte, so byte offsets are char offsets) and hands each value out as a
  * substring of it (`LogRecord.valueText`): a string per 64 KiB instead of one per value, which
- * is what `JSON.parse` needs anyway. Keys are not: a key is kept (state is keyed by it), and a
- * kept substring keeps the 64 KiB of text it was cut from alive (V8 slices strings of 13 chars or more).
+ * is what `JSON.parse` needs anyway. Keys are not (only short ones): a key is kept (state is
+ * keyed by it), and a kept substring keeps the 64 KiB of text it was cut from alive (V8 slices
+ * strings of 13 chars or more).
  */
 import { isAscii } from 'node:buffer'
 import { crc32 } from 'node:zlib'
