@@ -273,7 +273,7 @@ export function decodeBatch(
   maxRecords: number,
   /**
    * Also hand values out as text when the batch is all ASCII (`valueText`).
-   * For callers that decode whole batches: the text is made for the whole batch at once.
+   * For callers that decode whole batches: the text is made 64 KiB at a time as they go.
    */
   text = false,
 ): void {
