@@ -15,6 +15,7 @@
  * outputs about them.
  */
 
+import { type KindScore, ratio } from '../scoring.ts'
 import { RECOMMENDATIONS } from './bought-together.ts'
 import type { AbandonedCartCase, InjectedTrend, LowStockRecord, PriceChangeRecord } from './generator.ts'
 import {
@@ -53,15 +54,8 @@ export interface References {
   together: BoughtTogetherReference
 }
 
-export interface Detection {
-  cases: number
-  detected: number
-  alerts: number
-  /** Alerts that match no case, get its details wrong, or repeat one. */
-  falsePositives: number
-  precision: number
-  recall: number
-}
+/** The demos' common score of one kind of case; here a false positive is an alert that matches no case, gets its details wrong, or repeats one. */
+export type Detection = KindScore
 
 export interface ShopScore {
   abandonedCarts: Detection
@@ -80,8 +74,6 @@ export interface ShopScore {
   alerts: number
   falsePositives: number
 }
-
-const ratio = (n: number, d: number) => (d === 0 ? 1 : n / d)
 
 /**
  * Precision and recall of alerts keyed by a case id: `idOf` names an alert's case, `right`

@@ -11,7 +11,7 @@
  * active segment).
  */
 import type { LogRecord } from '../types.ts'
-import { decodeBatch, encodeBatch, readBatchInfo } from './batch-codec.ts'
+import { decodeBatch, encodeBatch, readBatchInfo, recordSize } from './batch-codec.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 import type { PartitionState } from './partition-state.ts'
 import {
@@ -144,7 +144,7 @@ async function compact(log: EmbeddedLog, part: PartitionState, now: number): Pro
         ? null
         : encodeBatch(
             keep,
-            keep.map((r) => recordBytes(r)),
+            keep.map(recordSize),
             base,
             // The rewritten batch keeps its append time (and every kept record has a timestamp).
             info.appendTime,
@@ -178,10 +178,4 @@ async function compact(log: EmbeddedLog, part: PartitionState, now: number): Pro
   }
   if (firstKept !== null && firstKept > part.startOffset) await removeBatches(log, part, [], firstKept)
   return dropped
-}
-
-function recordBytes(r: LogRecord): number {
-  let size = 22 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
-  for (const name in r.headers) size += 6 + Buffer.byteLength(name) + Buffer.byteLength(r.headers[name]!)
-  return size
 }
