@@ -232,6 +232,12 @@ export interface TransactionOptions {
    * what fences a zombie process there; the id names the transaction in errors.
    */
   id: string
+  /**
+   * `false`: `commit()` resolves to an empty map instead of each record's partition and
+   * offset, for callers that do not need them (the engine's runners): one object fewer per
+   * record. Default true.
+   */
+  metadata?: boolean
 }
 
 export interface Log {

@@ -510,7 +510,7 @@ export class EmbeddedRunner {
     const commits: Promise<unknown>[] = []
     for (const running of this.#pipelines) {
       const { pipeline, topology, tasks } = running
-      const tx = this.#log.transaction({ id: pipeline.name }) as EmbeddedTransaction
+      const tx = this.#log.transaction({ id: pipeline.name, metadata: false }) as EmbeddedTransaction
       let touched = false
       for (const task of tasks) {
         if (pipeline.options.errors.afterRetries === 'stop' && task.failures.length > 0) {

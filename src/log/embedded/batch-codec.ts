@@ -99,31 +99,83 @@ export function encodeBatch(
 ): Buffer {
   let total = HEADER_BYTES
   for (let i = 0; i < records.length; i++) total += sizes[i]!
-  const buf = into ? into.subarray(0, total) : Buffer.allocUnsafe(total)
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  let minTs = Number.POSITIVE_INFINITY
-  let maxTs = Number.NEGATIVE_INFINITY
-  let pos = HEADER_BYTES
-  let ascii = true
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!
-    const ts = r.timestamp ?? now
-    if (ts < minTs) minTs = ts
-    if (ts > maxTs) maxTs = ts
-    view.setUint32(pos, offsetDeltas ? offsetDeltas[i]! : i, true)
+  const builder = new BatchBuilder(into ? into.subarray(0, total) : Buffer.allocUnsafe(total), now)
+  for (let i = 0; i < records.length; i++) builder.add(records[i]!, offsetDeltas ? offsetDeltas[i]! : i)
+  return builder.seal(baseOffset, producerId, baseSequence)
+}
+
+/**
+ * Writes records one by one into a buffer, learning each one's size as it writes it: there
+ * is no pass over the records before (a string's UTF-8 length is a scan of the string, as
+ * long as the copy itself). A record goes in only if it surely fits: the bound is three bytes
+ * per char of a string, and the exact length is computed only for a record near the end of
+ * the space. `seal` then writes the header; the offsets are given only then, so a caller can
+ * encode first and take offsets later (after waiting for room in the log).
+ */
+export class BatchBuilder {
+  readonly buffer: Buffer
+  readonly #view: DataView
+  readonly #now: number
+  /** Where the batch may end: the buffer's end, or the header plus `maxBytes` of records. */
+  readonly #limit: number
+  #pos = HEADER_BYTES
+  #count = 0
+  #minTs = Number.POSITIVE_INFINITY
+  #maxTs = Number.NEGATIVE_INFINITY
+  #ascii = true
+
+  /** `maxBytes`: most bytes of records the batch may hold (the first record goes in anyway if the buffer holds it). */
+  constructor(buffer: Buffer, now: number, maxBytes = Number.POSITIVE_INFINITY) {
+    this.buffer = buffer
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    this.#now = now
+    this.#limit = Math.min(buffer.length, HEADER_BYTES + maxBytes)
+  }
+
+  get count(): number {
+    return this.#count
+  }
+
+  /** Bytes written so far, header included. */
+  get length(): number {
+    return this.#pos
+  }
+
+  /**
+   * Writes `record` and returns its size in bytes, or -1 when it does not fit (nothing is
+   * written). A record that is the batch's first fits if the buffer holds it.
+   */
+  add(record: ProducerRecord, offsetDelta = this.#count): number {
+    const key = record.key ?? null
+    const value = record.value
+    const headers = record.headers
+    let pos = this.#pos
+    const room = (this.#count === 0 ? this.buffer.length : this.#limit) - pos
+    if (
+      (headers !== undefined || RECORD_FIXED_BYTES + bound(key) + bound(value) > room) &&
+      recordSize(record) > room
+    ) {
+      return -1
+    }
+    const buf = this.buffer
+    const view = this.#view
+    const ts = record.timestamp ?? this.#now
+    if (ts < this.#minTs) this.#minTs = ts
+    if (ts > this.#maxTs) this.#maxTs = ts
+    const start = pos
+    view.setUint32(pos, offsetDelta, true)
     view.setFloat64(pos + 4, ts, true)
     pos += 12
-    const key = r.key ?? null
     const keyAt = pos + 4
     pos = writeBytes(buf, view, pos, key)
+    let ascii = this.#ascii
     // A string is ASCII when its UTF-8 takes one byte per char (any other char takes more).
     if (ascii && key !== null) ascii = typeof key === 'string' ? pos - keyAt === key.length : isAscii(key)
-    const value = r.value
     const valueAt = pos + 4
     pos = writeBytes(buf, view, pos, value)
     if (ascii && value !== null)
       ascii = typeof value === 'string' ? pos - valueAt === value.length : isAscii(value)
-    const headers = r.headers
+    this.#ascii = ascii
     if (headers === undefined) {
       view.setUint16(pos, 0, true)
       pos += 2
@@ -142,20 +194,37 @@ export function encodeBatch(
       }
       view.setUint16(countAt, n, true)
     }
+    this.#pos = pos
+    this.#count++
+    return pos - start
   }
-  buf[0] = BATCH_MAGIC
-  buf[1] = ascii ? ATTR_ASCII : 0
-  view.setUint16(2, 0, true)
-  view.setUint32(8, total, true)
-  view.setUint32(12, records.length, true)
-  view.setFloat64(16, baseOffset, true)
-  view.setFloat64(24, records.length ? maxTs : now, true)
-  view.setFloat64(32, records.length ? minTs : now, true)
-  view.setUint32(40, producerId, true)
-  view.setInt32(44, baseSequence, true)
-  view.setFloat64(48, now, true)
-  view.setUint32(4, checksum(buf), true)
-  return buf
+
+  /** Writes the header (with the checksum) and returns the batch: a view of the buffer. */
+  seal(baseOffset: number, producerId = 0, baseSequence = -1): Buffer {
+    const buf = this.buffer.subarray(0, this.#pos)
+    const view = this.#view
+    const count = this.#count
+    const now = this.#now
+    buf[0] = BATCH_MAGIC
+    buf[1] = this.#ascii ? ATTR_ASCII : 0
+    view.setUint16(2, 0, true)
+    view.setUint32(8, buf.length, true)
+    view.setUint32(12, count, true)
+    view.setFloat64(16, baseOffset, true)
+    view.setFloat64(24, count ? this.#maxTs : now, true)
+    view.setFloat64(32, count ? this.#minTs : now, true)
+    view.setUint32(40, producerId, true)
+    view.setInt32(44, baseSequence, true)
+    view.setFloat64(48, now, true)
+    view.setUint32(4, checksum(buf), true)
+    return buf
+  }
+}
+
+/** At most how many bytes `bytes` takes: UTF-8 needs up to 3 bytes per UTF-16 char. */
+function bound(bytes: Bytes | null | undefined): number {
+  if (bytes === null || bytes === undefined) return 0
+  return typeof bytes === 'string' ? bytes.length * 3 : bytes.length
 }
 
 function writeBytes(buf: Buffer, view: DataView, pos: number, bytes: Bytes | null): number {

@@ -18,7 +18,7 @@ import type {
   Transaction,
   TransactionOptions,
 } from '../types.ts'
-import { decodeBatch, encodeBatch, HEADER_BYTES, recordSize } from './batch-codec.ts'
+import { BatchBuilder, decodeBatch, encodeBatch, HEADER_BYTES, recordSize } from './batch-codec.ts'
 import { deleteBefore, runCleanup } from './cleaner.ts'
 import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
 import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
@@ -79,6 +79,14 @@ export interface StagedAppend {
   producer?: { key: string; state: ProducerPartitionState }
   /** The pooled buffer `batch` was encoded into; back to the pool once committed. */
   buffer: Buffer
+}
+
+/** Records encoded for a partition, offsets not yet taken (`EmbeddedLog.encode`). */
+export interface Encoded {
+  part: PartitionState
+  batches: BatchBuilder[]
+  /** Bytes of the batches, headers included: what to reserve. */
+  bytes: number
 }
 
 /** Everything one LMDB write transaction commits. */
@@ -358,7 +366,7 @@ export class EmbeddedLog implements Log {
 
   transaction(options: TransactionOptions): Transaction {
     this.#assertOpen()
-    return new EmbeddedTransaction(this, options.id)
+    return new EmbeddedTransaction(this, options)
   }
 
   /**
@@ -370,23 +378,73 @@ export class EmbeddedLog implements Log {
     const max = part.topic.maxRecordBytes
     const compact = part.topic.compact
     for (let i = 0; i < records.length; i++) {
-      if (compact && records[i]!.key == null) {
-        throw new SluiceError(
-          'SLUICE_INVALID_INPUT',
-          `record ${i} for compacted topic "${part.topic.name}" has no key; compaction keeps the latest value per key, so every record needs one`,
-        )
-      }
+      if (compact && records[i]!.key == null) throw noKey(part, i)
       const size = recordSize(records[i]!)
-      if (size > max) {
-        throw new SluiceError(
-          'SLUICE_RECORD_TOO_LARGE',
-          `record ${i} for topic "${part.topic.name}" is ${size} bytes; the topic accepts at most ${max}. ` +
-            'Make the record smaller, or create the topic with a larger --max-record-bytes.',
-        )
-      }
+      if (size > max) throw tooLarge(part, i, size)
       sizes[i] = size
     }
     return sizes
+  }
+
+  /**
+   * Encodes records into batches for `part` and checks them against the topic's limits as it
+   * writes them, with no size pass before (see BatchBuilder). No offsets are taken: call
+   * `stageEncoded` for that, with no await in between it and `commit`. Throws on a bad record,
+   * and nothing is staged then. `indices[i]`: where records[i] was in what the caller was
+   * given (for the error message); default i.
+   */
+  encode(part: PartitionState, records: readonly ProducerRecord[], indices?: readonly number[]): Encoded {
+    const now = Date.now()
+    const max = part.topic.maxRecordBytes
+    const compact = part.topic.compact
+    const batches: BatchBuilder[] = []
+    let builder = new BatchBuilder(this.#takeBuffer(0), now, MAX_BATCH_BYTES)
+    let bytes = 0
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!
+      if (compact && record.key == null) throw noKey(part, indices ? indices[i]! : i)
+      let size = builder.add(record)
+      if (size < 0) {
+        // Full. The next batch may be as big as a batch may be: more records are coming, and
+        // a record bigger than that gets a buffer of its own size (if allowed).
+        if (builder.count > 0) {
+          bytes += builder.length
+          batches.push(builder)
+        }
+        const exact = recordSize(record)
+        if (exact > max) throw tooLarge(part, indices ? indices[i]! : i, exact)
+        const need = HEADER_BYTES + Math.max(exact, MAX_BATCH_BYTES)
+        builder = new BatchBuilder(this.#takeBuffer(need), now, MAX_BATCH_BYTES)
+        size = builder.add(record)
+      }
+      if (size > max) throw tooLarge(part, indices ? indices[i]! : i, size)
+    }
+    if (builder.count > 0) {
+      bytes += builder.length
+      batches.push(builder)
+    } else this.#returnBuffer(builder.buffer)
+    return { part, batches, bytes }
+  }
+
+  /** Takes offsets for what `encode` made and stages it, as `stage` does. */
+  stageEncoded({ part, batches }: Encoded, out: StagedAppend[]): void {
+    for (const builder of batches) {
+      const baseOffset = part.nextOffset
+      const count = builder.count
+      const batch = builder.seal(baseOffset)
+      let maxTimestamp = batch.readDoubleLE(24)
+      if (!(maxTimestamp >= 0)) maxTimestamp = Date.now()
+      part.nextOffset += count
+      out.push({
+        part,
+        key: batchKey(part.topic.id, part.partition, baseOffset),
+        batch,
+        index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
+        baseOffset,
+        count,
+        buffer: builder.buffer,
+      })
+    }
   }
 
   /**
@@ -974,4 +1032,19 @@ function decodedBatch(part: PartitionState, value: Buffer, base: number): LogRec
   decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY, true)
   part.lastBatch = { base, length: value.length, crc, records }
   return records
+}
+
+function noKey(part: PartitionState, i: number): SluiceError {
+  return new SluiceError(
+    'SLUICE_INVALID_INPUT',
+    `record ${i} for compacted topic "${part.topic.name}" has no key; compaction keeps the latest value per key, so every record needs one`,
+  )
+}
+
+function tooLarge(part: PartitionState, i: number, size: number): SluiceError {
+  return new SluiceError(
+    'SLUICE_RECORD_TOO_LARGE',
+    `record ${i} for topic "${part.topic.name}" is ${size} bytes; the topic accepts at most ${part.topic.maxRecordBytes}. ` +
+      'Make the record smaller, or create the topic with a larger --max-record-bytes.',
+  )
 }

@@ -1,8 +1,13 @@
 import { SluiceError } from '../../errors.ts'
 import { Partitioner } from '../partitioner.ts'
-import type { ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction } from '../types.ts'
-import type { EmbeddedLog, StagedAppend, StagedCommit } from './embedded-log.ts'
-import type { PartitionState } from './partition-state.ts'
+import type {
+  ProducerRecord,
+  RecordMetadata,
+  TopicPartitionOffset,
+  Transaction,
+  TransactionOptions,
+} from '../types.ts'
+import type { EmbeddedLog, Encoded, StagedAppend, StagedCommit } from './embedded-log.ts'
 
 type State = 'open' | 'committing' | 'committed' | 'aborted'
 
@@ -19,10 +24,12 @@ export class EmbeddedTransaction implements Transaction {
   #offsets: Array<{ group: string } & TopicPartitionOffset> = []
   #writes: Array<() => void> = []
   #state: State = 'open'
+  readonly #metadata: boolean
 
-  constructor(log: EmbeddedLog, id: string) {
+  constructor(log: EmbeddedLog, options: TransactionOptions) {
     this.#log = log
-    this.#id = id
+    this.#id = options.id
+    this.#metadata = options.metadata !== false
   }
 
   send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): void {
@@ -57,55 +64,69 @@ export class EmbeddedTransaction implements Transaction {
     this.#assertOpen()
     this.#state = 'committing'
     try {
-      // Validate everything before staging: a bad record aborts the whole transaction.
-      const plan: Array<{
-        topic: string
-        part: PartitionState
-        records: ProducerRecord[]
-        sizes: number[]
-        results: RecordMetadata[]
-      }> = []
+      // Encode (and so validate) everything before taking offsets: a bad record aborts the
+      // whole transaction, and nothing is staged.
       const results = new Map<string, RecordMetadata[]>()
+      const encoded: Encoded[] = []
+      /** Per entry of `encoded`, its records' metadata, offsets filled in once staged. */
+      const metas: Array<RecordMetadata[] | null> = []
       for (const { topic, records } of this.#sends) {
         const parts = this.#log.partitionsOf(topic)
-        // Measured once: the sizes both validate the records and size the batches.
-        const measured = this.#log.measure(parts[0]!, records)
-        const perPartition = new Map<
-          PartitionState,
-          { records: ProducerRecord[]; sizes: number[]; results: RecordMetadata[] }
-        >()
-        const topicResults = results.get(topic) ?? []
-        results.set(topic, topicResults)
+        let topicResults = results.get(topic)
+        if (this.#metadata && !topicResults) {
+          topicResults = []
+          results.set(topic, topicResults)
+        }
+        if (parts.length === 1 && records.every((r) => !r.partition)) {
+          // The common case (one partition, none named): the records as they are.
+          encoded.push(this.#log.encode(parts[0]!, records))
+          if (!topicResults) metas.push(null)
+          else {
+            const own: RecordMetadata[] = new Array(records.length)
+            for (let i = 0; i < records.length; i++) {
+              const meta = { partition: 0, offset: -1 }
+              own[i] = meta
+              topicResults.push(meta)
+            }
+            metas.push(own)
+          }
+          continue
+        }
+        const groups: Array<{ records: ProducerRecord[]; indices: number[]; metas: RecordMetadata[] }> = []
         for (let i = 0; i < records.length; i++) {
           const r = records[i]!
           const p = r.partition ?? this.#partitioner.partition(r.key, parts.length)
-          const part = parts[p]
-          if (!part) {
+          if (!parts[p]) {
             throw new SluiceError('SLUICE_INVALID_ARGUMENT', `topic "${topic}" has no partition ${p}`)
           }
-          let group = perPartition.get(part)
+          let group = groups[p]
           if (!group) {
-            group = { records: [], sizes: [], results: [] }
-            perPartition.set(part, group)
+            group = { records: [], indices: [], metas: [] }
+            groups[p] = group
           }
-          const meta = { partition: p, offset: -1 }
           group.records.push(r)
-          group.sizes.push(measured[i]!)
-          group.results.push(meta)
-          topicResults.push(meta)
+          group.indices.push(i)
+          if (topicResults) {
+            const meta = { partition: p, offset: -1 }
+            group.metas.push(meta)
+            topicResults.push(meta)
+          }
         }
-        for (const [part, g] of perPartition) plan.push({ topic, part, ...g })
+        groups.forEach((g, p) => {
+          encoded.push(this.#log.encode(parts[p]!, g.records, g.indices))
+          metas.push(topicResults ? g.metas : null)
+        })
       }
-      const sized = plan.map((p) => ({ ...p, sizes: Uint32Array.from(p.sizes) }))
       let bytes = 0
-      for (const { sizes } of sized) for (let i = 0; i < sizes.length; i++) bytes += sizes[i]!
+      for (const e of encoded) bytes += e.bytes
       const reserved = await this.#log.reserve(bytes)
       // From here to commit() there is no await: offsets are handed out in commit order.
       const appends: StagedAppend[] = []
-      for (const { part, records, sizes, results: metas } of sized) {
-        const first = part.nextOffset
-        this.#log.stage(part, records, sizes, appends)
-        for (let j = 0; j < metas.length; j++) metas[j]!.offset = first + j
+      for (let i = 0; i < encoded.length; i++) {
+        const first = encoded[i]!.part.nextOffset
+        this.#log.stageEncoded(encoded[i]!, appends)
+        const own = metas[i]
+        if (own) for (let j = 0; j < own.length; j++) own[j]!.offset = first + j
       }
       const staged: StagedCommit = { appends, offsets: this.#offsets, writes: this.#writes }
       await this.#log.commit(staged, reserved)

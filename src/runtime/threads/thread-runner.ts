@@ -361,7 +361,7 @@ export class ThreadedRunner {
     const commits: Promise<unknown>[] = []
     for (const running of this.#pipelines) {
       const { pipeline, topology } = running
-      const tx = this.#log.transaction({ id: pipeline.name }) as EmbeddedTransaction
+      const tx = this.#log.transaction({ id: pipeline.name, metadata: false }) as EmbeddedTransaction
       let touched = false
       for (const task of running.tasks) {
         const report = reports.get(task)
