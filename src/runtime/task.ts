@@ -424,7 +424,8 @@ export class Task implements ChainHost {
     if (this.#gated && this.#gate(topic, record)) return
     const source = this.#sources.get(topic)!
     this.positions.set(topic, record.offset + 1)
-    if (source.internal && record.value === null) {
+    // Text first: on the embedded log, `value` may be an accessor that makes a view (TextRecord).
+    if (source.internal && record.valueText === undefined && record.value === null) {
       const marker = record.headers[WATERMARK_HEADER]
       if (marker !== undefined) {
         const [task, wm, idle] = marker.split(':')
@@ -706,7 +707,7 @@ function notJson(value: unknown): TypeError {
 function decodeInternal(record: LogRecord): StreamRecord | string {
   try {
     return {
-      key: record.key === null ? null : (record.keyText ?? utf8(record.key)),
+      key: record.keyText ?? (record.key === null ? null : utf8(record.key)),
       value: JSON.parse(record.valueText ?? utf8(record.value!)),
       timestamp: record.timestamp,
     }
@@ -722,7 +723,8 @@ export function decoderFor(
   const { codec, schema, key: keyOf, timestamp: timeOf } = def
   const decodeText = codec.decodeText
   return (record) => {
-    if (record.value === null) {
+    // The text first (see Task.process): a record with text has a value.
+    if (record.valueText === undefined && record.value === null) {
       if (!table) return 'tombstone (null value) on a stream source'
       // A table's delete: its key and log time are all there is.
       if (record.key === null) return 'tombstone (null value) without a key on a table topic'
@@ -732,7 +734,8 @@ export function decoderFor(
     try {
       // The log's text of the value when it has it (LogRecord.valueText): no string made here.
       const text = record.valueText
-      value = text !== undefined && decodeText !== undefined ? decodeText(text) : codec.decode(record.value)
+      // Not null: a record without text and without a value returned above.
+      value = text !== undefined && decodeText !== undefined ? decodeText(text) : codec.decode(record.value!)
     } catch (e) {
       return `value could not be decoded: ${(e as Error).message}`
     }
@@ -743,7 +746,7 @@ export function decoderFor(
       if (result.issues) return `schema validation failed: ${formatIssues(result.issues)}`
       value = result.value
     }
-    let key: string | null = record.key === null ? null : (record.keyText ?? utf8(record.key))
+    let key: string | null = record.keyText ?? (record.key === null ? null : utf8(record.key))
     let timestamp = record.timestamp
     try {
       if (key === null && keyOf) key = String(keyOf(value))

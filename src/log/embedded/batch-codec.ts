@@ -345,12 +345,19 @@ export function decodeBatch(
    * For callers that decode whole batches: the text is made 64 KiB at a time as they go.
    */
   text = false,
+  /**
+   * With `text`: records of an ASCII batch are `TextRecord`s, whose key and value views are
+   * made only when read. For the engine's runner, which parses the text and rarely needs the
+   * bytes (`EmbeddedLog.readQueued`).
+   */
+  lazyBytes = false,
 ): void {
   const { view, records, baseOffset, count, appendTime } = checkHeader(buf, origin, expectedBaseOffset)
   const topic = origin.topic
   const partition = origin.partition
   // Latin-1: one char per byte, so a record's byte range is its char range too.
   const ascii = text && (buf[1]! & ATTR_ASCII) !== 0
+  const lazy = ascii && lazyBytes
   // The batch's text, a chunk at a time (see TEXT_CHUNK): `chunk` holds bytes from `chunkAt`.
   let chunk = ''
   let chunkAt = 0
@@ -367,8 +374,9 @@ export function decodeBatch(
     let keyText: string | undefined
     const keyLength = view.getInt32(pos, true)
     pos += 4
+    const keyAt = pos
     if (keyLength >= 0) {
-      key = buf.subarray(pos, pos + keyLength)
+      if (!lazy) key = buf.subarray(pos, pos + keyLength)
       if (ascii && keyLength < SHORT_KEY) {
         if (pos + keyLength > chunkAt + chunk.length) {
           chunkAt = pos
@@ -382,8 +390,9 @@ export function decodeBatch(
     let valueText: string | undefined
     const valueLength = view.getInt32(pos, true)
     pos += 4
+    const valueAt = pos
     if (valueLength >= 0) {
-      value = buf.subarray(pos, pos + valueLength)
+      if (!lazy) value = buf.subarray(pos, pos + valueLength)
       if (ascii) {
         if (pos + valueLength > chunkAt + chunk.length) {
           chunkAt = pos
@@ -407,7 +416,89 @@ export function decodeBatch(
         pos += 4 + valueLength
       }
     }
-    out.push({ topic, partition, offset, timestamp, appendTime, key, value, headers, keyText, valueText })
+    if (lazy) {
+      out.push(
+        new TextRecord(
+          topic,
+          partition,
+          offset,
+          timestamp,
+          appendTime,
+          headers,
+          keyText,
+          valueText,
+          buf,
+          keyAt,
+          keyLength,
+          valueAt,
+          valueLength,
+        ),
+      )
+    } else
+      out.push({ topic, partition, offset, timestamp, appendTime, key, value, headers, keyText, valueText })
+  }
+}
+
+/**
+ * A record of an ASCII batch as the engine's runner reads it: its text is at hand, and the
+ * views of its key and value bytes are made on first access, since the runner parses the
+ * text and needs the bytes only for a record it dead-letters (two views per record were 8% of
+ * a stateless pipeline's thread). `key` and `value` are accessors on the class, not own
+ * properties: a spread or `structuredClone` of such a record drops them, which is why only
+ * `EmbeddedLog.readQueued`, whose one caller is the runner, hands these out.
+ */
+export class TextRecord implements LogRecord {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly timestamp: number
+  readonly appendTime: number
+  readonly headers: Headers
+  readonly keyText: string | undefined
+  readonly valueText: string | undefined
+  // Where the key and value are in the batch (a length of -1: null).
+  readonly #buf: Buffer
+  readonly #keyAt: number
+  readonly #keyLength: number
+  readonly #valueAt: number
+  readonly #valueLength: number
+
+  constructor(
+    topic: string,
+    partition: number,
+    offset: number,
+    timestamp: number,
+    appendTime: number,
+    headers: Headers,
+    keyText: string | undefined,
+    valueText: string | undefined,
+    buf: Buffer,
+    keyAt: number,
+    keyLength: number,
+    valueAt: number,
+    valueLength: number,
+  ) {
+    this.topic = topic
+    this.partition = partition
+    this.offset = offset
+    this.timestamp = timestamp
+    this.appendTime = appendTime
+    this.headers = headers
+    this.keyText = keyText
+    this.valueText = valueText
+    this.#buf = buf
+    this.#keyAt = keyAt
+    this.#keyLength = keyLength
+    this.#valueAt = valueAt
+    this.#valueLength = valueLength
+  }
+
+  get key(): Uint8Array | null {
+    return this.#keyLength < 0 ? null : this.#buf.subarray(this.#keyAt, this.#keyAt + this.#keyLength)
+  }
+
+  get value(): Uint8Array | null {
+    return this.#valueLength < 0 ? null : this.#buf.subarray(this.#valueAt, this.#valueAt + this.#valueLength)
   }
 }
 

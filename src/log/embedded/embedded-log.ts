@@ -782,6 +782,11 @@ export class EmbeddedLog implements Log {
    * memory-mapped). Returns an empty array at the end of the partition.
    */
   read(tp: TopicPartition, offset: number, options: FetchOptions = {}): LogRecord[] {
+    return this.#read(tp, offset, options, false)
+  }
+
+  /** `lazyBytes`: ASCII batches' records as TextRecords (see decodeBatch); readQueued's. */
+  #read(tp: TopicPartition, offset: number, options: FetchOptions, lazyBytes: boolean): LogRecord[] {
     this.#assertOpen()
     const part = this.partition(tp)
     if (offset < part.startOffset || offset > part.highWatermark) {
@@ -800,7 +805,7 @@ export class EmbeddedLog implements Log {
     let from = offset
     // The batch the last read stopped inside (see PartitionState.lastBatch).
     const cached = part.lastBatch
-    if (cached !== null && cached.base <= offset) {
+    if (cached !== null && cached.base <= offset && cached.lazyBytes === lazyBytes) {
       const records = cached.records
       const lastOffset = records.length > 0 ? records[records.length - 1]!.offset : -1
       if (offset <= lastOffset) {
@@ -822,7 +827,7 @@ export class EmbeddedLog implements Log {
     for (const { key, value } of batches.getRange({ start, end: batchKey(id, tp.partition + 1, 0) })) {
       const base = baseOffsetOfKey(key)
       if (base >= part.highWatermark) break
-      const records = decodedBatch(part, value, base)
+      const records = decodedBatch(part, value, base, lazyBytes)
       let i = 0
       while (i < records.length && records[i]!.offset < from) i++
       while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
@@ -842,12 +847,14 @@ export class EmbeddedLog implements Log {
    * commits an output of an input that did not commit; anything else that reads must stay
    * below the high watermark. Reading the queued batch saves the runner one LMDB commit per
    * record: its output commits with the input's batch, or in the next transaction.
+   * Records of stored ASCII batches come as `TextRecord`s: their key and value are accessors
+   * that make the bytes' view when read (a spread of one drops them).
    */
   readQueued(tp: TopicPartition, offset: number, options: FetchOptions = {}): LogRecord[] {
     this.#assertOpen()
     const part = this.partition(tp)
     if (offset < part.highWatermark) {
-      const committed = this.read(tp, offset, options)
+      const committed = this.#read(tp, offset, options, true)
       const last = committed[committed.length - 1]
       if (!last || last.offset + 1 < part.highWatermark) return committed
       return this.#readQueuedFrom(part, last.offset + 1, options, committed)
@@ -1023,14 +1030,20 @@ export function openEmbeddedLog(options: EmbeddedLogOptions = {}): Promise<Embed
 }
 
 /** Every record of a stored batch, decoded once for consecutive reads (see PartitionState.lastBatch). */
-function decodedBatch(part: PartitionState, value: Buffer, base: number): LogRecord[] {
+function decodedBatch(part: PartitionState, value: Buffer, base: number, lazyBytes: boolean): LogRecord[] {
   const crc = value.length >= 8 ? value.readUInt32LE(4) : -1
   const last = part.lastBatch
-  if (last !== null && last.base === base && last.length === value.length && last.crc === crc)
+  if (
+    last !== null &&
+    last.base === base &&
+    last.length === value.length &&
+    last.crc === crc &&
+    last.lazyBytes === lazyBytes
+  )
     return last.records
   const records: LogRecord[] = []
-  decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY, true)
-  part.lastBatch = { base, length: value.length, crc, records }
+  decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY, true, lazyBytes)
+  part.lastBatch = { base, length: value.length, crc, records, lazyBytes }
   return records
 }
 

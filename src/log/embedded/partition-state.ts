@@ -32,7 +32,14 @@ export class PartitionState {
    * change, and it only removes records a later one supersedes). Dropped once a read reaches
    * the batch's end, so only partitions read partway hold one.
    */
-  lastBatch: { base: number; length: number; crc: number; records: LogRecord[] } | null = null
+  lastBatch: {
+    base: number
+    length: number
+    crc: number
+    records: LogRecord[]
+    /** Decoded for readQueued: ASCII batches as TextRecords. */
+    lazyBytes: boolean
+  } | null = null
   #waiters: Array<() => void> = []
   #queueWaiters: Array<() => void> = []
 
