@@ -130,6 +130,8 @@ export class KeyValueStore<V = unknown> implements TaskStore {
   #expiryHead = 0
   /** Keys `putNew` wrote since the last `takeWrites`: not in the backend, so a delete forgets them. */
   #fresh: Set<string> | null = null
+  /** Called at the start of each `takeWrites`: an owner that writes its changes only then. */
+  #beforeTake: (() => void) | null = null
 
   constructor(
     name: string,
@@ -218,7 +220,17 @@ export class KeyValueStore<V = unknown> implements TaskStore {
    * in the cache as DELETED until `committed()` says their transaction landed: dropped any
    * earlier, a read in between would fall through to the backend and find the old value.
    */
+  /**
+   * Registers what to call at the start of each `takeWrites`: for an owner that keeps its
+   * changes in memory and writes them only when a commit takes them (the stream join: most of
+   * its records leave before that).
+   */
+  beforeTakeWrites(fn: () => void): void {
+    this.#beforeTake = fn
+  }
+
   takeWrites(into: Map<string, unknown>): void {
+    this.#beforeTake?.()
     // Written from now on: a delete must reach the backend.
     this.#fresh = null
     if (this.#dirty.size === 0) {

@@ -6,7 +6,11 @@
  * Each side's records wait in the join's store, one entry per record
  * (`<side>\0<key>\0<sequence>` → `{ t, v, m, id }`, the object kept in memory), mirrored
  * by side and key: memory is authoritative after the task starts (as in WindowStore), so a
- * commit writes only the records that arrived, paired or left — not whole per-key lists. Every arrival is paired at
+ * commit writes only the records that arrived, paired or left — not whole per-key lists.
+ * A record is written only when a commit takes the store's writes, and only if it is still
+ * waiting then: most records of a join with a short window (a bid waits for auctions only
+ * until the watermark passes it) leave first, and cost no store entry, key or delete at all.
+ * Every arrival is paired at
  * once with the other side's waiting records, so the set of pairs does not depend on which
  * side is read first; a pair carries the later of its two times.
  *
@@ -31,14 +35,22 @@ interface Waiting {
 }
 
 interface Held extends Waiting {
-  /** Its store key. */
-  id: string
+  /** Its store key once a commit has written it; null before, '' if it left unwritten. */
+  id: string | null
 }
 
 interface Expiry {
   at: number
   side: 0 | 1
   key: string
+}
+
+/** A record that arrived since the last commit took the writes: written then if still waiting. */
+interface Unwritten {
+  held: Held
+  side: 0 | 1
+  key: string
+  seq: number
 }
 
 export class StreamJoinOperator {
@@ -50,6 +62,7 @@ export class StreamJoinOperator {
   readonly #held = new Map<string, Held[]>()
   readonly #index = new MinHeap<Expiry>((e) => e.at)
   #sequence = 0
+  #unwritten: Unwritten[] = []
   /** Records dropped for arriving behind the watermark − lateness. */
   readonly #dropLate: () => void
 
@@ -65,6 +78,7 @@ export class StreamJoinOperator {
     this.#op = op
     this.#store = store
     this.#next = next
+    store.beforeTakeWrites(() => this.#write())
     const loaded: Array<{ seq: number; side: 0 | 1; key: string; held: Held }> = []
     for (const [id, w] of store.entries()) {
       const a = id.indexOf('\0')
@@ -125,21 +139,30 @@ export class StreamJoinOperator {
         if (o.t < lo || o.t > hi) continue
         paired = true
         if (trackOther && !o.m) {
-          // The other record now counts as paired (it is emitted unpaired otherwise).
+          // The other record now counts as paired (it is emitted unpaired otherwise). Not yet
+          // written, it is written so.
           o.m = true
-          this.#store.put(o.id, o)
+          if (o.id) this.#store.put(o.id, o)
         }
         this.#emit(key, side === 0 ? r.value : o.v, side === 0 ? o.v : r.value, Math.max(t, o.t))
       }
     }
     const at = side === 0 ? `0\0${key}` : `1\0${key}`
-    const id = `${at}\0${String(this.#sequence++).padStart(12, '0')}`
     // One object in memory and in the store (its id is stored too: a few bytes, and no copy).
-    const held: Held = { t, v: r.value, m: paired, id }
-    // A new sequence number: a record that leaves before the next commit is never written.
-    this.#store.putNew(id, held)
+    const held: Held = { t, v: r.value, m: paired, id: null }
+    this.#unwritten.push({ held, side, key, seq: this.#sequence++ })
     this.#listAt(at).push(held)
     this.#index.push({ at: this.#expiry(side, t), side, key })
+  }
+
+  /** A commit takes the store's writes: the records that arrived since the last and still wait. */
+  #write(): void {
+    for (const { held, side, key, seq } of this.#unwritten) {
+      if (held.id !== null) continue
+      held.id = `${side}\0${key}\0${String(seq).padStart(12, '0')}`
+      this.#store.put(held.id, held)
+    }
+    this.#unwritten = []
   }
 
   /** The watermark moved: records that can no longer pair leave (unpaired ones are emitted if asked). */
@@ -160,7 +183,8 @@ export class StreamJoinOperator {
           keep.push(w)
           continue
         }
-        this.#store.delete(w.id)
+        if (w.id) this.#store.delete(w.id)
+        else w.id = ''
         if (w.m) continue
         if (side === 0 && type !== 'inner') this.#emit(key, w.v, undefined, w.t)
         if (side === 1 && type === 'outer') this.#emit(key, undefined, w.v, w.t)
