@@ -11,6 +11,7 @@ import type { ProcessContext } from '../dsl/processor.ts'
 import type { Bytes } from '../log/bytes.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { dedupeStep } from './dedupe-operator.ts'
+import { PanedWindowOperator, panesFit } from './paned-window-operator.ts'
 import { patternStep } from './pattern-operator.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
@@ -229,10 +230,15 @@ function step(
         late: late ? (r) => host.sink(late.name, r, encoderOf(late.codec)) : () => {},
       }
       const storeName = `${host.pipeline}.${name}`
-      const window: WindowOperator =
-        op.window.kind === 'session'
-          ? new SessionWindowOperator(op, host.store<WindowState>(storeName), out)
-          : new FixedWindowOperator(op, host.windowStore(storeName), out)
+      let window: WindowOperator
+      if (op.window.kind === 'session') {
+        window = new SessionWindowOperator(op, host.store<WindowState>(storeName), out)
+      } else {
+        const store = host.windowStore(storeName)
+        window = panesFit(op, store)
+          ? new PanedWindowOperator(op, store, out)
+          : new FixedWindowOperator(op, store, out)
+      }
       host.windows.push(window)
       hooks.push(() => host.onWatermark((wm) => window.advance(wm)))
       return (r) => {

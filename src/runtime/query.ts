@@ -15,8 +15,10 @@
  * another worker holds, and `holds(key)` tells which.
  */
 import type { Aggregator } from '../dsl/aggregations.ts'
+import type { WindowAggregateNode } from '../dsl/nodes.ts'
 import { SluiceError } from '../errors.ts'
 import type { PhysicalNode, Topology } from '../topology/compile.ts'
+import { openWindowsOfPanes, panesFit } from './paned-window-operator.ts'
 import type { KeyValueStore } from './state.ts'
 import type { Task } from './task.ts'
 import type { WindowStore } from './window-store.ts'
@@ -134,6 +136,16 @@ export function queryableStore(topology: Topology, tasks: readonly Task[], step:
   const entries = (): Map<string, unknown> => {
     const out = new Map<string, unknown>()
     for (const store of stores()) {
+      const op = node.op as WindowAggregateNode
+      if (kind === 'window-aggregate' && op.window.kind !== 'session' && panesFit(op, store as WindowStore)) {
+        // Panes (paned-window-operator.ts): the windows are made from them.
+        for (const [key, windows] of openWindowsOfPanes(op, store as WindowStore)) {
+          const list = (out.get(key) as WindowValue[] | undefined) ?? []
+          for (const w of windows) list.push({ start: w.start, end: w.end, value: result(w.acc) })
+          out.set(key, list)
+        }
+        continue
+      }
       for (const [k, v] of store.entries()) {
         if (kind === 'window-aggregate') {
           const sep = k.lastIndexOf('\0')

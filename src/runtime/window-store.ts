@@ -14,8 +14,14 @@
  *   `{ end, acc }`, so the test driver's `state()` and the threaded runner read it unchanged.
  * - A window changed since the last `takeWrites` is in `#dirty` exactly once (its `dirty`
  *   flag); a closed window is written as a delete.
+ * - Hopping windows that merge (see PanedWindowOperator) keep panes here instead: the same
+ *   entries, each `advance` long, and one more, `<store>\0<partition>\0\0closed` →
+ *   `{ end: <start of the last window emitted>, acc: null }` (`closedThrough`).
  */
 import { DELETED, type StateBackend, type TaskStore } from './state.ts'
+
+/** The composite key of the paned windows' `closedThrough` entry: record key '', start "closed". */
+const CLOSED_MARKER = '\0closed'
 
 export interface Window {
   readonly key: string
@@ -45,6 +51,10 @@ export class WindowStore implements TaskStore {
   readonly #slices: Map<string, Window>[] = []
   #dirty: Window[] = []
   #open = 0
+  /** Lengths (end − start) of the windows loaded from committed state. */
+  readonly loadedSpans = new Set<number>()
+  #closedThrough: number | null = null
+  #closedDirty = false
 
   constructor(name: string, partition: number, backend: StateBackend) {
     this.name = name
@@ -53,6 +63,10 @@ export class WindowStore implements TaskStore {
       const composite = full.slice(this.#prefix.length)
       const sep = composite.lastIndexOf('\0')
       const { end, acc } = v as { end: number; acc: unknown }
+      if (composite === CLOSED_MARKER) {
+        this.#closedThrough = end
+        continue
+      }
       const w: Window = {
         key: composite.slice(0, sep),
         start: Number(composite.slice(sep + 1)),
@@ -65,7 +79,33 @@ export class WindowStore implements TaskStore {
       }
       this.#slice(w.start).set(w.key, w)
       this.#open++
+      this.loadedSpans.add(end - w.start)
     }
+  }
+
+  /** Paned windows: the start of the last window emitted, kept with the panes (null: none yet). */
+  get closedThrough(): number | null {
+    return this.#closedThrough
+  }
+
+  set closedThrough(start: number) {
+    this.#closedThrough = start
+    this.#closedDirty = true
+  }
+
+  /** The open windows (or panes) of the earliest start, by key; undefined when none is open. */
+  firstSlice(): Map<string, Window> | undefined {
+    return this.#slices[0]
+  }
+
+  /** The windows (or panes) of `start`, by key. */
+  sliceAt(start: number): Map<string, Window> | undefined {
+    const starts = this.#starts
+    for (let i = starts.length - 1; i >= 0; i--) {
+      if (starts[i] === start) return this.#slices[i]
+      if (starts[i]! < start) return undefined
+    }
+    return undefined
   }
 
   get(start: number, key: string): Window | undefined {
@@ -137,6 +177,10 @@ export class WindowStore implements TaskStore {
   }
 
   takeWrites(into: Map<string, unknown>): void {
+    if (this.#closedDirty) {
+      this.#closedDirty = false
+      into.set(this.#prefix + CLOSED_MARKER, { end: this.#closedThrough, acc: null })
+    }
     for (const w of this.#dirty) {
       w.dirty = false
       if (w.closed) {
