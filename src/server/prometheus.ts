@@ -150,7 +150,7 @@ export function renderPrometheus(
       f.sample(
         'sluice_open_windows',
         'gauge',
-        'Windows open (waiting for the watermark to pass their end).',
+        'Windows open (waiting for the watermark to pass their end); for hopping windows kept as panes, the panes held.',
         tl,
         sum(t.windows, (w) => w.openWindows),
       )

@@ -410,7 +410,7 @@ export class EmbeddedLog implements Log {
         if (builder.count > 0) {
           bytes += builder.length
           batches.push(builder)
-        }
+        } else this.#returnBuffer(builder.buffer)
         const exact = recordSize(record)
         if (exact > max) throw tooLarge(part, indices ? indices[i]! : i, exact)
         const need = HEADER_BYTES + Math.max(exact, MAX_BATCH_BYTES)
