@@ -431,19 +431,8 @@ export class EmbeddedLog implements Log {
     for (const builder of batches) {
       const baseOffset = part.nextOffset
       const count = builder.count
-      const batch = builder.seal(baseOffset)
-      let maxTimestamp = batch.readDoubleLE(24)
-      if (!(maxTimestamp >= 0)) maxTimestamp = Date.now()
       part.nextOffset += count
-      out.push({
-        part,
-        key: batchKey(part.topic.id, part.partition, baseOffset),
-        batch,
-        index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
-        baseOffset,
-        count,
-        buffer: builder.buffer,
-      })
+      out.push(stagedAppend(part, builder.seal(baseOffset), baseOffset, count, builder.buffer, Date.now()))
     }
   }
 
@@ -476,19 +465,9 @@ export class EmbeddedLog implements Log {
       for (let i = 0; i < chunkSizes.length; i++) need += chunkSizes[i]!
       const buffer = this.#takeBuffer(need)
       const batch = encodeBatch(chunk, chunkSizes, baseOffset, now, producerId, sequence, undefined, buffer)
-      let maxTimestamp = batch.readDoubleLE(24)
-      if (!(maxTimestamp >= 0)) maxTimestamp = now
       const count = end - start
       part.nextOffset += count
-      out.push({
-        part,
-        key: batchKey(part.topic.id, part.partition, baseOffset),
-        batch,
-        index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
-        baseOffset,
-        count,
-        buffer,
-      })
+      out.push(stagedAppend(part, batch, baseOffset, count, buffer, now))
       start = end
     }
   }
@@ -1045,6 +1024,28 @@ function decodedBatch(part: PartitionState, value: Buffer, base: number, lazyByt
   decodeBatch(value, part.tp, base, base, records, Number.POSITIVE_INFINITY, true, lazyBytes)
   part.lastBatch = { base, length: value.length, crc, records, lazyBytes }
   return records
+}
+
+/** A batch staged for the next commit, with its index entry (a batch without timestamps: `now`). */
+function stagedAppend(
+  part: PartitionState,
+  batch: Buffer,
+  baseOffset: number,
+  count: number,
+  buffer: Buffer,
+  now: number,
+): StagedAppend {
+  let maxTimestamp = batch.readDoubleLE(24)
+  if (!(maxTimestamp >= 0)) maxTimestamp = now
+  return {
+    part,
+    key: batchKey(part.topic.id, part.partition, baseOffset),
+    batch,
+    index: encodeIndexEntry({ lastOffsetDelta: count - 1, count, bytes: batch.length, maxTimestamp }),
+    baseOffset,
+    count,
+    buffer,
+  }
 }
 
 function noKey(part: PartitionState, i: number): SluiceError {
