@@ -8,10 +8,11 @@
 import type { Codec } from '../dsl/codec.ts'
 import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
+import { SluiceError } from '../errors.ts'
 import type { Bytes } from '../log/bytes.ts'
 import type { PhysicalNode } from '../topology/compile.ts'
 import { dedupeStep } from './dedupe-operator.ts'
-import { PanedWindowOperator, panesFit } from './paned-window-operator.ts'
+import { holdsPanes, PanedWindowOperator, panesFit } from './paned-window-operator.ts'
 import { patternStep } from './pattern-operator.ts'
 import { OperatorError, type StreamRecord } from './record.ts'
 import { SessionWindowOperator } from './session-window-operator.ts'
@@ -235,6 +236,12 @@ function step(
         window = new SessionWindowOperator(op, host.store<WindowState>(storeName), out)
       } else {
         const store = host.windowStore(storeName)
+        if (holdsPanes(op, store)) {
+          throw new SluiceError(
+            'SLUICE_INVALID_ARGUMENT',
+            `window step "${name}" has state kept as panes (hopping windows with emit 'final' and an aggregation with merge), which it can no longer read: it now emits on every update or its aggregation has no merge. Give the step a new name (its windows start afresh), or keep emit 'final' and a merge.`,
+          )
+        }
         window = panesFit(op, store)
           ? new PanedWindowOperator(op, store, out)
           : new FixedWindowOperator(op, store, out)

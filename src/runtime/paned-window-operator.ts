@@ -41,6 +41,17 @@ export function panesFit(op: WindowAggregateNode, store: WindowStore): boolean {
   return !store.loadedSpans.has(w.size)
 }
 
+/**
+ * True when `store` holds panes (this operator's state) and `op` cannot run on them: the step
+ * changed to `emit: 'update'` or to an aggregator without `merge`. Read as windows, each pane
+ * would pass for a window `advance` long; the caller refuses to start instead.
+ */
+export function holdsPanes(op: WindowAggregateNode, store: WindowStore): boolean {
+  const w = op.window
+  if (w.kind !== 'hopping' || panesFit(op, store)) return false
+  return store.closedThrough !== null || (w.size > w.advance && store.loadedSpans.has(w.advance))
+}
+
 export class PanedWindowOperator implements WindowOperator {
   readonly #store: WindowStore
   readonly #out: WindowOutput

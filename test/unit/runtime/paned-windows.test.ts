@@ -11,6 +11,7 @@ import { type Aggregator, avg, count, distinctCount, sum } from '../../../src/ds
 import type { WindowAggregateNode } from '../../../src/dsl/nodes.ts'
 import { hopping } from '../../../src/dsl/windows.ts'
 import {
+  holdsPanes,
   openWindowsOfPanes,
   PanedWindowOperator,
   panesFit,
@@ -196,4 +197,20 @@ test('state committed in the per-window layout keeps the per-window operator', (
   assert.equal(panesFit({ ...op, emit: 'update' }, new WindowStore('w', 0, new MemoryBackend())), false)
   const noMerge = { ...op, aggregator: { init: () => 0, add: (n: number) => n + 1 } } as WindowAggregateNode
   assert.equal(panesFit(noMerge, new WindowStore('w', 0, new MemoryBackend())), false)
+})
+
+test('panes read by a step that can no longer use them: refused, with what to do', () => {
+  const op = node(aggregators.count!, 0)
+  const h = new Harness(op, true)
+  h.operator.process({ key: 'a', value: { key: 'a', t: 100, v: 1 }, timestamp: 100 })
+  h.commit() // panes, no window closed yet
+  const fresh = () => new WindowStore('w', 0, h.backend)
+  assert.equal(holdsPanes(op, fresh()), false, 'the same step reads them')
+  assert.equal(holdsPanes({ ...op, emit: 'update' }, fresh()), true)
+  h.operator.advance(2_000)
+  h.commit() // and closedThrough
+  assert.equal(holdsPanes({ ...op, emit: 'update' }, fresh()), true)
+  const noMerge = { ...op, aggregator: { init: () => 0, add: (n: number) => n + 1 } } as WindowAggregateNode
+  assert.equal(holdsPanes(noMerge, fresh()), true)
+  assert.equal(holdsPanes(op, new WindowStore('w', 0, new MemoryBackend())), false)
 })

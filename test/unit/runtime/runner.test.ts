@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { count, type EmbeddedLog, EmbeddedRunner, openEmbeddedLog, pipeline, topic, tumbling } from 'sluice'
+import {
+  count,
+  type EmbeddedLog,
+  EmbeddedRunner,
+  hopping,
+  isSluiceError,
+  openEmbeddedLog,
+  pipeline,
+  topic,
+  tumbling,
+} from 'sluice'
 import { tempDir } from '../../helpers/temp-dir.ts'
 
 interface Click {
@@ -346,6 +356,47 @@ describe('the embedded runner', () => {
       .merge(q.from(topic('right')))
       .to(topic('both'))
     await assert.rejects(new EmbeddedRunner(log, [q]).start(), /left \(2\), right \(3\).*co-partitioning/)
+    await log.close()
+  })
+})
+
+describe('hopping windows on panes, on the log', () => {
+  test('a step changed so it can no longer read its panes refuses to start, saying what to do', async () => {
+    const log = await openEmbeddedLog({ dataDir: tempDir() })
+    const clicks = topic<{ user: string; at: number }>('pane-clicks', {
+      key: (c) => c.user,
+      timestamp: (c) => c.at,
+      partitions: 1,
+    })
+    const build = (emit: 'final' | 'update') => {
+      const p = pipeline('pane-counts')
+      p.from(clicks)
+        .keyed()
+        .window(hopping({ size: '1s', advance: '250ms' }), { emit })
+        .aggregate(count(), { name: 'per-second' })
+        .to(topic('pane-counts-out'))
+      return p
+    }
+    await log.createTopic('pane-clicks', { partitions: 1 })
+    await log.producer().send(
+      'pane-clicks',
+      Array.from({ length: 40 }, (_, i) => ({ value: json({ user: `u${i % 3}`, at: i * 100 }) })),
+    )
+    const first = await start(log, build('final'))
+    await until(
+      () => first.runner.status()[0]!.lag === 0 && first.runner.status()[0]!.commits > 0,
+      'first run',
+    )
+    await first.stop()
+    const changed = new EmbeddedRunner(log, [build('update')])
+    live.add(changed)
+    await assert.rejects(
+      changed.start(),
+      (e) =>
+        isSluiceError(e, 'SLUICE_INVALID_ARGUMENT') &&
+        /window step "per-second" has state kept as panes/.test(e.message) &&
+        /new name/.test(e.message),
+    )
     await log.close()
   })
 })
