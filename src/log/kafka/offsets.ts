@@ -61,6 +61,9 @@ export async function resolveOffset(
   return offset >= 0 ? offset : at(ListOffsetTimestamps.LATEST)
 }
 
+/** How long `committedOffsets` waits for a group's pending transactional offsets to settle. */
+const UNSTABLE_WAIT_MS = 30_000
+
 /**
  * A group's committed offsets for one topic (OffsetFetch with require_stable: offsets a
  * transaction is still committing are waited for, not skipped).
@@ -73,13 +76,24 @@ export async function committedOffsets(
   const info = await admin.topic(topic)
   const partitionIndexes = Array.from({ length: info.partitions }, (_, p) => p)
   let groups: Awaited<ReturnType<KafkaAdmin['client']['listConsumerGroupOffsets']>>
-  try {
-    groups = await admin.client.listConsumerGroupOffsets({
-      groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes }] }],
-      requireStable: true,
-    })
-  } catch (error) {
-    throw admin.error(error, `read the offsets of group "${group}" on topic "${topic}"`, { topic, group })
+  // UNSTABLE_OFFSET_COMMIT: a transaction is committing offsets for the group. The client
+  // retries it a few times within a second; a busy group (workers committing every 100 ms)
+  // can keep one pending longer, so wait on, with backoff, for as long as a transaction may
+  // take to complete here.
+  for (let wait = 50, waited = 0; ; wait = Math.min(wait * 2, 1_000)) {
+    try {
+      groups = await admin.client.listConsumerGroupOffsets({
+        groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes }] }],
+        requireStable: true,
+      })
+      break
+    } catch (error) {
+      if (!kafkaErrorIds(error).has('UNSTABLE_OFFSET_COMMIT') || waited >= UNSTABLE_WAIT_MS) {
+        throw admin.error(error, `read the offsets of group "${group}" on topic "${topic}"`, { topic, group })
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      waited += wait
+    }
   }
   const result = new Map<number, number>()
   for (const g of groups) {
