@@ -12,7 +12,8 @@
  * point sums may differ in the last bits, as the values are added in another order.
  *
  * State, in the WindowStore: a pane is a window entry `[start, start + advance)`, and
- * `closedThrough` is the start of the last window emitted. A pane leaves when the window
+ * `closedThrough` is the start of the last window closed, with records or not (one without
+ * must not take a record that comes later). A pane leaves when the window
  * starting at it closes (the last window it is in). Keeping `closedThrough` in the same store
  * makes it commit, and restore (from LMDB or a changelog), with the panes: a window emitted
  * before a restart is not emitted again, even for records replayed behind it.
@@ -170,7 +171,7 @@ function mod(a: number, b: number): number {
 /**
  * The open windows a paned store holds, per key, with their merged accumulators: what the
  * per-window layout would hold (for queryable state, runtime/query.ts). A window is open
- * until emitted: its start is after `closedThrough`.
+ * until closed: its start is after `closedThrough`.
  */
 export function openWindowsOfPanes(
   op: WindowAggregateNode,

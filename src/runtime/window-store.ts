@@ -16,7 +16,7 @@
  *   flag); a closed window is written as a delete.
  * - Hopping windows that merge (see PanedWindowOperator) keep panes here instead: the same
  *   entries, each `advance` long, and one more, `<store>\0<partition>\0\0closed` →
- *   `{ end: <start of the last window emitted>, acc: null }` (`closedThrough`).
+ *   `{ end: <start of the last window closed>, acc: null }` (`closedThrough`).
  */
 import { DELETED, type StateBackend, type TaskStore } from './state.ts'
 
@@ -83,7 +83,7 @@ export class WindowStore implements TaskStore {
     }
   }
 
-  /** Paned windows: the start of the last window emitted, kept with the panes (null: none yet). */
+  /** Paned windows: the start of the last window closed (with records or not), kept with the panes (null: none yet). */
   get closedThrough(): number | null {
     return this.#closedThrough
   }
@@ -91,11 +91,6 @@ export class WindowStore implements TaskStore {
   set closedThrough(start: number) {
     this.#closedThrough = start
     this.#closedDirty = true
-  }
-
-  /** The open windows (or panes) of the earliest start, by key; undefined when none is open. */
-  firstSlice(): Map<string, Window> | undefined {
-    return this.#slices[0]
   }
 
   /** The windows (or panes) of `start`, by key. */

@@ -440,8 +440,8 @@ export function decodeBatch(
 }
 
 /**
- * A record of an ASCII batch as the engine's runner reads it: its text is at hand, and the
- * views of its key and value bytes are made on first access, since the runner parses the
+ * A record of an ASCII batch as the engine's runner reads it: its text is at hand, and a
+ * view of its key or value bytes is made only when one is read (each read makes one), since the runner parses the
  * text and needs the bytes only for a record it dead-letters (two views per record were 8% of
  * a stateless pipeline's thread). `key` and `value` are accessors on the class, not own
  * properties: a spread or `structuredClone` of such a record drops them, which is why only
