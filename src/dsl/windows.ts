@@ -73,6 +73,7 @@ export function windowStarts(spec: TumblingWindows | HoppingWindows, timestamp: 
   for (let start = last - spec.size + spec.advance; start <= last; start += spec.advance) out.push(start)
 }
 
-function mod(a: number, b: number): number {
+/** `a` modulo `b`, never negative (event times before 1970 are negative). */
+export function mod(a: number, b: number): number {
   return ((a % b) + b) % b
 }

@@ -20,7 +20,7 @@
  */
 import type { Aggregator } from '../dsl/aggregations.ts'
 import type { WindowAggregateNode } from '../dsl/nodes.ts'
-import type { HoppingWindows } from '../dsl/windows.ts'
+import { type HoppingWindows, mod } from '../dsl/windows.ts'
 import type { StreamRecord } from './record.ts'
 import { cloneState } from './state.ts'
 import type { WindowOperator, WindowOutput } from './window-operator.ts'
@@ -153,10 +153,7 @@ export class PanedWindowOperator implements WindowOperator {
       for (const slice of panes) {
         const w = slice.get(key)
         if (w === undefined) continue
-        acc = agg.merge(acc, w.acc)
-        // A merge may hand back its argument: the pane's own accumulator, which later windows
-        // still read and the next merge may change in place.
-        if (acc === w.acc) acc = cloneState(acc)
+        acc = mergePane(agg, acc, w.acc)
       }
       const value = agg.result ? agg.result(acc) : acc
       this.#out.emit({ key, value: { key, start, end, value }, timestamp: end - 1 })
@@ -164,8 +161,13 @@ export class PanedWindowOperator implements WindowOperator {
   }
 }
 
-function mod(a: number, b: number): number {
-  return ((a % b) + b) % b
+/**
+ * `acc` merged with a pane's accumulator, and never the pane's own object: a merge may hand
+ * back its argument, which later windows still read and the next merge may change in place.
+ */
+function mergePane(agg: Merging, acc: unknown, pane: unknown): unknown {
+  const merged = agg.merge(acc, pane)
+  return merged === pane ? cloneState(merged) : merged
 }
 
 /**
@@ -202,9 +204,7 @@ export function openWindowsOfPanes(
       let acc = agg.init()
       for (let p = start; p < start + size; p += advance) {
         if (!ofKey.has(p)) continue
-        const pane = ofKey.get(p)
-        acc = agg.merge(acc, pane)
-        if (acc === pane) acc = cloneState(acc)
+        acc = mergePane(agg, acc, ofKey.get(p))
       }
       windows.push({ start, end: start + size, acc })
     }

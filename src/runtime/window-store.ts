@@ -104,12 +104,7 @@ export class WindowStore implements TaskStore {
   }
 
   get(start: number, key: string): Window | undefined {
-    const starts = this.#starts
-    for (let i = starts.length - 1; i >= 0; i--) {
-      if (starts[i] === start) return this.#slices[i]!.get(key)
-      if (starts[i]! < start) return undefined
-    }
-    return undefined
+    return this.sliceAt(start)?.get(key)
   }
 
   create(key: string, start: number, end: number, acc: unknown): Window {
