@@ -8,23 +8,37 @@
 export class MinHeap<T> {
   readonly #items: T[] = []
   readonly #priority: (item: T) => number
+  readonly #tiebreak: ((item: T) => number) | null
 
-  constructor(priority: (item: T) => number) {
+  /**
+   * `tiebreak`: orders items of equal priority (by arrival, say), so that the order they pop
+   * in does not depend on the heap's shape — which differs between a heap filled item by item
+   * and one rebuilt after a restart.
+   */
+  constructor(priority: (item: T) => number, tiebreak?: (item: T) => number) {
     this.#priority = priority
+    this.#tiebreak = tiebreak ?? null
   }
 
   get size(): number {
     return this.#items.length
   }
 
+  /** `a` pops before `b`. */
+  #less(a: T, b: T): boolean {
+    const pa = this.#priority(a)
+    const pb = this.#priority(b)
+    if (pa !== pb) return pa < pb
+    return this.#tiebreak !== null && this.#tiebreak(a) < this.#tiebreak(b)
+  }
+
   push(item: T): void {
     const items = this.#items
     items.push(item)
     let i = items.length - 1
-    const p = this.#priority(item)
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (this.#priority(items[parent]!) <= p) break
+      if (!this.#less(item, items[parent]!)) break
       items[i] = items[parent]!
       i = parent
     }
@@ -42,13 +56,12 @@ export class MinHeap<T> {
     const last = items.pop()
     if (items.length === 0 || last === undefined) return top
     let i = 0
-    const p = this.#priority(last)
     for (;;) {
       const l = 2 * i + 1
       if (l >= items.length) break
       const r = l + 1
-      const child = r < items.length && this.#priority(items[r]!) < this.#priority(items[l]!) ? r : l
-      if (this.#priority(items[child]!) >= p) break
+      const child = r < items.length && this.#less(items[r]!, items[l]!) ? r : l
+      if (!this.#less(items[child]!, last)) break
       items[i] = items[child]!
       i = child
     }
