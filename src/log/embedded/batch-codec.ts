@@ -28,10 +28,10 @@
  * strings of 13 chars or more).
  */
 import { isAscii } from 'node:buffer'
-import { crc32 } from './crc32.ts'
 import { SluiceError } from '../../errors.ts'
 import { type Bytes, byteLengthOf, latin1At, writeBytesAt } from '../bytes.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../types.ts'
+import { crc32 } from './crc32.ts'
 
 export const BATCH_MAGIC = 2
 export const HEADER_BYTES = 56
