@@ -81,6 +81,7 @@ import { positiveInt, writeDoc, xorshift } from './common.ts'
 import { type JoinResult, type JoinWorkload, joinBenchmarks, joinTable } from './joins.ts'
 import { fsyncBaseline, lmdbBaseline, type Spread } from './latency-baseline.ts'
 import { LatencyBreakdown } from './latency-breakdown.ts'
+import { CpuProfiler } from './profile.ts'
 
 const DOCS_HEADING = '## Engine (`npm run bench:engine`)'
 /** Enough event time (15 s) that the warm-up closes full tumbling and sliding windows. */
@@ -124,6 +125,7 @@ const { values: args } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
     marks: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
     'metrics-overhead': { type: 'boolean', default: false },
     instructions: { type: 'boolean', default: false },
     // Internal: the run under valgrind that --instructions starts.
@@ -167,6 +169,8 @@ if (args.help) {
   --breakdown          split each latency run's samples into where the time went (linger, batch queued to
                        LMDB, read by the runner, its commit queued and visible, ...) and print it on stderr,
                        with GC pauses and event-loop delay
+  --cpu-prof           profile each timed (c) run (its main JS thread) and write
+                       engine-<workload>-<grouping>.cpuprofile; the hottest functions go to stderr
   --marks              print each timed span as "[mark] label start end" (process.hrtime, µs) on stderr,
                        to cut a --cpu-prof profile down to the timed spans
 `)
@@ -575,6 +579,7 @@ async function runLog(
   source: string,
   keep: boolean,
   metrics = true,
+  profiler: CpuProfiler | null = null,
 ): Promise<RunResult & Span & { commits: number }> {
   const name = `engine-${workload}-${variant}-${++pipelineSeq}`
   const out = topic<unknown>(`${name}-out`, { partitions: 1 })
@@ -582,6 +587,7 @@ async function runLog(
   let commits = 0
   const span = await measure(async () => {
     const runner = new EmbeddedRunner(log, [pipeline], { ...runnerOptions, metrics })
+    await profiler?.start()
     await runner.start()
     const done = runner.run()
     const topology = runner.topologies[0]!
@@ -601,6 +607,14 @@ async function runLog(
     if (status.lateRecords > 0) throw new Error(`${name}: ${status.lateRecords} late records`)
     commits = status.commits
   })
+  if (profiler) {
+    // After the span, so writing the profile is not timed.
+    const file = `engine-${workload}-${variant}.cpuprofile`
+    const top = await profiler.stop(file)
+    process.stderr.write(`[bench:engine] ${file}, self time:\n`)
+    for (const f of top)
+      process.stderr.write(`  ${(100 * f.selfShare).toFixed(1).padStart(5)}% ${f.name} ${f.at}\n`)
+  }
   const part = log.partitionsOf(out.name)[0]!
   const outputs = part.highWatermark
   let kept: string[] | null = null
@@ -647,6 +661,7 @@ function runLogInChild(logDir: string, workload: Workload, variant: Variant): Lo
     durability,
     ...(commitMs === undefined ? [] : ['--commit-ms', String(commitMs)]),
     ...(args['no-exchange'] ? ['--no-exchange'] : []),
+    ...(args['cpu-prof'] ? ['--cpu-prof'] : []),
   ]
   const out = execFileSync(process.execPath, argv, {
     encoding: 'utf8',
@@ -663,7 +678,9 @@ async function logChild(spec: string, logDir: string): Promise<void> {
   const log = await openEmbeddedLog({ dataDir: logDir, durability, cleanupIntervalMs: 0 })
   try {
     const warm = await runLog(log, workload, variant, 'bids-warm', true)
-    const run = await runLog(log, workload, variant, 'bids', false)
+    const profiler = args['cpu-prof'] ? new CpuProfiler() : null
+    const run = await runLog(log, workload, variant, 'bids', false, true, profiler)
+    profiler?.close()
     const result: LogChildResult = {
       outputs: run.outputs,
       commits: run.commits,

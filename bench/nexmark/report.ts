@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { writeDoc } from '../common.ts'
-import type { HotFunction } from './profile.ts'
+import type { HotFunction } from '../profile.ts'
 import type { Measured } from './run.ts'
 
 /** events/s per core the issue asks for (embedded backend, exactly-once). */
