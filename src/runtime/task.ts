@@ -16,6 +16,7 @@ import { type Exchange, ExchangedRecord } from './exchange.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { jsonCopy } from './json-copy.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
+import { OutputBuffer } from './outputs.ts'
 import { PoisonRecords } from './poison.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
@@ -101,13 +102,13 @@ export class Task implements ChainHost {
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
   pendingOutputs = 0
-  /** The output list (or exchange queue) of each output of the record being processed, for a rollback. */
-  readonly #journal: unknown[][] = []
+  /** The output buffer (or exchange queue) of each output of the record being processed, for a rollback. */
+  readonly #journal: Array<OutputBuffer | unknown[]> = []
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   /** The runner's in-memory exchange, until the task is discarded (see `discard`). */
   #exchange: Exchange | undefined
-  #outputs = new Map<string, ProducerRecord[]>()
+  #outputs = new Map<string, OutputBuffer>()
   readonly #watermarkHooks: Array<(wm: number) => void> = []
   readonly #timeHooks: Array<(now: number) => void> = []
   /** The repartition topics this task writes (its keyBys), from the topology. */
@@ -264,12 +265,12 @@ export class Task implements ChainHost {
     this.pendingOutputs++
     const list = this.#output(topic)
     this.#journal.push(list)
-    list.push({
-      // Strings go to the log as they are: it writes them into its batch as UTF-8.
-      key: record.key,
-      value: record.value === null || record.value === undefined ? null : encode(record.value),
-      timestamp: record.timestamp,
-    })
+    // Strings go to the log as they are: it writes them into its batch as UTF-8.
+    list.push(
+      record.key,
+      record.value === null || record.value === undefined ? null : encode(record.value),
+      record.timestamp,
+    )
     this.recordsOut++
   }
 
@@ -294,12 +295,7 @@ export class Task implements ChainHost {
     const key = record.key!
     const list = this.#output(topic)
     this.#journal.push(list)
-    list.push({
-      key,
-      value: json,
-      timestamp: record.timestamp,
-      partition: partitionForStringKey(key, partitions),
-    })
+    list.push(key, json, record.timestamp, partitionForStringKey(key, partitions))
   }
 
   onWatermark(fn: (watermark: number) => void): void {
@@ -589,10 +585,10 @@ export class Task implements ChainHost {
 
   // ------------------------------------------------------------ commit
 
-  #output(topic: string): ProducerRecord[] {
+  #output(topic: string): OutputBuffer {
     let list = this.#outputs.get(topic)
     if (!list) {
-      list = []
+      list = new OutputBuffer()
       this.#outputs.set(topic, list)
     }
     return list
@@ -604,7 +600,7 @@ export class Task implements ChainHost {
     for (let i = journal.length - 1; i >= 0; i--) {
       const list = journal[i]!
       list.pop()
-      if (!this.#exchange?.isQueue(list)) this.pendingOutputs--
+      if (list instanceof OutputBuffer) this.pendingOutputs--
     }
     journal.length = 0
   }
@@ -625,11 +621,12 @@ export class Task implements ChainHost {
     this.#saveChannels()
     if (this.failures.length > 0) {
       const dlq = this.#output(this.topology.deadLetterTopic)
-      for (const f of this.failures.splice(0)) dlq.push(deadLetterRecord(f, this.pipeline, this.now))
+      for (const f of this.failures.splice(0)) dlq.add(deadLetterRecord(f, this.pipeline, this.now))
     }
     const state = new Map<string, unknown>()
     for (const store of this.stores.values()) store.takeWrites(state)
-    const outputs = this.#outputs
+    const outputs = new Map<string, ProducerRecord[]>()
+    for (const [topic, buffer] of this.#outputs) outputs.set(topic, buffer.records())
     this.#outputs = new Map()
     this.pendingOutputs = 0
     this.#journal.length = 0
@@ -678,7 +675,7 @@ export class Task implements ChainHost {
       const n = this.#options.partitionsOf(topic)
       const list = this.#output(topic)
       for (let p = 0; p < n; p++)
-        list.push({ key: null, value: null, headers, timestamp: this.now, partition: p })
+        list.add({ key: null, value: null, headers, timestamp: this.now, partition: p })
     }
   }
 }
