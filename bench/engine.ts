@@ -1229,6 +1229,10 @@ function notes(): string {
   its own over the log this one filled, as a pipeline process is: in this one it ran beside the
   pre-generated events and the garbage of (a) and (b), with functions the hand loop had shaped
   for the JIT, which cost it up to a third of its throughput.
+- Until 2026-11-24 half of the stateless (c) runs were 15–20% slower than the others (0.90–0.95
+  against 1.12–1.14 M events/s per core): V8 had "pretenured" the sink's per-output object, and
+  every output's strings were then promoted to the old generation. Outputs now wait for the
+  commit as columns (docs/ARCHITECTURE.md, "Outputs wait as columns").
 - Grouping: \`.keyed()\` uses the records' keys (already the auction: one task, no
   repartition); \`.keyBy()\` re-keys by \`b.auction\`, which adds a repartition topic and a second
   task; in (b) and (c) its records are handed over in memory (the engine's exchange, as
