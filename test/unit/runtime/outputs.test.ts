@@ -5,19 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { xorshift } from '../../../bench/common.ts'
 import type { ProducerRecord } from '../../../src/log/types.ts'
 import { OutputBuffer } from '../../../src/runtime/outputs.ts'
-
-/** Deterministic numbers below `bound` (xorshift32). */
-function random(seed: number): (bound: number) => number {
-  let x = seed
-  return (bound) => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) % bound
-  }
-}
 
 /** A record as plain data, whatever made it (class instances compare as their fields). */
 const plain = (r: ProducerRecord) => ({ ...r })
@@ -58,7 +48,7 @@ test('pop drops the last output, whether pushed or added', () => {
 })
 
 test('random pushes, adds and pops give what a plain array of records gives', () => {
-  const rand = random(7)
+  const rand = xorshift(7)
   for (let round = 0; round < 200; round++) {
     const b = new OutputBuffer()
     const model: ProducerRecord[] = []
