@@ -67,13 +67,11 @@ export class ExchangedRecord implements RecordOrigin {
 export class Exchange {
   /** Fused topic → one queue per partition. */
   readonly #queues = new Map<string, ExchangedRecord[][]>()
-  readonly #all = new WeakSet<unknown[]>()
 
   /** Hands `topic` over in memory from now on. */
   fuse(topic: string, partitions: number): void {
     if (this.#queues.has(topic)) return
     const queues = Array.from({ length: partitions }, (): ExchangedRecord[] => [])
-    for (const q of queues) this.#all.add(q)
     this.#queues.set(topic, queues)
   }
 
@@ -89,11 +87,6 @@ export class Exchange {
   /** Drops what waits for `topic` (a rewind: the upstream task sends it again). */
   clear(topic: string): void {
     for (const q of this.#queues.get(topic) ?? []) q.length = 0
-  }
-
-  /** `list` is one of the exchange's queues (a task's output journal holds both kinds). */
-  isQueue(list: unknown[]): boolean {
-    return this.#all.has(list)
   }
 
   /** The queues of a fused topic (by partition), or undefined when it goes through the log. */
