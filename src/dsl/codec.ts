@@ -1,4 +1,6 @@
-/** Turns values into record bytes and back. JSON by default. */
+import type { ByteWriter } from './binary/io.ts'
+
+/** Turns values into record bytes and back. JSON by default; `binaryCodec` for compact binary. */
 export interface Codec<T> {
   readonly encode: (value: T) => Uint8Array
   readonly decode: (bytes: Uint8Array) => T
@@ -15,6 +17,17 @@ export interface Codec<T> {
    * `JSON.parse`'s does not — it copies the strings it returns).
    */
   readonly decodeText?: (text: string) => T
+  /**
+   * Optional, for binary formats: appends the value's bytes to `writer`. A pipeline's sink
+   * uses it when present: the bytes go into its task's output buffer, with no Buffer per
+   * record, and from there into the log's batch.
+   */
+  readonly encodeInto?: (value: T, writer: ByteWriter) => void
+  /**
+   * Optional, for binary formats: `decode` of bytes `start`..`end` of `buf`, read where they
+   * lie (a pipeline's source passes the log's batch). The result must not keep `buf`.
+   */
+  readonly decodeAt?: (buf: Buffer, start: number, end: number) => T
 }
 
 const utf8Decoder = new TextDecoder()

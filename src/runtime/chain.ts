@@ -5,6 +5,7 @@
  * timers and commits reach them.
  */
 
+import type { ByteWriter } from '../dsl/binary/io.ts'
 import type { Codec } from '../dsl/codec.ts'
 import type { StreamJoinNode } from '../dsl/nodes.ts'
 import type { ProcessContext } from '../dsl/processor.ts'
@@ -37,6 +38,11 @@ export interface ChainHost {
   windowStore(name: string): WindowStore
   /** Queue a record for a topic in the next commit. */
   sink(topic: string, record: StreamRecord, encode: (value: unknown) => Bytes): void
+  sinkInto(
+    topic: string,
+    record: StreamRecord,
+    encodeInto: (value: unknown, writer: ByteWriter) => void,
+  ): void
   repartition(topic: string, record: StreamRecord): void
   /** Event-time and processing-time hooks of stateful steps, in upstream-first order. */
   onWatermark(fn: (watermark: number) => void): void
@@ -190,8 +196,15 @@ function step(
     }
     case 'sink': {
       const topic = op.topic
-      const encode = encoderOf(topic.codec)
       const keyOf = topic.key
+      const into = topic.codec.encodeText ? undefined : (topic.codec.encodeInto as SinkInto | undefined)
+      if (into) {
+        return (r) => {
+          const key = r.key ?? (keyOf ? String(keyOf(r.value)) : null)
+          host.sinkInto(topic.name, key === r.key ? r : { key, value: r.value, timestamp: r.timestamp }, into)
+        }
+      }
+      const encode = encoderOf(topic.codec)
       return (r) => {
         const key = r.key ?? (keyOf ? String(keyOf(r.value)) : null)
         host.sink(topic.name, key === r.key ? r : { key, value: r.value, timestamp: r.timestamp }, encode)
@@ -364,6 +377,8 @@ function step(
       throw new TypeError(`unknown step kind ${(op as { kind: string }).kind}`)
   }
 }
+
+type SinkInto = (value: unknown, writer: ByteWriter) => void
 
 /** What a sink encodes a topic's values with: the codec's text form when it has one (`Codec.encodeText`). */
 function encoderOf<T>(codec: Codec<T>): (value: unknown) => Bytes {

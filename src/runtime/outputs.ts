@@ -1,3 +1,4 @@
+import { ByteWriter } from '../dsl/binary/io.ts'
 import type { Bytes } from '../log/bytes.ts'
 import type { ProducerRecord } from '../log/types.ts'
 
@@ -18,10 +19,19 @@ import type { ProducerRecord } from '../log/types.ts'
  * `records()` makes the records at the commit, as instances of a class: V8 tracks allocation
  * sites for literals, not for `new`, so these are never pretenured even when a collection
  * finds thousands of them alive while they are encoded.
+ *
+ * Values of binary codecs (`Codec.encodeInto`) are written into one growing buffer (`writer()`),
+ * so they are no objects at all until the commit; their column holds where each one starts.
  */
 export class OutputBuffer {
   #keys: Array<Bytes | null> = []
-  #values: Array<Bytes | null> = []
+  /** A value, or where it starts in the writer (`pushWritten`). */
+  #values: Array<Bytes | null | number> = []
+  /** Where each value in the writer ends, in order. */
+  #ends: number[] = []
+  #writer: ByteWriter | null = null
+  /** The size of the last writer handed out with the records: the next one starts as big. */
+  #writerBytes = 64 * 1024
   #timestamps: number[] = []
   /** The partition each output goes to, where the task chose it (repartition topics). */
   #partitions: Array<number | undefined> = []
@@ -33,6 +43,21 @@ export class OutputBuffer {
   push(key: Bytes | null, value: Bytes | null, timestamp: number, partition?: number): void {
     this.#keys.push(key)
     this.#values.push(value)
+    this.#timestamps.push(timestamp)
+    this.#partitions.push(partition)
+  }
+
+  /** The buffer `pushWritten` values are written to. */
+  writer(): ByteWriter {
+    if (this.#writer === null) this.#writer = new ByteWriter(this.#writerBytes)
+    return this.#writer
+  }
+
+  /** An output whose value was written to `writer()` from `start` to its current end. */
+  pushWritten(key: Bytes | null, start: number, timestamp: number, partition?: number): void {
+    this.#keys.push(key)
+    this.#values.push(start)
+    this.#ends.push(this.#writer!.pos)
     this.#timestamps.push(timestamp)
     this.#partitions.push(partition)
   }
@@ -52,7 +77,11 @@ export class OutputBuffer {
       return
     }
     this.#keys.pop()
-    this.#values.pop()
+    const value = this.#values.pop()
+    if (typeof value === 'number') {
+      this.#ends.pop()
+      this.#writer!.pos = value
+    }
     this.#timestamps.pop()
     this.#partitions.pop()
   }
@@ -66,15 +95,26 @@ export class OutputBuffer {
     const extras = this.#extras
     const n = keys.length
     const out: ProducerRecord[] = new Array(n + extras.length)
+    // Handed over with the records, whose values are views of it; the next output starts a
+    // new one: a backend may hold the records past this call (a Kafka producer until it sends).
+    const written = this.#writer?.buf
+    if (this.#writer !== null) {
+      this.#writerBytes = Math.max(64 * 1024, this.#writer.pos)
+      this.#writer = null
+    }
+    const ends = this.#ends
+    let w = 0
     let e = 0
     let j = 0
     for (let i = 0; i < n; i++) {
       while (e < extras.length && this.#extrasAt[e] === i) out[j++] = extras[e++]!
       const partition = partitions[i]
+      const v = values[i]
+      const value = typeof v === 'number' ? written!.subarray(v, ends[w++]) : (v ?? null)
       out[j++] =
         partition === undefined
-          ? new Output(keys[i] ?? null, values[i] ?? null, timestamps[i]!)
-          : new PartitionedOutput(keys[i] ?? null, values[i] ?? null, timestamps[i]!, partition)
+          ? new Output(keys[i] ?? null, value, timestamps[i]!)
+          : new PartitionedOutput(keys[i] ?? null, value, timestamps[i]!, partition)
     }
     while (e < extras.length) out[j++] = extras[e++]!
     return out

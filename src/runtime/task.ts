@@ -4,9 +4,11 @@
  * runner (embedded log, Kafka) or the test driver feeds it records and commits what
  * `collect()` returns — so every backend runs exactly the same processing code.
  */
+import type { ByteWriter } from '../dsl/binary/io.ts'
 import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
 import type { Bytes } from '../log/bytes.ts'
+import { BatchRecord } from '../log/embedded/batch-codec.ts'
 import { partitionForStringKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
@@ -262,15 +264,38 @@ export class Task implements ChainHost {
   }
 
   sink(topic: string, record: StreamRecord, encode: (value: unknown) => Bytes): void {
-    this.pendingOutputs++
-    const list = this.#output(topic)
-    this.#journal.push(list)
+    // Encoded before anything is noted: a value that fails to encode leaves no output behind
+    // for the rollback to take (it would take the one before).
     // Strings go to the log as they are: it writes them into its batch as UTF-8.
-    list.push(
-      record.key,
-      record.value === null || record.value === undefined ? null : encode(record.value),
-      record.timestamp,
-    )
+    const value = record.value === null || record.value === undefined ? null : encode(record.value)
+    const list = this.#output(topic)
+    list.push(record.key, value, record.timestamp)
+    this.#journal.push(list)
+    this.pendingOutputs++
+    this.recordsOut++
+  }
+
+  /** `sink` for a codec that writes into the output buffer (`Codec.encodeInto`). */
+  sinkInto(
+    topic: string,
+    record: StreamRecord,
+    encodeInto: (value: unknown, writer: ByteWriter) => void,
+  ): void {
+    const list = this.#output(topic)
+    if (record.value === null || record.value === undefined) list.push(record.key, null, record.timestamp)
+    else {
+      const writer = list.writer()
+      const start = writer.pos
+      try {
+        encodeInto(record.value, writer)
+      } catch (e) {
+        writer.pos = start
+        throw e
+      }
+      list.pushWritten(record.key, start, record.timestamp)
+    }
+    this.#journal.push(list)
+    this.pendingOutputs++
     this.recordsOut++
   }
 
@@ -420,7 +445,7 @@ export class Task implements ChainHost {
     if (this.#gated && this.#gate(topic, record)) return
     const source = this.#sources.get(topic)!
     this.positions.set(topic, record.offset + 1)
-    // Text first: on the embedded log, `value` may be an accessor that makes a view (TextRecord).
+    // Text first: on the embedded log, `value` may be an accessor that makes a view (BatchRecord).
     if (source.internal && record.valueText === undefined && record.value === null) {
       const marker = record.headers[WATERMARK_HEADER]
       if (marker !== undefined) {
@@ -719,9 +744,13 @@ export function decoderFor(
 ): (r: LogRecord) => StreamRecord | string {
   const { codec, schema, key: keyOf, timestamp: timeOf } = def
   const decodeText = codec.decodeText
+  const decodeAt = codec.decodeAt
   return (record) => {
+    // Where the value lies in its batch, for a codec that reads it there (a BatchRecord's
+    // `value` would make a view of it).
+    const inBatch = decodeAt !== undefined && record instanceof BatchRecord ? record : null
     // The text first (see Task.process): a record with text has a value.
-    if (record.valueText === undefined && record.value === null) {
+    if (record.valueText === undefined && (inBatch ? inBatch.valueLength < 0 : record.value === null)) {
       if (!table) return 'tombstone (null value) on a stream source'
       // A table's delete: its key and log time are all there is.
       if (record.key === null) return 'tombstone (null value) without a key on a table topic'
@@ -732,7 +761,10 @@ export function decoderFor(
       // The log's text of the value when it has it (LogRecord.valueText): no string made here.
       const text = record.valueText
       // Not null: a record without text and without a value returned above.
-      value = text !== undefined && decodeText !== undefined ? decodeText(text) : codec.decode(record.value!)
+      if (text !== undefined && decodeText !== undefined) value = decodeText(text)
+      else if (inBatch)
+        value = decodeAt!(inBatch.batch, inBatch.valueAt, inBatch.valueAt + inBatch.valueLength)
+      else value = codec.decode(record.value!)
     } catch (e) {
       return `value could not be decoded: ${(e as Error).message}`
     }

@@ -346,9 +346,9 @@ export function decodeBatch(
    */
   text = false,
   /**
-   * With `text`: records of an ASCII batch are `TextRecord`s, whose key and value views are
-   * made only when read. For the engine's runner, which parses the text and rarely needs the
-   * bytes (`EmbeddedLog.readQueued`).
+   * With `text`: records are `BatchRecord`s, whose key and value views are made only when
+   * read. For the engine's runner, which parses the text (or decodes the value where it lies)
+   * and rarely needs the bytes (`EmbeddedLog.readQueued`).
    */
   lazyBytes = false,
 ): void {
@@ -357,7 +357,7 @@ export function decodeBatch(
   const partition = origin.partition
   // Latin-1: one char per byte, so a record's byte range is its char range too.
   const ascii = text && (buf[1]! & ATTR_ASCII) !== 0
-  const lazy = ascii && lazyBytes
+  const lazy = text && lazyBytes
   // The batch's text, a chunk at a time (see TEXT_CHUNK): `chunk` holds bytes from `chunkAt`.
   let chunk = ''
   let chunkAt = 0
@@ -418,7 +418,7 @@ export function decodeBatch(
     }
     if (lazy) {
       out.push(
-        new TextRecord(
+        new BatchRecord(
           topic,
           partition,
           offset,
@@ -440,14 +440,16 @@ export function decodeBatch(
 }
 
 /**
- * A record of an ASCII batch as the engine's runner reads it: its text is at hand, and a
- * view of its key or value bytes is made only when one is read (each read makes one), since the runner parses the
- * text and needs the bytes only for a record it dead-letters (two views per record were 8% of
- * a stateless pipeline's thread). `key` and `value` are accessors on the class, not own
- * properties: a spread or `structuredClone` of such a record drops them, which is why only
- * `EmbeddedLog.readQueued`, whose one caller is the runner, hands these out.
+ * A record as the engine's runner reads it (`EmbeddedLog.readQueued`): where its key and value
+ * lie in the batch, with a view of either made only when `key` or `value` is read (each read
+ * makes one). The runner parses an ASCII batch's text (`valueText`) or decodes a binary value
+ * where it lies (`Codec.decodeAt` over `batch`, `valueAt`, `valueLength`), and needs the
+ * bytes only for a record it dead-letters: two views per record were 8% of a stateless
+ * pipeline's thread. `key` and `value` are accessors on the class, not own properties: a
+ * spread or `structuredClone` of such a record drops them, which is why only `readQueued`,
+ * whose one caller is the runner, hands these out.
  */
-export class TextRecord implements LogRecord {
+export class BatchRecord implements LogRecord {
   readonly topic: string
   readonly partition: number
   readonly offset: number
@@ -456,12 +458,12 @@ export class TextRecord implements LogRecord {
   readonly headers: Headers
   readonly keyText: string | undefined
   readonly valueText: string | undefined
-  // Where the key and value are in the batch (a length of -1: null).
-  readonly #buf: Buffer
-  readonly #keyAt: number
-  readonly #keyLength: number
-  readonly #valueAt: number
-  readonly #valueLength: number
+  /** The whole batch the record is in; its key and value are ranges of it (a length of -1: null). */
+  readonly batch: Buffer
+  readonly keyAt: number
+  readonly keyLength: number
+  readonly valueAt: number
+  readonly valueLength: number
 
   constructor(
     topic: string,
@@ -472,7 +474,7 @@ export class TextRecord implements LogRecord {
     headers: Headers,
     keyText: string | undefined,
     valueText: string | undefined,
-    buf: Buffer,
+    batch: Buffer,
     keyAt: number,
     keyLength: number,
     valueAt: number,
@@ -486,19 +488,19 @@ export class TextRecord implements LogRecord {
     this.headers = headers
     this.keyText = keyText
     this.valueText = valueText
-    this.#buf = buf
-    this.#keyAt = keyAt
-    this.#keyLength = keyLength
-    this.#valueAt = valueAt
-    this.#valueLength = valueLength
+    this.batch = batch
+    this.keyAt = keyAt
+    this.keyLength = keyLength
+    this.valueAt = valueAt
+    this.valueLength = valueLength
   }
 
   get key(): Uint8Array | null {
-    return this.#keyLength < 0 ? null : this.#buf.subarray(this.#keyAt, this.#keyAt + this.#keyLength)
+    return this.keyLength < 0 ? null : this.batch.subarray(this.keyAt, this.keyAt + this.keyLength)
   }
 
   get value(): Uint8Array | null {
-    return this.#valueLength < 0 ? null : this.#buf.subarray(this.#valueAt, this.#valueAt + this.#valueLength)
+    return this.valueLength < 0 ? null : this.batch.subarray(this.valueAt, this.valueAt + this.valueLength)
   }
 }
 

@@ -764,7 +764,7 @@ export class EmbeddedLog implements Log {
     return this.#read(tp, offset, options, false)
   }
 
-  /** `lazyBytes`: ASCII batches' records as TextRecords (see decodeBatch); readQueued's. */
+  /** `lazyBytes`: records as BatchRecords (see decodeBatch); readQueued's. */
   #read(tp: TopicPartition, offset: number, options: FetchOptions, lazyBytes: boolean): LogRecord[] {
     this.#assertOpen()
     const part = this.partition(tp)
@@ -826,7 +826,7 @@ export class EmbeddedLog implements Log {
    * commits an output of an input that did not commit; anything else that reads must stay
    * below the high watermark. Reading the queued batch saves the runner one LMDB commit per
    * record: its output commits with the input's batch, or in the next transaction.
-   * Records of stored ASCII batches come as `TextRecord`s: their key and value are accessors
+   * Records of stored batches come as `BatchRecord`s: their key and value are accessors
    * that make the bytes' view when read (a spread of one drops them).
    */
   readQueued(tp: TopicPartition, offset: number, options: FetchOptions = {}): LogRecord[] {

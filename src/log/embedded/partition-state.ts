@@ -37,7 +37,7 @@ export class PartitionState {
     length: number
     crc: number
     records: LogRecord[]
-    /** Decoded for readQueued: ASCII batches as TextRecords. */
+    /** Decoded for readQueued: as BatchRecords. */
     lazyBytes: boolean
   } | null = null
   #waiters: Array<() => void> = []

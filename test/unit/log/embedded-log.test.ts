@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isSluiceError } from '../../../src/errors.ts'
-import { TextRecord } from '../../../src/log/embedded/batch-codec.ts'
+import { BatchRecord } from '../../../src/log/embedded/batch-codec.ts'
 import { openEmbeddedLog } from '../../../src/log/embedded/embedded-log.ts'
 import { partitionForKey } from '../../../src/log/partitioner.ts'
 import type { LogRecord } from '../../../src/log/types.ts'
@@ -521,17 +521,22 @@ describe('durability and backpressure', () => {
 })
 
 describe('the commit sequence and queued batches', () => {
-  test('readQueued hands ASCII batches out as TextRecords, read as plain records a spread copies whole', async () => {
+  test('readQueued hands records out as BatchRecords (text for ASCII batches), read as plain records a spread copies whole', async () => {
     const log = await openEmbeddedLog({ dataDir: tempDir() })
     await log.createTopic('t', { partitions: 1 })
     const tp = { topic: 't', partition: 0 }
     await log.appendBatch(tp, [rec('{"a":1}', 'k1'), { key: enc.encode('key-of-thirteen'), value: null }])
     await log.appendBatch(tp, [rec('{"city":"Zürich"}', 'k3')])
-    // The runner's read: the first batch (ASCII) lazily, the second (not ASCII) as plain records.
+    // The runner's read: every record lazily; the first batch (ASCII) with its text too.
     const queued = log.readQueued(tp, 0)
     assert.deepEqual(
-      queued.map((r) => r instanceof TextRecord),
-      [true, true, false],
+      queued.map((r) => r instanceof BatchRecord),
+      [true, true, true],
+    )
+    const binary = queued[2] as BatchRecord
+    assert.equal(
+      text(binary.batch.subarray(binary.valueAt, binary.valueAt + binary.valueLength)),
+      '{"city":"Zürich"}',
     )
     assert.deepEqual(
       queued.map((r) => [r.offset, text(r.key), text(r.value), r.keyText, r.valueText]),
@@ -545,7 +550,7 @@ describe('the commit sequence and queued batches', () => {
     // read stopped inside the first batch first, so a shared decoded batch would serve it.
     assert.equal(log.readQueued(tp, 0, { maxRecords: 1 }).length, 1)
     const records = log.read(tp, 0)
-    assert.ok(records.every((r) => !(r instanceof TextRecord)))
+    assert.ok(records.every((r) => !(r instanceof BatchRecord)))
     const copy = { ...records[0]! }
     assert.equal(text(copy.key), 'k1')
     assert.equal(text(copy.value), '{"a":1}')
