@@ -83,3 +83,14 @@ export function peakMemory(): { stop(): { peakRss: number; peakHeap: number } } 
     },
   }
 }
+
+/** A Markdown table; columns from `leftColumns` on are right-aligned (numbers). */
+export function table(head: string[], rows: string[][], leftColumns: number): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const right = head.map((_, i) => i >= leftColumns)
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`
+  // The delimiter row as Biome's markdown formatter writes it, so `npm run check` accepts the docs.
+  const rule = `|${widths.map((w, i) => (right[i] ? ` ${'-'.repeat(w - 1)}: ` : ` :${'-'.repeat(w - 1)} `)).join('|')}|`
+  return [line(head), rule, ...rows.map(line)].join('\n')
+}

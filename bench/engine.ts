@@ -77,7 +77,7 @@ import { EmbeddedRunner } from '../src/runtime/runner.ts'
 import { MemoryBackend } from '../src/runtime/state.ts'
 import { Task } from '../src/runtime/task.ts'
 import { compile, type Topology } from '../src/topology/compile.ts'
-import { positiveInt, writeDoc, xorshift } from './common.ts'
+import { positiveInt, table, writeDoc, xorshift } from './common.ts'
 import { type JoinResult, type JoinWorkload, joinBenchmarks, joinTable } from './joins.ts'
 import { fsyncBaseline, lmdbBaseline, type Spread } from './latency-baseline.ts'
 import { LatencyBreakdown } from './latency-breakdown.ts'
@@ -1098,16 +1098,6 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const dec = (n: number, digits = 1) => n.toFixed(digits)
 const pct = (n: number) => `${Math.round(n * 100)}%`
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1))
-
-function table(head: string[], rows: string[][], leftColumns: number): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const right = head.map((_, i) => i >= leftColumns)
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`
-  // The delimiter row as Biome's markdown formatter writes it, so `npm run check` accepts the docs.
-  const rule = `|${widths.map((w, i) => (right[i] ? ` ${'-'.repeat(w - 1)}: ` : ` :${'-'.repeat(w - 1)} `)).join('|')}|`
-  return [line(head), rule, ...rows.map(line)].join('\n')
-}
 
 const MODE_LABEL: Record<Mode, string> = {
   a: '(a) hand-written loop',

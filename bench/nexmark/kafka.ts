@@ -84,6 +84,7 @@ export async function runOnKafka(options: {
       results.push({
         query: spec.id,
         title: spec.title,
+        codec: 'json',
         events,
         outputs: await committedRows(log, output.name),
         seconds,

@@ -16,6 +16,7 @@ import { flagErrors } from '../common.ts'
 import { CpuProfiler } from '../profile.ts'
 import { generatorConfig } from './generator.ts'
 import { runOnKafka } from './kafka.ts'
+import { FORMATS, type Format } from './queries/common.ts'
 import { machine, profileTable, type QueryResult, resultTable, TARGETS, writeDocsSection } from './report.ts'
 import { appendEvents, EVENTS_TOPIC, runQuery } from './run.ts'
 import { QUERIES, type QuerySpec, querySpec } from './suite.ts'
@@ -39,6 +40,9 @@ every row into dt=…/hm=… directories beside the log). Reports events/s, even
   --seed N           the generator's seed (default 42)
   --rate N           events per second of event time, the generator's firstEventRate (default
                      10,000, the reference's default: 1,000,000 events span 100 s)
+  --codec LIST       how the events are encoded: json (default), binary (binaryCodec over
+                     bench/nexmark/schema.ts; q0–q2 write binary outputs too), or json,binary
+                     to run each query on both, one after the other, in this run
   --durability D     sync (default: every commit fsynced) or interval
   --dir PATH         where the log's data directory goes (default: the OS temp dir)
   --cpu-prof         profile each timed run (main JS thread): writes nexmark-<query>.cpuprofile
@@ -50,6 +54,7 @@ Examples:
   npm run bench:nexmark -- --query q5 --events 10000000
   npm run bench:nexmark -- --all --events 1000000 --write-docs
   npm run bench:nexmark -- --query q4 --events 2000000 --cpu-prof
+  npm run bench:nexmark -- --query q0,q1 --codec json,binary
   npm run bench:nexmark -- --query q0,q1,q2,q5 --events 1000000 --backend kafka
 `
 
@@ -72,6 +77,7 @@ function parse() {
       seed: { type: 'string' },
       rate: { type: 'string' },
       durability: { type: 'string', default: 'sync' },
+      codec: { type: 'string', default: 'json' },
       dir: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
@@ -119,6 +125,12 @@ const config = generatorConfig({
   firstEventRate: count('rate', args.rate, 10_000),
 })
 const durability = args.durability as Durability
+const formats = args.codec.split(',').map((f) => f.trim()) as Format[]
+for (const f of formats)
+  if (!FORMATS.includes(f)) fail(`--codec takes json, binary or json,binary, got "${args.codec}"`)
+if (new Set(formats).size !== formats.length) fail(`--codec lists "${args.codec}": name each codec once`)
+if (args.backend === 'kafka' && formats.some((f) => f !== 'json'))
+  fail('--backend kafka runs on JSON events: leave --codec out')
 
 const tty = process.stderr.isTTY === true
 function progress(text: string, final = false): void {
@@ -146,35 +158,45 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(resolve(args.dir ?? tmpdir()), 'sluice-bench-nexmark-'))
   const results: QueryResult[] = []
   try {
-    const log = await openEmbeddedLog({ dataDir: join(dir, 'log'), durability, cleanupIntervalMs: 0 })
-    try {
-      const appended = await appendEvents(log, config, events, (done) =>
-        progress(`appending events (not timed): ${int(done)} of ${int(events)}`),
-      )
-      progress(
-        `appended ${int(appended.events)} events, ${int(appended.bytes / 1_048_576)} MB, in ${appended.seconds.toFixed(1)} s`,
-        true,
-      )
-    } finally {
-      await log.close()
-    }
-    for (const spec of specs) {
-      progress(`${spec.id} (${spec.title}) running`)
-      const result = runInChild(spec, join(dir, 'log'))
-      results.push(result)
-      progress(`${spec.id} (${spec.title}): ${int(events / result.cpuSeconds)} events/s per core`, true)
-      if (result.files) {
-        const f = result.files
+    for (const format of formats) {
+      const logDir = join(dir, `log-${format}`)
+      const log = await openEmbeddedLog({ dataDir: logDir, durability, cleanupIntervalMs: 0 })
+      try {
+        const appended = await appendEvents(
+          log,
+          config,
+          events,
+          (done) => progress(`appending ${format} events (not timed): ${int(done)} of ${int(events)}`),
+          format,
+        )
         progress(
-          `${spec.id}: ${int(f.lines)} rows in ${int(f.files)} files in ${int(f.directories)} partition directories, ${int(f.bytes / 1_048_576)} MB`,
+          `appended ${int(appended.events)} ${format} events, ${int(appended.bytes / 1_048_576)} MB, in ${appended.seconds.toFixed(1)} s`,
           true,
         )
+      } finally {
+        await log.close()
       }
-      if (result.profile) {
-        process.stderr.write(
-          `\n${spec.id}: ${result.profile.file}, top functions by self time:\n${profileTable(result.profile.top)}\n\n`,
-        )
+      for (const spec of specs) {
+        const label = formats.length > 1 ? `${spec.id} ${format}` : spec.id
+        progress(`${label} (${spec.title}) running`)
+        const result = runInChild(spec, logDir, format)
+        results.push(result)
+        progress(`${label} (${spec.title}): ${int(events / result.cpuSeconds)} events/s per core`, true)
+        if (result.files) {
+          const f = result.files
+          progress(
+            `${spec.id}: ${int(f.lines)} rows in ${int(f.files)} files in ${int(f.directories)} partition directories, ${int(f.bytes / 1_048_576)} MB`,
+            true,
+          )
+        }
+        if (result.profile) {
+          process.stderr.write(
+            `\n${label}: ${result.profile.file}, top functions by self time:\n${profileTable(result.profile.top)}\n\n`,
+          )
+        }
       }
+      // The next codec's log is written on the memory and disk this one used.
+      rmSync(logDir, { recursive: true, force: true })
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -193,7 +215,7 @@ async function main(): Promise<void> {
  * Each query runs in a process of its own over the log the parent filled (and closed): its
  * peak memory is its own, and no query runs on code the JIT shaped for another.
  */
-function runInChild(spec: QuerySpec, logDir: string): QueryResult {
+function runInChild(spec: QuerySpec, logDir: string, format: Format): QueryResult {
   const child = spawnSync(
     process.execPath,
     [
@@ -211,6 +233,8 @@ function runInChild(spec: QuerySpec, logDir: string): QueryResult {
       String(config.firstEventRate),
       '--durability',
       durability,
+      '--codec',
+      format,
       ...(args['cpu-prof'] ? ['--cpu-prof'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
@@ -230,10 +254,12 @@ async function runQueries(logDir: string): Promise<QueryResult[]> {
     const appended = log.partitionsOf(EVENTS_TOPIC)[0]!.highWatermark
     if (appended !== events) throw new Error(`the log holds ${appended} events, not ${events}`)
     for (const spec of specs) {
-      const file = `nexmark-${spec.id}.cpuprofile`
+      const format = formats[0]!
+      const file = `nexmark-${spec.id}${format === 'json' ? '' : `-${format}`}.cpuprofile`
       let profile: QueryResult['profile']
       const measured = await runQuery(log, spec, config, {
         // Beside the log, on the same disk (--dir); the parent removes both.
+        format,
         ...(spec.files ? { filesDir: join(dirname(logDir), `files-${spec.id}`) } : {}),
         ...(profiler ? { beforeStart: () => profiler.start() } : {}),
         ...(profiler
@@ -247,6 +273,7 @@ async function runQueries(logDir: string): Promise<QueryResult[]> {
       results.push({
         query: spec.id,
         title: spec.title,
+        codec: format,
         events,
         ...measured,
         ...(profile ? { profile } : {}),
@@ -267,7 +294,12 @@ function notes(): string {
     .join(', ')
   return `- Events: ${events.toLocaleString('en-US')} from bench/nexmark/generator.ts (nexmark/nexmark's generator and
   defaults: 1 : 3 : 46 persons, auctions and bids, JSON with the reference's \`extra\` padding —
-  bids about 250 bytes), seed ${config.seed}, ${config.firstEventRate.toLocaleString('en-US')} events per second of event time; one topic,
+  bids about 250 bytes${
+    formats.includes('binary')
+      ? `; codec binary: \`binaryCodec\` over bench/nexmark/schema.ts, 199 bytes an event against
+  JSON's 274, and q0–q2 write binary outputs`
+      : ''
+  }), seed ${config.seed}, ${config.firstEventRate.toLocaleString('en-US')} events per second of event time; one topic,
   one partition, appended before the clock starts. Queries and how each is written: docs/nexmark.md.
 - Each query runs in a process of its own, started once the events are in the log: one pipeline
   on \`EmbeddedRunner\` (one JS thread) with exactly-once commits

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
-import { writeDoc } from '../common.ts'
+import { table, writeDoc } from '../common.ts'
 import type { HotFunction } from '../profile.ts'
 import type { Measured } from './run.ts'
 
@@ -25,6 +25,8 @@ export const TARGETS: Readonly<Record<string, number>> = {
 export interface QueryResult extends Measured {
   query: string
   title: string
+  /** How the events were encoded (and q0–q2's outputs): json or binary. */
+  codec: string
   events: number
   profile?: { file: string; top: HotFunction[] }
 }
@@ -37,6 +39,7 @@ export function resultTable(results: readonly QueryResult[]): string {
     [
       'query',
       'what',
+      'codec',
       'events',
       'outputs',
       'wall s',
@@ -54,6 +57,7 @@ export function resultTable(results: readonly QueryResult[]): string {
       return [
         r.query,
         r.title,
+        r.codec,
         int(r.events),
         int(r.outputs),
         r.seconds.toFixed(2),
@@ -66,7 +70,7 @@ export function resultTable(results: readonly QueryResult[]): string {
         target === undefined ? '' : perCore >= target ? 'yes' : 'NO',
       ]
     }),
-    2,
+    3,
   )
 }
 
@@ -79,15 +83,6 @@ export function profileTable(top: readonly HotFunction[]): string {
 }
 
 /** A Markdown table with the delimiter row as Biome's formatter writes it (so `npm run check` passes). */
-function table(head: string[], rows: string[][], leftColumns: number): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const right = head.map((_, i) => i >= leftColumns)
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`
-  const rule = `|${widths.map((w, i) => (right[i] ? ` ${'-'.repeat(w - 1)}: ` : ` :${'-'.repeat(w - 1)} `)).join('|')}|`
-  return [line(head), rule, ...rows.map(line)].join('\n')
-}
-
 export function machine(loadAtStart: number): string {
   let cpu = 'unknown CPU'
   try {

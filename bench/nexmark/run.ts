@@ -15,7 +15,9 @@ import { ConnectorRunner, EmbeddedRunner } from '../../src/index.ts'
 import type { Topology } from '../../src/topology/compile.ts'
 import { peakMemory } from '../common.ts'
 import { type GeneratorConfig, NexmarkGenerator } from './generator.ts'
-import { queryContext } from './queries/common.ts'
+import type { Event } from './model.ts'
+import { type Format, queryContext } from './queries/common.ts'
+import { eventCodec } from './schema.ts'
 import type { QuerySpec } from './suite.ts'
 
 export const EVENTS_TOPIC = 'nexmark-events'
@@ -26,13 +28,15 @@ export interface Appended {
   seconds: number
 }
 
-/** Generates `count` events and appends them, JSON-encoded, to a one-partition topic. */
+/** Generates `count` events and appends them, JSON- or binary-encoded, to a one-partition topic. */
 export async function appendEvents(
   log: EmbeddedLog,
   config: GeneratorConfig,
   count: number,
   progress: (done: number) => void,
+  format: Format = 'json',
 ): Promise<Appended> {
+  const encode = format === 'binary' ? eventCodec.encode : (e: Event) => Buffer.from(JSON.stringify(e))
   const t0 = performance.now()
   await log.createTopic(EVENTS_TOPIC, { partitions: 1 })
   const producer = log.producer()
@@ -44,7 +48,7 @@ export async function appendEvents(
     const n = Math.min(chunk, count - done)
     const batch: ProducerRecord[] = new Array(n)
     for (let i = 0; i < n; i++) {
-      const value = Buffer.from(JSON.stringify(generator.next()))
+      const value = encode(generator.next())
       bytes += value.length
       batch[i] = { key: null, value }
     }
@@ -87,6 +91,8 @@ export interface RunOptions {
    * a new directory in the OS temp dir, removed after the run.
    */
   filesDir?: string
+  /** How the events in the log are encoded (default JSON): the query reads them so. */
+  format?: Format
 }
 
 let runs = 0
@@ -98,7 +104,7 @@ export async function runQuery(
   config: GeneratorConfig,
   hooks: RunOptions = {},
 ): Promise<Measured> {
-  const ctx = queryContext(spec.id, config, { suffix: `-run${++runs}` })
+  const ctx = queryContext(spec.id, config, { suffix: `-run${++runs}`, format: hooks.format ?? 'json' })
   const { pipeline, output } = spec.build(ctx)
   const filesDir = spec.files ? (hooks.filesDir ?? mkdtempSync(join(tmpdir(), 'sluice-nexmark-files-'))) : ''
   try {

@@ -1,20 +1,21 @@
 /** Query 1, currency conversion: each bid's price from dollars to euros (× 0.908). */
-import { pipeline, topic } from '../../../src/index.ts'
+import { b, binaryCodec, pipeline } from '../../../src/index.ts'
 import { isBid } from '../model.ts'
-import type { Query, QueryContext } from './common.ts'
+import { outputTopic, type Query, type QueryContext } from './common.ts'
 
-export interface Q1Row {
-  auction: number
-  bidder: number
-  price: number
-  dateTime: number
-  extra: string
-}
+const Q1Schema = b.struct({
+  auction: b.number(),
+  bidder: b.number(),
+  price: b.number(),
+  dateTime: b.number(),
+  extra: b.string(),
+})
+export type Q1Row = b.Infer<typeof Q1Schema>
 
 export const DOLLAR_TO_EURO = 0.908
 
 export function q1(ctx: QueryContext): Query<Q1Row> {
-  const out = topic<Q1Row>(ctx.output)
+  const out = outputTopic<Q1Row>(ctx, binaryCodec(Q1Schema))
   const p = pipeline(ctx.name)
   p.from(ctx.events, { watermark: ctx.watermark })
     .filter(isBid)

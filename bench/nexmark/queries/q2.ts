@@ -1,17 +1,15 @@
 /** Query 2, selection: the bids on every 123rd auction (auction id mod 123 = 0). */
-import { pipeline, topic } from '../../../src/index.ts'
+import { b, binaryCodec, pipeline } from '../../../src/index.ts'
 import { isBid } from '../model.ts'
-import type { Query, QueryContext } from './common.ts'
+import { outputTopic, type Query, type QueryContext } from './common.ts'
 
-export interface Q2Row {
-  auction: number
-  price: number
-}
+const Q2Schema = b.struct({ auction: b.number(), price: b.number() })
+export type Q2Row = b.Infer<typeof Q2Schema>
 
 export const AUCTION_SKIP = 123
 
 export function q2(ctx: QueryContext): Query<Q2Row> {
-  const out = topic<Q2Row>(ctx.output)
+  const out = outputTopic<Q2Row>(ctx, binaryCodec(Q2Schema))
   const p = pipeline(ctx.name)
   p.from(ctx.events, { watermark: ctx.watermark })
     .filter(isBid)

@@ -5,14 +5,15 @@
  * key). The events are out of order within groups of 37 (the generator's
  * `outOfOrderGroupSize`), and the sources' watermark bound covers exactly that, so no record
  * may be late. At the end the watermark is moved past everything: every window and auction
- * closes, as the reference assumes. Then once more on two partitions, events spread by key.
+ * closes, as the reference assumes. Then once more on two partitions, events spread by key, and
+ * once through the binary codec (bench/nexmark/schema.ts).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { TestDriver } from 'sluice/testing'
 import { generateEvents, generatorConfig } from '../../../bench/nexmark/generator.ts'
 import type { Event } from '../../../bench/nexmark/model.ts'
-import { queryContext } from '../../../bench/nexmark/queries/common.ts'
+import { type Format, queryContext } from '../../../bench/nexmark/queries/common.ts'
 import { canonical, QUERIES, type QuerySpec } from '../../../bench/nexmark/suite.ts'
 
 // 500 events/s of event time: 20,000 events span 40 s, so 10 s windows close several times
@@ -24,8 +25,8 @@ const PROCESSING_TIME_WINDOWS_MS = 10_000
 const only = process.env['NEXMARK_QUERIES']?.split(',')
 const selected = QUERIES.filter((q) => only === undefined || only.includes(q.id))
 
-function check(q: QuerySpec, all: readonly Event[], partitions: number): void {
-  const ctx = queryContext(q.id, config, { suffix: `-p${partitions}` })
+function check(q: QuerySpec, all: readonly Event[], partitions: number, format: Format = 'json'): void {
+  const ctx = queryContext(q.id, config, { suffix: `-p${partitions}`, format })
   const { pipeline, output } = q.build(ctx)
   const driver = new TestDriver(pipeline, { partitions })
   all.forEach((e, i) => {
@@ -56,5 +57,13 @@ for (const q of selected) {
 for (const q of selected) {
   test(`${q.id} (${q.title}) equals its reference: 20,000 events over two partitions`, () => {
     check(q, events, 2)
+  })
+}
+
+// The same events through the binary codec (bench/nexmark/schema.ts): what the benchmark's
+// `--codec binary` runs. q0–q2 write binary outputs too.
+for (const q of selected) {
+  test(`${q.id} (${q.title}) equals its reference: 20,000 binary events, one partition`, () => {
+    check(q, events, 1, 'binary')
   })
 }
