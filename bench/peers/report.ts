@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { writeDoc } from '../common.ts'
+import { table, writeDoc } from '../common.ts'
 import type { Expectation } from './expected.ts'
 import type { Engine, RunResult } from './result.ts'
 
@@ -100,16 +100,6 @@ export function summaryTable(runs: readonly Checked[], engines: readonly Engine[
     ]),
     1,
   )
-}
-
-/** A Markdown table with the delimiter row as Biome's formatter writes it (so `npm run check` passes). */
-function table(head: string[], rows: string[][], leftColumns: number): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const right = head.map((_, i) => i >= leftColumns)
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`
-  const rule = `|${widths.map((w, i) => (right[i] ? ` ${'-'.repeat(w - 1)}: ` : ` :${'-'.repeat(w - 1)} `)).join('|')}|`
-  return [line(head), rule, ...rows.map(line)].join('\n')
 }
 
 const BENCHMARKS_HEADING = '## Nexmark peers (`npm run bench:peers`)'

@@ -23,6 +23,8 @@ import type { ProducerRecord } from '../log/types.ts'
  * Values of binary codecs (`Codec.encodeInto`) are written into one growing buffer (`writer()`),
  * so they are no objects at all until the commit; their column holds where each one starts.
  */
+const MIN_WRITER_BYTES = 64 * 1024
+
 export class OutputBuffer {
   #keys: Array<Bytes | null> = []
   /** A value, or where it starts in the writer (`pushWritten`). */
@@ -30,8 +32,8 @@ export class OutputBuffer {
   /** Where each value in the writer ends, in order. */
   #ends: number[] = []
   #writer: ByteWriter | null = null
-  /** The size of the last writer handed out with the records: the next one starts as big. */
-  #writerBytes = 64 * 1024
+  /** How big the writer starts: what the task's last buffer for the topic wrote (see `written`). */
+  readonly #writerBytes: number
   #timestamps: number[] = []
   /** The partition each output goes to, where the task chose it (repartition topics). */
   #partitions: Array<number | undefined> = []
@@ -39,6 +41,15 @@ export class OutputBuffer {
   #extras: ProducerRecord[] = []
   /** Where each extra goes: the number of column outputs before it. */
   #extrasAt: number[] = []
+
+  constructor(writerBytes = MIN_WRITER_BYTES) {
+    this.#writerBytes = Math.max(MIN_WRITER_BYTES, writerBytes)
+  }
+
+  /** Bytes written to the writer so far: the task starts the topic's next buffer's writer as big. */
+  get written(): number {
+    return this.#writer?.pos ?? 0
+  }
 
   push(key: Bytes | null, value: Bytes | null, timestamp: number, partition?: number): void {
     this.#keys.push(key)
@@ -98,10 +109,7 @@ export class OutputBuffer {
     // Handed over with the records, whose values are views of it; the next output starts a
     // new one: a backend may hold the records past this call (a Kafka producer until it sends).
     const written = this.#writer?.buf
-    if (this.#writer !== null) {
-      this.#writerBytes = Math.max(64 * 1024, this.#writer.pos)
-      this.#writer = null
-    }
+    this.#writer = null
     const ends = this.#ends
     let w = 0
     let e = 0

@@ -106,6 +106,8 @@ export class Task implements ChainHost {
   pendingOutputs = 0
   /** The output buffer (or exchange queue) of each output of the record being processed, for a rollback. */
   readonly #journal: Array<OutputBuffer | unknown[]> = []
+  /** Per output topic, the bytes its last OutputBuffer's writer held (binary codecs). */
+  readonly #writtenBytes = new Map<string, number>()
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   /** The runner's in-memory exchange, until the task is discarded (see `discard`). */
@@ -613,7 +615,7 @@ export class Task implements ChainHost {
   #output(topic: string): OutputBuffer {
     let list = this.#outputs.get(topic)
     if (!list) {
-      list = new OutputBuffer()
+      list = new OutputBuffer(this.#writtenBytes.get(topic))
       this.#outputs.set(topic, list)
     }
     return list
@@ -651,7 +653,12 @@ export class Task implements ChainHost {
     const state = new Map<string, unknown>()
     for (const store of this.stores.values()) store.takeWrites(state)
     const outputs = new Map<string, ProducerRecord[]>()
-    for (const [topic, buffer] of this.#outputs) outputs.set(topic, buffer.records())
+    for (const [topic, buffer] of this.#outputs) {
+      // A buffer per commit: binary values go into a writer that starts as big as the last one
+      // for the topic got, instead of doubling its way up again at every commit.
+      if (buffer.written > 0) this.#writtenBytes.set(topic, buffer.written)
+      outputs.set(topic, buffer.records())
+    }
     this.#outputs = new Map()
     this.pendingOutputs = 0
     this.#journal.length = 0

@@ -75,3 +75,38 @@ test('random pushes, adds and pops give what a plain array of records gives', ()
     assert.deepEqual(b.records().map(plain), model, `round ${round}`)
   }
 })
+
+test('values written into the buffer come back as views of it, between the others; pop rewinds the writer', () => {
+  const b = new OutputBuffer(10)
+  const write = (text: string) => {
+    const w = b.writer()
+    const start = w.pos
+    w.ensure(text.length)
+    w.pos += w.buf.write(text, w.pos, 'latin1')
+    return start
+  }
+  b.push('k0', '{"json":0}', 1)
+  b.pushWritten('k1', write('one'), 2)
+  b.add({ key: null, value: 'dead', headers: { e: 'x' }, timestamp: 3 })
+  b.pushWritten(null, write('two'), 4, 2)
+  b.pushWritten('k3', write('three'), 5)
+  b.pop()
+  assert.equal(b.written, 6, 'the popped value is gone from the writer too')
+  // Past the writer's first 64 KiB: values written after it grows stay whole.
+  const big = 'x'.repeat(70_000)
+  b.pushWritten('k4', write(big), 6)
+  const text = (v: ProducerRecord['value']) =>
+    typeof v === 'string' || v === null ? v : Buffer.from(v).toString()
+  assert.deepEqual(
+    b.records().map((r) => [r.key, text(r.value), r.timestamp, r.partition]),
+    [
+      ['k0', '{"json":0}', 1, undefined],
+      ['k1', 'one', 2, undefined],
+      [null, 'dead', 3, undefined],
+      [null, 'two', 4, 2],
+      ['k4', big, 6, undefined],
+    ],
+  )
+  // The writer went with the records: the next output starts a new one.
+  assert.equal(b.written, 0)
+})
