@@ -179,7 +179,16 @@ for (let ${i} = 0; ${i} < ${n}; ${i}++) { ${dec(node.of, y)} ${x}.push(${y}); }`
   fns.push(`function ${decodeRoot}(r) {\n${dec(root, 'v')}\nreturn v;\n}`)
   const source = `'use strict';\n${fns.join('\n\n')}\nreturn { encode: ${encodeRoot}, decode: ${decodeRoot} };`
   const make = new Function('bad', 'corrupt', 'flag', 'parse', source)
-  return make(bad, corrupt, flag, JSON.parse) as Compiled
+  return make(bad, corrupt, flag, parseJson) as Compiled
+}
+
+/** A JSON field's text: text that does not parse is a damaged value, not a SyntaxError. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    throw corrupt(`a JSON field that does not parse (${(e as Error).message})`)
+  }
 }
 
 /** A flag byte (nullable, optional, boolean): 0 or 1, anything else is damage. */

@@ -182,6 +182,12 @@ describe('binaryCodec', () => {
       () => binaryCodec(b.string()).decode(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f])),
       sluiceCode('SLUICE_INVALID_INPUT', /more than 32 bits/),
     )
+    // A JSON field whose text is not JSON: refused as damaged, not with a SyntaxError.
+    const J = binaryCodec(b.struct({ meta: b.json() }))
+    assert.throws(
+      () => J.decode(Buffer.from([3, 0x7b, 0x78, 0x7d])),
+      sluiceCode('SLUICE_INVALID_INPUT', /a JSON field that does not parse/),
+    )
     // JSON text is not this codec's: refused with what to do.
     assert.throws(
       () => orders.decode(Buffer.from(JSON.stringify(order))),
