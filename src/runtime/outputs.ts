@@ -1,5 +1,6 @@
 import { ByteWriter } from '../dsl/binary/io.ts'
 import type { Bytes } from '../log/bytes.ts'
+import { FrameWriter, type RecordFrames } from '../log/embedded/frames.ts'
 import type { ProducerRecord } from '../log/types.ts'
 
 /**
@@ -26,6 +27,11 @@ import type { ProducerRecord } from '../log/types.ts'
 const MIN_WRITER_BYTES = 64 * 1024
 
 export class OutputBuffer {
+  /** The key and timestamp of the value `beginValue` started, and where it starts. */
+  #valueKey: Bytes | null = null
+  #valueTs = 0
+  #valueStart = 0
+
   #keys: Array<Bytes | null> = []
   /** A value, or where it starts in the writer (`pushWritten`). */
   #values: Array<Bytes | null | number> = []
@@ -62,6 +68,25 @@ export class OutputBuffer {
   writer(): ByteWriter {
     if (this.#writer === null) this.#writer = new ByteWriter(this.#writerBytes)
     return this.#writer
+  }
+
+  /** Begins an output whose value the caller writes into the writer returned (`Codec.encodeInto`). */
+  beginValue(key: Bytes | null, timestamp: number): ByteWriter {
+    const writer = this.writer()
+    this.#valueKey = key
+    this.#valueTs = timestamp
+    this.#valueStart = writer.pos
+    return writer
+  }
+
+  /** Ends the output `beginValue` began: its value is what was written since. */
+  endValue(): void {
+    this.pushWritten(this.#valueKey, this.#valueStart, this.#valueTs)
+  }
+
+  /** Drops what the value `beginValue` began wrote (it failed to encode). */
+  abortValue(): void {
+    this.#writer!.pos = this.#valueStart
   }
 
   /** An output whose value was written to `writer()` from `start` to its current end. */
@@ -153,4 +178,69 @@ class PartitionedOutput implements ProducerRecord {
     this.timestamp = timestamp
     this.partition = partition
   }
+}
+
+/**
+ * A task's outputs to one topic of one partition on the embedded log, written as they come in
+ * the log's batch format (log/embedded/frames.ts): no object, no array slot and no Buffer per
+ * output, and no copy at the commit, which stages the frames as batches as they lie. The
+ * EmbeddedRunner's tasks use it for every such topic (`TaskOptions.framed`); the Kafka and
+ * worker-thread runners take ProducerRecords (OutputBuffer).
+ */
+export class FramedOutputs {
+  readonly #writer: ByteWriter
+  readonly #frames: FrameWriter
+
+  /** `writerBytes`: how big the buffer starts (what the task's last one for the topic took). */
+  constructor(writerBytes = MIN_WRITER_BYTES) {
+    this.#writer = new ByteWriter(Math.max(MIN_WRITER_BYTES, writerBytes))
+    this.#frames = new FrameWriter(this.#writer)
+  }
+
+  /** Bytes written so far. */
+  get written(): number {
+    return this.#writer.pos
+  }
+
+  get count(): number {
+    return this.#frames.count
+  }
+
+  push(key: Bytes | null, value: Bytes | null, timestamp: number, partition?: number): void {
+    if (partition !== undefined && partition !== 0) throw notOnePartition(partition)
+    this.#frames.begin(key, timestamp)
+    this.#frames.endWith(value)
+  }
+
+  beginValue(key: Bytes | null, timestamp: number): ByteWriter {
+    this.#frames.begin(key, timestamp)
+    return this.#writer
+  }
+
+  endValue(): void {
+    this.#frames.end()
+  }
+
+  abortValue(): void {
+    this.#frames.abort()
+  }
+
+  add(record: ProducerRecord): void {
+    if (record.partition !== undefined && record.partition !== 0) throw notOnePartition(record.partition)
+    this.#frames.begin(record.key ?? null, record.timestamp ?? Date.now())
+    this.#frames.endWith(record.value, record.headers)
+  }
+
+  pop(): void {
+    this.#frames.pop()
+  }
+
+  /** The outputs as batches to be: the buffer is theirs from now on (the log stages it as it lies). */
+  frames(): RecordFrames {
+    return this.#frames.take()
+  }
+}
+
+function notOnePartition(partition: number): Error {
+  return new Error(`an output for partition ${partition} of a topic of one partition`)
 }

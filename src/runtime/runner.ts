@@ -232,6 +232,8 @@ export class EmbeddedRunner {
       partition,
       backend: this.#backend,
       partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
+      // Outputs to a topic of one partition are written as batches as they come (FramedOutputs).
+      framed: (topic) => this.#log.partitionsOf(topic).length === 1,
       upstreamTasks: (id) => counts.get(id)!,
       now: Date.now,
       globals: running.globals,
@@ -523,6 +525,11 @@ export class EmbeddedRunner {
         for (const [topic, records] of c.outputs) {
           if (records.length === 0) continue
           tx.send(topic, records)
+          touched = true
+        }
+        for (const [topic, frames] of c.frames) {
+          if (frames.count === 0) continue
+          tx.sendFrames(topic, frames)
           touched = true
         }
         if (c.state.size > 0) {

@@ -9,6 +9,7 @@ import { utf8 } from '../dsl/codec.ts'
 import { formatIssues } from '../dsl/schema.ts'
 import type { Bytes } from '../log/bytes.ts'
 import { BatchRecord } from '../log/embedded/batch-codec.ts'
+import type { RecordFrames } from '../log/embedded/frames.ts'
 import { partitionForStringKey } from '../log/partitioner.ts'
 import type { Headers, LogRecord, ProducerRecord } from '../log/types.ts'
 import type { Subtopology, Topology } from '../topology/compile.ts'
@@ -18,7 +19,7 @@ import { type Exchange, ExchangedRecord } from './exchange.ts'
 import type { GlobalTables } from './global-tables.ts'
 import { jsonCopy } from './json-copy.ts'
 import { TaskMetrics } from './metrics/task-metrics.ts'
-import { OutputBuffer } from './outputs.ts'
+import { FramedOutputs, OutputBuffer } from './outputs.ts'
 import { PoisonRecords } from './poison.ts'
 import { OperatorError, type RecordOrigin, type StreamRecord } from './record.ts'
 import { KeyValueStore, type StateBackend, type TaskStore } from './state.ts'
@@ -53,11 +54,19 @@ export interface TaskOptions {
   poison?: PoisonRecords
   /** Repartition topics handed over in memory (runtime/exchange.ts): the EmbeddedRunner's. */
   exchange?: Exchange | undefined
+  /**
+   * Topics whose outputs are written in the embedded log's batch format as they come
+   * (FramedOutputs), collected as `TaskCommit.frames`: the EmbeddedRunner's, for its topics of
+   * one partition. Default: none (every output is a ProducerRecord).
+   */
+  framed?: (topic: string) => boolean
 }
 
 /** What one commit of a task holds. */
 export interface TaskCommit {
   outputs: Map<string, ProducerRecord[]>
+  /** Outputs of the topics `TaskOptions.framed` names, as frames of the embedded log. */
+  frames: Map<string, RecordFrames>
   state: Map<string, unknown>
   /** Next offset to read per input (topic → offset, for this task's partition). */
   positions: Map<string, number>
@@ -104,15 +113,20 @@ export class Task implements ChainHost {
   readonly positions = new Map<string, number>()
   /** Output records (sinks and repartitions) since the last `collect`. */
   pendingOutputs = 0
-  /** The output buffer (or exchange queue) of each output of the record being processed, for a rollback. */
-  readonly #journal: Array<OutputBuffer | unknown[]> = []
+  /**
+   * The output buffer (or exchange queue) of each output of the record being processed, for a
+   * rollback: the first `#journaled` slots. A count, not the array's length: setting an
+   * array's length is a runtime call, and it was 2% of a pass-through pipeline's thread.
+   */
+  readonly #journal: Array<OutputBuffer | FramedOutputs | unknown[]> = []
+  #journaled = 0
   /** Per output topic, the bytes its last OutputBuffer's writer held (binary codecs). */
   readonly #writtenBytes = new Map<string, number>()
   readonly #sources = new Map<string, SourceRuntime>()
   readonly #options: TaskOptions
   /** The runner's in-memory exchange, until the task is discarded (see `discard`). */
   #exchange: Exchange | undefined
-  #outputs = new Map<string, OutputBuffer>()
+  #outputs = new Map<string, OutputBuffer | FramedOutputs>()
   readonly #watermarkHooks: Array<(wm: number) => void> = []
   readonly #timeHooks: Array<(now: number) => void> = []
   /** The repartition topics this task writes (its keyBys), from the topology. */
@@ -272,7 +286,7 @@ export class Task implements ChainHost {
     const value = record.value === null || record.value === undefined ? null : encode(record.value)
     const list = this.#output(topic)
     list.push(record.key, value, record.timestamp)
-    this.#journal.push(list)
+    this.#journal[this.#journaled++] = list
     this.pendingOutputs++
     this.recordsOut++
   }
@@ -286,17 +300,16 @@ export class Task implements ChainHost {
     const list = this.#output(topic)
     if (record.value === null || record.value === undefined) list.push(record.key, null, record.timestamp)
     else {
-      const writer = list.writer()
-      const start = writer.pos
+      const writer = list.beginValue(record.key, record.timestamp)
       try {
         encodeInto(record.value, writer)
       } catch (e) {
-        writer.pos = start
+        list.abortValue()
         throw e
       }
-      list.pushWritten(record.key, start, record.timestamp)
+      list.endValue()
     }
-    this.#journal.push(list)
+    this.#journal[this.#journaled++] = list
     this.pendingOutputs++
     this.recordsOut++
   }
@@ -312,7 +325,7 @@ export class Task implements ChainHost {
       // counting it would make commits come sooner (more state written) for nothing.
       const partition = partitionForStringKey(record.key!, partitions)
       const queue = queues[partition]!
-      this.#journal.push(queue)
+      this.#journal[this.#journaled++] = queue
       queue.push(new ExchangedRecord(topic, partition, record.key, data, record.timestamp, null))
       return
     }
@@ -321,7 +334,7 @@ export class Task implements ChainHost {
     this.pendingOutputs++
     const key = record.key!
     const list = this.#output(topic)
-    this.#journal.push(list)
+    this.#journal[this.#journaled++] = list
     list.push(key, json, record.timestamp, partitionForStringKey(key, partitions))
   }
 
@@ -392,7 +405,7 @@ export class Task implements ChainHost {
       const slot = queue.shift()!
       const previous = this.#origin
       this.#origin = slot.origin
-      this.#journal.length = 0
+      this.#journaled = 0
       try {
         if (!slot.ok) throw new OperatorError(slot.name, slot.error)
         slot.next({ key: slot.record.key, value: slot.value, timestamp: slot.record.timestamp })
@@ -497,7 +510,7 @@ export class Task implements ChainHost {
   }
 
   #push(source: SourceRuntime, record: StreamRecord): void {
-    this.#journal.length = 0
+    this.#journaled = 0
     try {
       source.push(record)
     } catch (error) {
@@ -612,10 +625,11 @@ export class Task implements ChainHost {
 
   // ------------------------------------------------------------ commit
 
-  #output(topic: string): OutputBuffer {
+  #output(topic: string): OutputBuffer | FramedOutputs {
     let list = this.#outputs.get(topic)
     if (!list) {
-      list = new OutputBuffer(this.#writtenBytes.get(topic))
+      const bytes = this.#writtenBytes.get(topic)
+      list = this.#options.framed?.(topic) ? new FramedOutputs(bytes) : new OutputBuffer(bytes)
       this.#outputs.set(topic, list)
     }
     return list
@@ -624,12 +638,12 @@ export class Task implements ChainHost {
   /** Drops what a failed record produced, so a dead-lettered record has no partial output. */
   #rollbackOutputs(): void {
     const journal = this.#journal
-    for (let i = journal.length - 1; i >= 0; i--) {
+    for (let i = this.#journaled - 1; i >= 0; i--) {
       const list = journal[i]!
       list.pop()
-      if (list instanceof OutputBuffer) this.pendingOutputs--
+      if (list instanceof OutputBuffer || list instanceof FramedOutputs) this.pendingOutputs--
     }
-    journal.length = 0
+    this.#journaled = 0
   }
 
   /**
@@ -653,17 +667,21 @@ export class Task implements ChainHost {
     const state = new Map<string, unknown>()
     for (const store of this.stores.values()) store.takeWrites(state)
     const outputs = new Map<string, ProducerRecord[]>()
+    const frames = new Map<string, RecordFrames>()
     for (const [topic, buffer] of this.#outputs) {
-      // A buffer per commit: binary values go into a writer that starts as big as the last one
-      // for the topic got, instead of doubling its way up again at every commit.
+      // A buffer per commit: binary values (and frames) go into a writer that starts as big as
+      // the last one for the topic got, instead of doubling its way up again at every commit.
       if (buffer.written > 0) this.#writtenBytes.set(topic, buffer.written)
-      outputs.set(topic, buffer.records())
+      if (buffer instanceof FramedOutputs) frames.set(topic, buffer.frames())
+      else outputs.set(topic, buffer.records())
     }
     this.#outputs = new Map()
     this.pendingOutputs = 0
+    // The slots too: they would keep this commit's buffers alive.
     this.#journal.length = 0
+    this.#journaled = 0
     this.metrics.collected()
-    return { outputs, state, positions: new Map(this.positions) }
+    return { outputs, frames, state, positions: new Map(this.positions) }
   }
 
   /** The oldest collected commit has landed: stores may forget what it deleted. */

@@ -35,6 +35,12 @@ import { crc32 } from './crc32.ts'
 
 export const BATCH_MAGIC = 2
 export const HEADER_BYTES = 56
+/**
+ * Records' bytes per batch that appends aim at (a record bigger than this gets a batch of its
+ * own): big enough that the per-batch costs (header, checksum, B-tree insert) vanish, small
+ * enough that a reader's batch cache and a commit's buffers stay small.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024
 /** The format before appendTime: read, never written. */
 const V1_MAGIC = 1
 const V1_HEADER_BYTES = 48
@@ -202,23 +208,137 @@ export class BatchBuilder {
   /** Writes the header (with the checksum) and returns the batch: a view of the buffer. */
   seal(baseOffset: number, producerId = 0, baseSequence = -1): Buffer {
     const buf = this.buffer.subarray(0, this.#pos)
-    const view = this.#view
-    const count = this.#count
-    const now = this.#now
-    buf[0] = BATCH_MAGIC
-    buf[1] = this.#ascii ? ATTR_ASCII : 0
-    view.setUint16(2, 0, true)
-    view.setUint32(8, buf.length, true)
-    view.setUint32(12, count, true)
-    view.setFloat64(16, baseOffset, true)
-    view.setFloat64(24, count ? this.#maxTs : now, true)
-    view.setFloat64(32, count ? this.#minTs : now, true)
-    view.setUint32(40, producerId, true)
-    view.setInt32(44, baseSequence, true)
-    view.setFloat64(48, now, true)
-    view.setUint32(4, checksum(buf), true)
+    writeHeader(
+      buf,
+      this.#view,
+      this.#ascii,
+      this.#count,
+      baseOffset,
+      this.#minTs,
+      this.#maxTs,
+      this.#now,
+      producerId,
+      baseSequence,
+    )
     return buf
   }
+}
+
+/**
+ * A batch whose records were written in place by a FrameWriter (frames.ts): bytes `start`..`end`
+ * of `buffer`, with the header's room first. `seal` writes the header as BatchBuilder's does.
+ */
+export class FramedBatch {
+  /** No buffer of the log's pool: the frames' buffer is the writer's, and may hold other batches. */
+  readonly buffer = EMPTY
+  readonly #frames: Buffer
+  readonly #start: number
+  readonly #end: number
+  readonly count: number
+  readonly #ascii: boolean
+  readonly #minTs: number
+  readonly #maxTs: number
+  readonly #now: number
+
+  constructor(
+    frames: Buffer,
+    start: number,
+    end: number,
+    count: number,
+    ascii: boolean,
+    minTs: number,
+    maxTs: number,
+    now: number,
+  ) {
+    this.#frames = frames
+    this.#start = start
+    this.#end = end
+    this.count = count
+    this.#ascii = ascii
+    this.#minTs = minTs
+    this.#maxTs = maxTs
+    this.#now = now
+  }
+
+  get length(): number {
+    return this.#end - this.#start
+  }
+
+  seal(baseOffset: number, producerId = 0, baseSequence = -1): Buffer {
+    const buf = this.#frames.subarray(this.#start, this.#end)
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    writeHeader(
+      buf,
+      view,
+      this.#ascii,
+      this.count,
+      baseOffset,
+      this.#minTs,
+      this.#maxTs,
+      this.#now,
+      producerId,
+      baseSequence,
+    )
+    return buf
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Walks the records of a framed run (`start` is its header's room), checking each against the
+ * topic's limits as the log's encode does, and returns its timestamps' range. Throws the error
+ * `fail` makes for a record (its index among the frames) that is too big or lacks a key.
+ */
+export function scanFrames(
+  buf: Buffer,
+  start: number,
+  end: number,
+  maxRecordBytes: number,
+  needKeys: boolean,
+  fail: (index: number, size: number, why: 'size' | 'key') => Error,
+  firstIndex: number,
+): { minTs: number; maxTs: number } {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  let minTs = Number.POSITIVE_INFINITY
+  let maxTs = Number.NEGATIVE_INFINITY
+  let pos = start + HEADER_BYTES
+  for (let i = firstIndex; pos < end; i++) {
+    const ts = view.getFloat64(pos + 4, true)
+    if (ts < minTs) minTs = ts
+    if (ts > maxTs) maxTs = ts
+    if (needKeys && view.getInt32(pos + 12, true) < 0) throw fail(i, 0, 'key')
+    const next = skipRecord(view, pos)
+    if (next - pos > maxRecordBytes) throw fail(i, next - pos, 'size')
+    pos = next
+  }
+  return { minTs, maxTs }
+}
+
+function writeHeader(
+  buf: Buffer,
+  view: DataView,
+  ascii: boolean,
+  count: number,
+  baseOffset: number,
+  minTs: number,
+  maxTs: number,
+  now: number,
+  producerId: number,
+  baseSequence: number,
+): void {
+  buf[0] = BATCH_MAGIC
+  buf[1] = ascii ? ATTR_ASCII : 0
+  view.setUint16(2, 0, true)
+  view.setUint32(8, buf.length, true)
+  view.setUint32(12, count, true)
+  view.setFloat64(16, baseOffset, true)
+  view.setFloat64(24, count ? maxTs : now, true)
+  view.setFloat64(32, count ? minTs : now, true)
+  view.setUint32(40, producerId, true)
+  view.setInt32(44, baseSequence, true)
+  view.setFloat64(48, now, true)
+  view.setUint32(4, checksum(buf), true)
 }
 
 /** At most how many bytes `bytes` takes: UTF-8 needs up to 3 bytes per UTF-16 char. */

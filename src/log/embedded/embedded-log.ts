@@ -18,9 +18,19 @@ import type {
   Transaction,
   TransactionOptions,
 } from '../types.ts'
-import { BatchBuilder, decodeBatch, encodeBatch, HEADER_BYTES, recordSize } from './batch-codec.ts'
+import {
+  BatchBuilder,
+  decodeBatch,
+  encodeBatch,
+  FramedBatch,
+  HEADER_BYTES,
+  MAX_BATCH_BYTES,
+  recordSize,
+  scanFrames,
+} from './batch-codec.ts'
 import { deleteBefore, runCleanup } from './cleaner.ts'
 import { EmbeddedConsumer, GroupCoordinator } from './consumer.ts'
+import type { RecordFrames } from './frames.ts'
 import { checkSequence, type ProducerPartitionState, recordSequence } from './idempotence.ts'
 import { acquireDataDirLock } from './lock.ts'
 import { PartitionState, waitForAppend, waitForQueue } from './partition-state.ts'
@@ -48,8 +58,6 @@ const POOLED_BUFFER_BYTES = 300 * 1024
 const MAX_POOLED_BYTES = 64 * 1024 * 1024
 /** The `commits` entry whose version counts the commits applied (the commit sequence). */
 const COMMIT_SEQUENCE = 'sequence'
-/** Appends are cut into batches of about this size: big enough to amortise, small enough to read. */
-const MAX_BATCH_BYTES = 1024 * 1024
 
 export interface EmbeddedLogOptions {
   /** Where the log lives. Default: `$SLUICE_DATA_DIR` or `./.sluice`. */
@@ -84,7 +92,7 @@ export interface StagedAppend {
 /** Records encoded for a partition, offsets not yet taken (`EmbeddedLog.encode`). */
 export interface Encoded {
   part: PartitionState
-  batches: BatchBuilder[]
+  batches: Array<BatchBuilder | FramedBatch>
   /** Bytes of the batches, headers included: what to reserve. */
   bytes: number
 }
@@ -423,6 +431,37 @@ export class EmbeddedLog implements Log {
       bytes += builder.length
       batches.push(builder)
     } else this.#returnBuffer(builder.buffer)
+    return { part, batches, bytes }
+  }
+
+  /**
+   * `encode` for records a FrameWriter wrote in place (frames.ts): each run becomes a batch as
+   * it lies, after the same checks (record size, keys of a compacted topic).
+   */
+  encodeFrames(part: PartitionState, frames: RecordFrames): Encoded {
+    const now = Date.now()
+    const max = part.topic.maxRecordBytes
+    const batches: FramedBatch[] = []
+    let bytes = 0
+    let first = 0
+    const fail = (i: number, size: number, why: 'size' | 'key') =>
+      why === 'key' ? noKey(part, i) : tooLarge(part, i, size)
+    for (const run of frames.runs) {
+      const { minTs, maxTs } = scanFrames(
+        frames.buffer,
+        run.start,
+        run.end,
+        max,
+        part.topic.compact,
+        fail,
+        first,
+      )
+      batches.push(
+        new FramedBatch(frames.buffer, run.start, run.end, run.count, run.ascii, minTs, maxTs, now),
+      )
+      bytes += run.end - run.start
+      first += run.count
+    }
     return { part, batches, bytes }
   }
 

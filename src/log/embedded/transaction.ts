@@ -8,6 +8,7 @@ import type {
   TransactionOptions,
 } from '../types.ts'
 import type { EmbeddedLog, Encoded, StagedAppend, StagedCommit } from './embedded-log.ts'
+import type { RecordFrames } from './frames.ts'
 
 type State = 'open' | 'committing' | 'committed' | 'aborted'
 
@@ -21,6 +22,7 @@ export class EmbeddedTransaction implements Transaction {
   readonly #id: string
   readonly #partitioner = new Partitioner()
   #sends: Array<{ topic: string; records: readonly ProducerRecord[] }> = []
+  #frames: Array<{ topic: string; frames: RecordFrames }> = []
   #offsets: Array<{ group: string } & TopicPartitionOffset> = []
   #writes: Array<() => void> = []
   #state: State = 'open'
@@ -36,6 +38,22 @@ export class EmbeddedTransaction implements Transaction {
     this.#assertOpen()
     this.#log.partitionsOf(topic)
     this.#sends.push({ topic, records: Array.isArray(records) ? records : [records as ProducerRecord] })
+  }
+
+  /**
+   * Appends records a FrameWriter wrote in the batch format (frames.ts) to a topic of one
+   * partition: they become batches as they lie, with no copy (the engine's sinks).
+   */
+  sendFrames(topic: string, frames: RecordFrames): void {
+    this.#assertOpen()
+    const parts = this.#log.partitionsOf(topic)
+    if (parts.length !== 1) {
+      throw new SluiceError(
+        'SLUICE_INVALID_ARGUMENT',
+        `topic "${topic}" has ${parts.length} partitions; framed records go to a topic of one`,
+      )
+    }
+    if (frames.count > 0) this.#frames.push({ topic, frames })
   }
 
   commitOffsets(
@@ -117,6 +135,25 @@ export class EmbeddedTransaction implements Transaction {
           metas.push(topicResults ? g.metas : null)
         })
       }
+      for (const { topic, frames } of this.#frames) {
+        encoded.push(this.#log.encodeFrames(this.#log.partitionsOf(topic)[0]!, frames))
+        if (!this.#metadata) {
+          metas.push(null)
+          continue
+        }
+        let topicResults = results.get(topic)
+        if (!topicResults) {
+          topicResults = []
+          results.set(topic, topicResults)
+        }
+        const own: RecordMetadata[] = new Array(frames.count)
+        for (let i = 0; i < frames.count; i++) {
+          const meta = { partition: 0, offset: -1 }
+          own[i] = meta
+          topicResults.push(meta)
+        }
+        metas.push(own)
+      }
       let bytes = 0
       for (const e of encoded) bytes += e.bytes
       const reserved = await this.#log.reserve(bytes)
@@ -147,6 +184,7 @@ export class EmbeddedTransaction implements Transaction {
     }
     this.#state = 'aborted'
     this.#sends = []
+    this.#frames = []
     this.#offsets = []
     this.#writes = []
   }

@@ -274,6 +274,11 @@ export class TaskLoop {
 
   /** What a task waiting for its rewind hands over: its last collect's positions, nothing else. */
   #unmoved(i: number): TaskCommit {
-    return { outputs: new Map(), state: new Map(), positions: new Map(this.#collectedPositions[i]!) }
+    return {
+      outputs: new Map(),
+      frames: new Map(),
+      state: new Map(),
+      positions: new Map(this.#collectedPositions[i]!),
+    }
   }
 }
