@@ -233,7 +233,10 @@ export class EmbeddedRunner {
       backend: this.#backend,
       partitionsOf: (topic) => this.#log.partitionsOf(topic).length,
       // Outputs to a topic of one partition are written as batches as they come (FramedOutputs).
-      framed: (topic) => this.#log.partitionsOf(topic).length === 1,
+      framed: {
+        of: (topic) => this.#log.partitionsOf(topic).length === 1,
+        take: (n) => this.#log.takeBuffer(n),
+      },
       upstreamTasks: (id) => counts.get(id)!,
       now: Date.now,
       globals: running.globals,

@@ -56,10 +56,11 @@ export interface TaskOptions {
   exchange?: Exchange | undefined
   /**
    * Topics whose outputs are written in the embedded log's batch format as they come
-   * (FramedOutputs), collected as `TaskCommit.frames`: the EmbeddedRunner's, for its topics of
-   * one partition. Default: none (every output is a ProducerRecord).
+   * (FramedOutputs), collected as `TaskCommit.frames`, and where their buffers come from: the
+   * EmbeddedRunner's, for its topics of one partition. Default: none (every output is a
+   * ProducerRecord).
    */
-  framed?: (topic: string) => boolean
+  framed?: { readonly of: (topic: string) => boolean; readonly take: (bytes: number) => Buffer }
 }
 
 /** What one commit of a task holds. */
@@ -629,7 +630,8 @@ export class Task implements ChainHost {
     let list = this.#outputs.get(topic)
     if (!list) {
       const bytes = this.#writtenBytes.get(topic)
-      list = this.#options.framed?.(topic) ? new FramedOutputs(bytes) : new OutputBuffer(bytes)
+      const framed = this.#options.framed
+      list = framed?.of(topic) ? new FramedOutputs(bytes, framed.take) : new OutputBuffer(bytes)
       this.#outputs.set(topic, list)
     }
     return list

@@ -31,8 +31,9 @@ export class ByteWriter {
   view: DataView
   pos = 0
 
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initialBytes)
+  /** `initial`: how many bytes to start with, or the buffer to start in (its bytes are overwritten). */
+  constructor(initial: number | Buffer = 64 * 1024) {
+    this.buf = typeof initial === 'number' ? Buffer.allocUnsafe(initial) : initial
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   }
 

@@ -229,8 +229,11 @@ export class BatchBuilder {
  * of `buffer`, with the header's room first. `seal` writes the header as BatchBuilder's does.
  */
 export class FramedBatch {
-  /** No buffer of the log's pool: the frames' buffer is the writer's, and may hold other batches. */
-  readonly buffer = EMPTY
+  /**
+   * What goes back to the log's pool once the batch is stored: the frames' buffer, carried by
+   * its last batch only (it holds the others too); nothing for the rest.
+   */
+  readonly buffer: Buffer
   readonly #frames: Buffer
   readonly #start: number
   readonly #end: number
@@ -249,7 +252,9 @@ export class FramedBatch {
     minTs: number,
     maxTs: number,
     now: number,
+    own: Buffer | null = null,
   ) {
+    this.buffer = own ?? EMPTY
     this.#frames = frames
     this.#start = start
     this.#end = end

@@ -512,6 +512,14 @@ export class EmbeddedLog implements Log {
   }
 
   /**
+   * A buffer of at least `need` bytes from the pool of encode buffers, for a FrameWriter whose
+   * frames come back through `encodeFrames` (their buffer returns to the pool once stored).
+   */
+  takeBuffer(need: number): Buffer {
+    return this.#takeBuffer(need)
+  }
+
+  /**
    * Encode buffers are pooled: a fresh 256 KiB buffer per batch cost more in allocation,
    * page faults and full garbage collections than the encoding itself.
    */
