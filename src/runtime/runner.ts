@@ -465,8 +465,8 @@ export class EmbeddedRunner {
             records = log.readQueued(tp, position, { maxRecords: this.#maxBatch })
           }
           const started = performance.now()
-          for (const r of records) {
-            task.process(topic, r)
+          for (let i = 0; i < records.length; ) {
+            i = task.processRun(topic, records, i)
             if (task.asyncFull) {
               const waited = performance.now()
               await task.asyncProgress()

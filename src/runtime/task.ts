@@ -459,8 +459,41 @@ export class Task implements ChainHost {
    */
   process(topic: string, record: LogRecord): void {
     if (this.#gated && this.#gate(topic, record)) return
-    const source = this.#sources.get(topic)!
     this.positions.set(topic, record.offset + 1)
+    this.#processFrom(this.#sources.get(topic)!, topic, record)
+  }
+
+  /**
+   * `process` for the records of one read, from `records[from]` on: returns where it stopped,
+   * after the last record or after one that left an async step full (`asyncFull`; at least one
+   * record is processed). The input is looked up once and its position set once, not per
+   * record (two map operations a record, 3% of a pass-through pipeline's thread).
+   */
+  processRun(topic: string, records: readonly LogRecord[], from: number): number {
+    const n = records.length
+    let i = from
+    if (!this.#gated) {
+      const source = this.#sources.get(topic)!
+      let last = -1
+      while (i < n) {
+        const record = records[i++]!
+        last = record.offset
+        this.#processFrom(source, topic, record)
+        // A step failure may have halted the task: the rest goes through #gate.
+        if (this.#gated || this.#asyncQueue.length >= this.#asyncConcurrency) break
+      }
+      // As `process` does before each record: a record counts as consumed even if it failed.
+      if (last >= 0) this.positions.set(topic, last + 1)
+      if (!this.#gated) return i
+    }
+    while (i < n) {
+      this.process(topic, records[i++]!)
+      if (this.asyncFull) break
+    }
+    return i
+  }
+
+  #processFrom(source: SourceRuntime, topic: string, record: LogRecord): void {
     // Text first: on the embedded log, `value` may be an accessor that makes a view (BatchRecord).
     if (source.internal && record.valueText === undefined && record.value === null) {
       const marker = record.headers[WATERMARK_HEADER]

@@ -446,18 +446,19 @@ export class EmbeddedLog implements Log {
     let first = 0
     const fail = (i: number, size: number, why: 'size' | 'key') =>
       why === 'key' ? noKey(part, i) : tooLarge(part, i, size)
-    for (const run of frames.runs) {
-      const { minTs, maxTs } = scanFrames(
-        frames.buffer,
-        run.start,
-        run.end,
-        max,
-        part.topic.compact,
-        fail,
-        first,
-      )
+    const runs = frames.runs
+    for (let r = 0; r < runs.length; r++) {
+      const run = runs[r]!
+      // The writer's figures when it has them and they pass; else the scan, which names the record.
+      const stats = run.stats
+      const { minTs, maxTs } =
+        stats !== null && stats.maxRecordBytes <= max && !(part.topic.compact && stats.nullKeys > 0)
+          ? stats
+          : scanFrames(frames.buffer, run.start, run.end, max, part.topic.compact, fail, first)
+      // The last batch carries the buffer, which goes to the pool once it is stored (takeBuffer).
+      const own = r === runs.length - 1 ? frames.buffer : null
       batches.push(
-        new FramedBatch(frames.buffer, run.start, run.end, run.count, run.ascii, minTs, maxTs, now),
+        new FramedBatch(frames.buffer, run.start, run.end, run.count, run.ascii, minTs, maxTs, now, own),
       )
       bytes += run.end - run.start
       first += run.count

@@ -38,6 +38,18 @@ export interface FrameRun {
   readonly count: number
   /** Every key and value in it is ASCII (the batch's ATTR_ASCII). */
   readonly ascii: boolean
+  /**
+   * Its records' timestamp range, biggest record in bytes and null keys, as the log's checks
+   * need them; null when a record was popped from it (they may be off: the log scans the run).
+   */
+  readonly stats: FrameStats | null
+}
+
+export interface FrameStats {
+  minTs: number
+  maxTs: number
+  maxRecordBytes: number
+  nullKeys: number
 }
 
 /** What a FrameWriter wrote: its buffer and the runs in it, each to become a batch. */
@@ -57,10 +69,12 @@ export class FrameWriter {
   #runStarts: number[] = []
   #runFirst: number[] = []
   #runAscii: boolean[] = []
+  #runStats: Array<FrameStats | null> = []
   /** Where the value's length goes, for the record begun last. */
   #lengthAt = -1
-  /** Whether the key of the record begun last is ASCII (or null). */
+  /** Whether the key of the record begun last is ASCII (or null), and whether it has one. */
   #keyAscii = true
+  #keyNotNull = false
 
   constructor(out: FrameBuffer) {
     this.#out = out
@@ -90,7 +104,9 @@ export class FrameWriter {
       view.setInt32(pos, -1, true)
       pos += 4
       this.#keyAscii = true
+      this.#keyNotNull = false
     } else {
+      this.#keyNotNull = true
       const n = this.#write(out.buf, pos + 4, key, keyBound)
       view.setInt32(pos, n, true)
       pos += 4 + n
@@ -150,6 +166,8 @@ export class FrameWriter {
   pop(): void {
     this.#count--
     this.#out.pos = this.#starts[this.#count]!
+    // What the run's figures held of the record cannot be taken out: the log scans the run.
+    this.#runStats[this.#runStats.length - 1] = null
     this.#dropEmptyRun()
   }
 
@@ -165,6 +183,7 @@ export class FrameWriter {
         end: r + 1 < n ? this.#runStarts[r + 1]! : this.#out.pos,
         count: next - first,
         ascii: this.#runAscii[r]!,
+        stats: this.#runStats[r]!,
       })
     }
     return { buffer: this.#out.buf, runs, count: this.#count }
@@ -176,6 +195,7 @@ export class FrameWriter {
     this.#runStarts.push(out.pos)
     this.#runFirst.push(this.#count)
     this.#runAscii.push(true)
+    this.#runStats.push(emptyStats())
     out.pos += HEADER_BYTES
   }
 
@@ -187,6 +207,7 @@ export class FrameWriter {
       this.#runStarts.pop()
       this.#runFirst.pop()
       this.#runAscii.pop()
+      this.#runStats.pop()
     }
   }
 
@@ -224,22 +245,31 @@ export class FrameWriter {
   #ended(ascii: boolean): void {
     const out = this.#out
     const index = this.#count++
-    const run = this.#runStarts.length - 1
-    const runStart = this.#runStarts[run]!
-    if (out.pos - runStart - HEADER_BYTES <= MAX_BATCH_BYTES || this.#runFirst[run] === index) {
-      if (!ascii) this.#runAscii[run] = false
-      return
-    }
+    let run = this.#runStarts.length - 1
     const start = this.#starts[index]!
     const end = out.pos
-    out.ensure(HEADER_BYTES)
-    out.buf.copyWithin(start + HEADER_BYTES, start, end)
-    this.#runStarts.push(start)
-    this.#runFirst.push(index)
-    this.#runAscii.push(ascii)
-    this.#starts[index] = start + HEADER_BYTES
-    out.view.setUint32(start + HEADER_BYTES, 0, true)
-    out.pos = end + HEADER_BYTES
+    if (end - this.#runStarts[run]! - HEADER_BYTES > MAX_BATCH_BYTES && this.#runFirst[run] !== index) {
+      out.ensure(HEADER_BYTES)
+      out.buf.copyWithin(start + HEADER_BYTES, start, end)
+      this.#runStarts.push(start)
+      this.#runFirst.push(index)
+      this.#runAscii.push(true)
+      this.#runStats.push(emptyStats())
+      this.#starts[index] = start + HEADER_BYTES
+      out.view.setUint32(start + HEADER_BYTES, 0, true)
+      out.pos = end + HEADER_BYTES
+      run++
+    }
+    if (!ascii) this.#runAscii[run] = false
+    const stats = this.#runStats[run]
+    if (stats) {
+      const at = this.#starts[index]!
+      const ts = out.view.getFloat64(at + 4, true)
+      if (ts < stats.minTs) stats.minTs = ts
+      if (ts > stats.maxTs) stats.maxTs = ts
+      if (out.pos - at > stats.maxRecordBytes) stats.maxRecordBytes = out.pos - at
+      if (!this.#keyNotNull) stats.nullKeys++
+    }
   }
 
   /** Writes `bytes` at `at` (room for `bound` bytes is there) and returns how many it wrote. */
@@ -261,4 +291,8 @@ export class FrameWriter {
     }
     return (buf as unknown as Utf8Writer).utf8Write(bytes, at, bound)
   }
+}
+
+function emptyStats(): FrameStats {
+  return { minTs: Number.POSITIVE_INFINITY, maxTs: Number.NEGATIVE_INFINITY, maxRecordBytes: 0, nullKeys: 0 }
 }

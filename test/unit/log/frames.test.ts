@@ -203,6 +203,28 @@ describe('frames', () => {
         (e) => isSluiceError(e, 'SLUICE_INVALID_INPUT') && /has no key/.test(`${e}`),
       )
       assert.equal(log.partition({ topic: 'plain', partition: 0 }).highWatermark, 6)
+      // A record too big for the topic, rolled back before the commit (a failed step): the
+      // commit passes, and the header's timestamps are the kept records' (the run is scanned).
+      const writer = new ByteWriter(log.takeBuffer(1))
+      const popped = new FrameWriter(writer)
+      popped.begin('a', 7)
+      popped.endWith('kept')
+      popped.begin('b', 1)
+      popped.endWith('v'.repeat(300))
+      popped.pop()
+      const buffer = writer.buf
+      const tx2 = log.transaction({ id: 'popped' }) as EmbeddedTransaction
+      tx2.sendFrames('plain', popped.take())
+      await tx2.commit()
+      const [kept] = log.read({ topic: 'plain', partition: 0 }, 6)
+      assert.deepEqual([kept!.offset, kept!.timestamp, Buffer.from(kept!.value!).toString()], [6, 7, 'kept'])
+      assert.equal(log.partition({ topic: 'plain', partition: 0 }).highWatermark, 7)
+      // Once stored, the frames' buffer is the log's again: the next writer gets it, and what
+      // it writes there does not touch what was stored.
+      const again = log.takeBuffer(1)
+      assert.equal(again, buffer)
+      again.fill(0)
+      assert.equal(Buffer.from(log.read({ topic: 'plain', partition: 0 }, 6)[0]!.value!).toString(), 'kept')
       assert.throws(
         () =>
           (log.transaction({ id: 'wide' }) as EmbeddedTransaction).sendFrames('wide', frame(records).frames),
