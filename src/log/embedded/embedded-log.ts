@@ -823,7 +823,7 @@ export class EmbeddedLog implements Log {
           `(stored: ${part.startOffset}..${part.highWatermark - 1}); read from earliest or latest instead`,
       )
     }
-    const out: LogRecord[] = []
+    let out: LogRecord[] = []
     if (offset === part.highWatermark) return out
     const maxRecords = options.maxRecords ?? 10_000
     const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
@@ -838,7 +838,8 @@ export class EmbeddedLog implements Log {
       if (offset <= lastOffset) {
         let i = 0
         while (records[i]!.offset < offset) i++
-        while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
+        out = takeRecords(out, records, i, maxRecords)
+        i += out.length
         if (i === records.length) part.lastBatch = null
         bytes += cached.length
         if (out.length >= maxRecords || bytes >= maxBytes) return out
@@ -857,7 +858,9 @@ export class EmbeddedLog implements Log {
       const records = decodedBatch(part, value, base, lazyBytes)
       let i = 0
       while (i < records.length && records[i]!.offset < from) i++
-      while (i < records.length && out.length < maxRecords) out.push(records[i++]!)
+      const before = out.length
+      out = takeRecords(out, records, i, maxRecords)
+      i += out.length - before
       // Kept only while a read stops inside it: a partition read to a batch's end holds nothing.
       if (i === records.length) part.lastBatch = null
       bytes += value.length
@@ -1054,6 +1057,23 @@ function positiveOrNull(value: number | undefined, topic: string, what: string):
 /** Opens (creating if needed) the embedded log in a data directory. */
 export function openEmbeddedLog(options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
   return EmbeddedLog.open(options)
+}
+
+/**
+ * `out` with `records[from..]` added, up to `maxRecords` in all: a slice when `out` is empty
+ * (one copy, not a push per record), else `out` itself.
+ */
+function takeRecords(
+  out: LogRecord[],
+  records: readonly LogRecord[],
+  from: number,
+  maxRecords: number,
+): LogRecord[] {
+  const n = Math.min(records.length - from, maxRecords - out.length)
+  if (n <= 0) return out
+  if (out.length === 0) return records.slice(from, from + n)
+  for (let k = 0; k < n; k++) out.push(records[from + k]!)
+  return out
 }
 
 /** Every record of a stored batch, decoded once for consecutive reads (see PartitionState.lastBatch). */

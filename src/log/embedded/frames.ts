@@ -279,8 +279,9 @@ export class FrameWriter {
       return bytes.length
     }
     const n = bytes.length
-    if (n <= 8) {
-      // A loop beats the native call's overhead for short strings, as long as they are ASCII.
+    if (n <= 14) {
+      // A loop beats the native call's overhead for short strings, as long as they are ASCII
+      // (dsl/binary/io.ts's SHORT_STRING has the figures).
       let i = 0
       for (; i < n; i++) {
         const c = bytes.charCodeAt(i)
