@@ -205,6 +205,20 @@ describe('binaryCodec', () => {
     assert.equal(s.decode(s.encode(long)), long)
   })
 
+  test('strings of every short length read back exact, ASCII or not at any place', () => {
+    const S = binaryCodec(b.struct({ s: b.string(), n: b.number() }))
+    for (let n = 1; n <= 24; n++) {
+      const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((i * 7) % 90))).join('')
+      assert.equal(S.decode(S.encode({ s: ascii, n })).s, ascii)
+      for (let at = 0; at < n; at++) {
+        for (const c of ['é', '\u0080', '€', '🐟']) {
+          const s = ascii.slice(0, at) + c + ascii.slice(at + 1)
+          assert.deepStrictEqual(S.decode(S.encode({ s, n })), { s, n })
+        }
+      }
+    }
+  })
+
   test('decoded bytes are copies: the value does not keep the buffer it came from', () => {
     const R = binaryCodec(b.struct({ raw: b.bytes() }))
     const buf = R.encode({ raw: new Uint8Array([1, 2, 3]) })
