@@ -258,9 +258,11 @@ async function runQueries(logDir: string): Promise<QueryResult[]> {
       const file = `nexmark-${spec.id}${format === 'json' ? '' : `-${format}`}.cpuprofile`
       let profile: QueryResult['profile']
       const measured = await runQuery(log, spec, config, {
-        // Beside the log, on the same disk (--dir); the parent removes both.
+        // Beside the log, on the same disk (--dir), one per codec (the run checks the lines it
+        // finds there against its rows: a directory shared with the other codec's run held both);
+        // the parent removes them all.
         format,
-        ...(spec.files ? { filesDir: join(dirname(logDir), `files-${spec.id}`) } : {}),
+        ...(spec.files ? { filesDir: join(dirname(logDir), `files-${spec.id}-${format}`) } : {}),
         ...(profiler ? { beforeStart: () => profiler.start() } : {}),
         ...(profiler
           ? {
