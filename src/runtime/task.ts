@@ -338,8 +338,9 @@ export class Task implements ChainHost {
     this.pendingOutputs++
     const key = record.key!
     const list = this.#output(topic)
-    this.#journal[this.#journaled++] = list
     list.push(key, json, record.timestamp, partitionForStringKey(key, partitions))
+    // Noted once pushed: a push that throws leaves nothing for the rollback to take.
+    this.#journal[this.#journaled++] = list
   }
 
   onWatermark(fn: (watermark: number) => void): void {

@@ -98,16 +98,7 @@ export class EmbeddedTransaction implements Transaction {
         if (parts.length === 1 && records.every((r) => !r.partition)) {
           // The common case (one partition, none named): the records as they are.
           encoded.push(this.#log.encode(parts[0]!, records))
-          if (!topicResults) metas.push(null)
-          else {
-            const own: RecordMetadata[] = new Array(records.length)
-            for (let i = 0; i < records.length; i++) {
-              const meta = { partition: 0, offset: -1 }
-              own[i] = meta
-              topicResults.push(meta)
-            }
-            metas.push(own)
-          }
+          metas.push(topicResults ? partitionMetas(topicResults, records.length) : null)
           continue
         }
         const groups: Array<{ records: ProducerRecord[]; indices: number[]; metas: RecordMetadata[] }> = []
@@ -146,13 +137,7 @@ export class EmbeddedTransaction implements Transaction {
           topicResults = []
           results.set(topic, topicResults)
         }
-        const own: RecordMetadata[] = new Array(frames.count)
-        for (let i = 0; i < frames.count; i++) {
-          const meta = { partition: 0, offset: -1 }
-          own[i] = meta
-          topicResults.push(meta)
-        }
-        metas.push(own)
+        metas.push(partitionMetas(topicResults, frames.count))
       }
       let bytes = 0
       for (const e of encoded) bytes += e.bytes
@@ -197,4 +182,15 @@ export class EmbeddedTransaction implements Transaction {
       )
     }
   }
+}
+
+/** Metadata for `n` records to partition 0, added to the topic's results; offsets come at staging. */
+function partitionMetas(topicResults: RecordMetadata[], n: number): RecordMetadata[] {
+  const own: RecordMetadata[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const meta = { partition: 0, offset: -1 }
+    own[i] = meta
+    topicResults.push(meta)
+  }
+  return own
 }
