@@ -10,9 +10,8 @@
  *   npm run bench:codec -- --events 200000 --rounds 9
  */
 import { loadavg } from 'node:os'
-import { parseArgs } from 'node:util'
 import { ByteWriter } from '../src/index.ts'
-import { flagErrors, table } from './common.ts'
+import { flagErrors, parseFlags, table } from './common.ts'
 import { generateEvents, generatorConfig } from './nexmark/generator.ts'
 import { eventCodec } from './nexmark/schema.ts'
 
@@ -35,26 +34,18 @@ const flags = flagErrors('bench:codec')
 function fail(message: string): never {
   return flags.fail(message)
 }
-let args: ReturnType<typeof parse>
-function parse() {
-  return parseArgs({
+const args = parseFlags(
+  {
     options: {
       events: { type: 'string' },
       rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
-  }).values
-}
-try {
-  args = parse()
-} catch (e) {
-  fail((e as Error).message)
-}
-if (args.help) {
-  process.stdout.write(HELP)
-  process.exit(0)
-}
+  },
+  HELP,
+  fail,
+)
 const count = flags.count('events', args.events, 100_000)
 const rounds = flags.count('rounds', args.rounds, 7)
 

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 
 /**
  * Writes a Markdown file a benchmark's `--write-docs` produced, then lets Biome align its
@@ -46,6 +47,28 @@ export function flagErrors(script: string) {
     return n
   }
   return { fail, count }
+}
+
+/**
+ * A benchmark script's flags: one that does not parse fails through `fail` (exit 2, naming
+ * it), and `--help` (an option the config declares) prints `help` and exits 0.
+ */
+export function parseFlags<T extends ParseArgsConfig>(
+  config: T,
+  help: string,
+  fail: (message: string) => never,
+): ReturnType<typeof parseArgs<T>>['values'] {
+  let values: ReturnType<typeof parseArgs<T>>['values']
+  try {
+    values = parseArgs(config).values
+  } catch (e) {
+    return fail((e as Error).message)
+  }
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help)
+    process.exit(0)
+  }
+  return values
 }
 
 /** A deterministic xorshift32 generator: `rand(bound)` is in `0 .. bound - 1`; the same seed gives the same events. */

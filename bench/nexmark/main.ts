@@ -10,9 +10,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { type Durability, openEmbeddedLog } from '../../src/index.ts'
-import { flagErrors } from '../common.ts'
+import { flagErrors, parseFlags } from '../common.ts'
 import { CpuProfiler } from '../profile.ts'
 import { generatorConfig } from './generator.ts'
 import { runOnKafka } from './kafka.ts'
@@ -65,9 +64,8 @@ function fail(message: string): never {
   return flags.fail(message)
 }
 
-let args: ReturnType<typeof parse>
-function parse() {
-  return parseArgs({
+const args = parseFlags(
+  {
     options: {
       query: { type: 'string' },
       all: { type: 'boolean', default: false },
@@ -85,18 +83,10 @@ function parse() {
       'log-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }).values
-}
-try {
-  args = parse()
-} catch (error) {
-  fail((error as Error).message)
-}
-
-if (args.help) {
-  process.stdout.write(HELP)
-  process.exit(0)
-}
+  },
+  HELP,
+  fail,
+)
 if (args.backend !== 'embedded' && args.backend !== 'kafka')
   fail(`--backend takes embedded or kafka, got "${args.backend}"`)
 if (args.backend === 'kafka' && args['write-docs'])

@@ -9,9 +9,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Durability } from '../../src/index.ts'
-import { flagErrors } from '../common.ts'
+import { flagErrors, parseFlags } from '../common.ts'
 import { generateEvents, generatorConfig, maxDisorderMs } from '../nexmark/generator.ts'
 import { machine } from '../nexmark/report.ts'
 import { isPeerQuery, PEER_QUERIES, type PeerQuery } from './checksum.ts'
@@ -67,9 +66,8 @@ function fail(message: string): never {
   return flags.fail(message)
 }
 
-let args: ReturnType<typeof parse>
-function parse() {
-  return parseArgs({
+const args = parseFlags(
+  {
     options: {
       query: { type: 'string' },
       events: { type: 'string' },
@@ -83,17 +81,10 @@ function parse() {
       'write-docs': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }).values
-}
-try {
-  args = parse()
-} catch (error) {
-  fail((error as Error).message)
-}
-if (args.help) {
-  process.stdout.write(HELP)
-  process.exit(0)
-}
+  },
+  HELP,
+  fail,
+)
 
 const queries: PeerQuery[] = (args.query ?? PEER_QUERIES.join(',')).split(',').map((q) => {
   const id = q.trim()

@@ -206,10 +206,6 @@ export class FramedOutputs {
     return this.#writer.pos
   }
 
-  get count(): number {
-    return this.#frames.count
-  }
-
   push(key: Bytes | null, value: Bytes | null, timestamp: number, partition?: number): void {
     if (partition !== undefined && partition !== 0) throw notOnePartition(partition)
     this.#frames.begin(key, timestamp)
