@@ -7,7 +7,7 @@
  *   npm run bench:nexmark -- --all --events 1000000 --write-docs
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { type Durability, openEmbeddedLog } from '../../src/index.ts'
@@ -16,7 +16,15 @@ import { CpuProfiler } from '../profile.ts'
 import { generatorConfig } from './generator.ts'
 import { runOnKafka } from './kafka.ts'
 import { FORMATS, type Format } from './queries/common.ts'
-import { machine, profileTable, type QueryResult, resultTable, TARGETS, writeDocsSection } from './report.ts'
+import {
+  machine,
+  medianRun,
+  profileTable,
+  type QueryResult,
+  resultTable,
+  TARGETS,
+  writeDocsSection,
+} from './report.ts'
 import { appendEvents, EVENTS_TOPIC, runQuery } from './run.ts'
 import { QUERIES, type QuerySpec, querySpec } from './suite.ts'
 
@@ -43,6 +51,9 @@ every row into dt=…/hm=… directories beside the log). Reports events/s, even
                      bench/nexmark/schema.ts; q0–q2 write binary outputs too), or json,binary
                      to run each query on both, one after the other, in this run
   --durability D     sync (default: every commit fsynced) or interval
+  --repeat N         run each query N times (default 1), each in a new process over its own copy
+                     of the events' log; the table shows the median run by CPU time and the
+                     lowest and highest events/s per core (this machine's runs vary by ±10%)
   --dir PATH         where the log's data directory goes (default: the OS temp dir)
   --cpu-prof         profile each timed run (main JS thread): writes nexmark-<query>.cpuprofile
                      in the current directory and prints the functions with the most self time
@@ -54,6 +65,7 @@ Examples:
   npm run bench:nexmark -- --all --events 1000000 --write-docs
   npm run bench:nexmark -- --query q4 --events 2000000 --cpu-prof
   npm run bench:nexmark -- --query q0,q1 --codec json,binary
+  npm run bench:nexmark -- --query q0,q1,q2 --codec binary --repeat 5
   npm run bench:nexmark -- --query q0,q1,q2,q5 --events 1000000 --backend kafka
 `
 
@@ -75,6 +87,7 @@ const args = parseFlags(
       seed: { type: 'string' },
       rate: { type: 'string' },
       durability: { type: 'string', default: 'sync' },
+      repeat: { type: 'string' },
       codec: { type: 'string', default: 'json' },
       dir: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -115,6 +128,10 @@ const config = generatorConfig({
   firstEventRate: count('rate', args.rate, 10_000),
 })
 const durability = args.durability as Durability
+const repeat = count('repeat', args.repeat, 1)
+if (repeat > 1 && args.backend === 'kafka')
+  fail('--repeat runs on the embedded backend: leave it out with --backend kafka')
+if (repeat > 1 && args['cpu-prof']) fail('--cpu-prof profiles one run: leave --repeat out')
 const formats = args.codec.split(',').map((f) => f.trim()) as Format[]
 for (const f of formats)
   if (!FORMATS.includes(f)) fail(`--codec takes json, binary or json,binary, got "${args.codec}"`)
@@ -168,8 +185,14 @@ async function main(): Promise<void> {
       }
       for (const spec of specs) {
         const label = formats.length > 1 ? `${spec.id} ${format}` : spec.id
-        progress(`${label} (${spec.title}) running`)
-        const result = runInChild(spec, logDir, format)
+        const runs: QueryResult[] = []
+        for (let run = 1; run <= repeat; run++) {
+          progress(`${label} (${spec.title}) running${repeat > 1 ? `, run ${run} of ${repeat}` : ''}`)
+          runs.push(
+            repeat > 1 ? runOnCopy(spec, logDir, format, join(dir, 'run')) : runInChild(spec, logDir, format),
+          )
+        }
+        const result = medianRun(runs)
         results.push(result)
         progress(`${label} (${spec.title}): ${int(events / result.cpuSeconds)} events/s per core`, true)
         if (result.files) {
@@ -199,6 +222,27 @@ async function main(): Promise<void> {
     const body = `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\` on ${where}.\n\n${resultTable(results)}\n\n${notes()}`
     process.stderr.write(`[bench:nexmark] wrote ${writeDocsSection(body)}\n`)
   }
+}
+
+/**
+ * One of several runs of a query: over a copy of the events' log, so that every run starts from
+ * the same bytes on disk (a run over the log itself would find its consumer group at the end,
+ * and its outputs would sit in the next run's file). The copy and what the run wrote beside it
+ * (q10's files) are removed after it.
+ */
+function runOnCopy(spec: QuerySpec, logDir: string, format: Format, copyDir: string): QueryResult {
+  cpSync(logDir, copyDir, { recursive: true })
+  try {
+    return runInChild(spec, copyDir, format)
+  } finally {
+    rmSync(copyDir, { recursive: true, force: true })
+    rmSync(filesDir(copyDir, spec, format), { recursive: true, force: true })
+  }
+}
+
+/** Where q10's files go: beside the log, one directory per query and codec. */
+function filesDir(logDir: string, spec: QuerySpec, format: Format): string {
+  return join(dirname(logDir), `files-${spec.id}-${format}`)
 }
 
 /**
@@ -252,7 +296,7 @@ async function runQueries(logDir: string): Promise<QueryResult[]> {
         // finds there against its rows: a directory shared with the other codec's run held both);
         // the parent removes them all.
         format,
-        ...(spec.files ? { filesDir: join(dirname(logDir), `files-${spec.id}-${format}`) } : {}),
+        ...(spec.files ? { filesDir: filesDir(logDir, spec, format) } : {}),
         ...(profiler ? { beforeStart: () => profiler.start() } : {}),
         ...(profiler
           ? {
@@ -307,7 +351,13 @@ function notes(): string {
   row (the files are then counted: one line per row, none twice).`
       : ''
   }
-- events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
+${
+  repeat > 1
+    ? `- Each query ran ${repeat} times, each in a process of its own over a fresh copy of the log; a row is
+  the median run by CPU time, and "lowest–highest run" the spread of events/s per core over all ${repeat}.
+`
+    : ''
+}- events/s per core = events ÷ process CPU time (user + system, all threads: JS, GC and LMDB's
   writer). Peak RSS and heap: the highest \`process.memoryUsage()\` seen every 50 ms during the
   run (the RSS includes Node's baseline and the pages of the log's memory map the run touched:
   reading the input alone maps its size).

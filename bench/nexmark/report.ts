@@ -29,12 +29,29 @@ export interface QueryResult extends Measured {
   codec: string
   events: number
   profile?: { file: string; top: HotFunction[] }
+  /** With --repeat: every run's events/s per core, lowest first (this result is the median run). */
+  perCoreRuns?: number[]
+}
+
+/**
+ * The run to report out of several of one query: the median by CPU time (with an even count,
+ * the slower of the middle two), carrying every run's events/s per core. One noisy run, either
+ * way, moves the median no further than to its neighbour.
+ */
+export function medianRun(runs: readonly QueryResult[]): QueryResult {
+  if (runs.length === 0) throw new Error('medianRun needs at least one run')
+  const byCpu = [...runs].sort((a, b) => a.cpuSeconds - b.cpuSeconds)
+  const median = byCpu[Math.floor(byCpu.length / 2)]!
+  if (runs.length === 1) return median
+  const perCoreRuns = byCpu.map((r) => r.events / r.cpuSeconds).reverse()
+  return { ...median, perCoreRuns }
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const mb = (bytes: number) => `${Math.round(bytes / 1_048_576).toLocaleString('en-US')}`
 
 export function resultTable(results: readonly QueryResult[]): string {
+  const repeated = results.some((r) => r.perCoreRuns !== undefined)
   return table(
     [
       'query',
@@ -46,6 +63,7 @@ export function resultTable(results: readonly QueryResult[]): string {
       'CPU s',
       'events/s',
       'events/s per core',
+      ...(repeated ? ['per core, lowest–highest run'] : []),
       'peak RSS MB',
       'peak heap MB',
       'target /s per core',
@@ -64,6 +82,7 @@ export function resultTable(results: readonly QueryResult[]): string {
         r.cpuSeconds.toFixed(2),
         int(r.events / r.seconds),
         int(perCore),
+        ...(repeated ? [runRange(r.perCoreRuns)] : []),
         mb(r.peakRss),
         mb(r.peakHeap),
         target === undefined ? '' : `≥ ${int(target)}`,
@@ -72,6 +91,11 @@ export function resultTable(results: readonly QueryResult[]): string {
     }),
     3,
   )
+}
+
+function runRange(perCore: readonly number[] | undefined): string {
+  if (!perCore) return ''
+  return `${int(perCore[0]!)}–${int(perCore[perCore.length - 1]!)} (${perCore.length} runs)`
 }
 
 export function profileTable(top: readonly HotFunction[]): string {
